@@ -1,0 +1,32 @@
+// Micro-benchmarks of the request path's pure parts (Google Benchmark).
+#include <benchmark/benchmark.h>
+
+#include "domain/event.hpp"
+#include "domain/search_query.hpp"
+#include "domain/validation.hpp"
+
+static void bm_validate_body(benchmark::State& st) {
+    std::string body(200, 'a');
+    for (auto _ : st) benchmark::DoNotOptimize(chat::domain::validate_body(body, 10000));
+}
+BENCHMARK(bm_validate_body);
+
+static void bm_encode_event(benchmark::State& st) {
+    chat::domain::message_created ev{1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
+    for (auto _ : st) benchmark::DoNotOptimize(chat::domain::encode(ev));
+}
+BENCHMARK(bm_encode_event);
+
+static void bm_decode_event(benchmark::State& st) {
+    chat::domain::message_created ev{1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
+    auto text = chat::domain::encode(ev);
+    for (auto _ : st) benchmark::DoNotOptimize(chat::domain::decode(text));
+}
+BENCHMARK(bm_decode_event);
+
+static void bm_parse_search_query(benchmark::State& st) {
+    for (auto _ : st) benchmark::DoNotOptimize(chat::domain::parse_search_query("Hello wor*ld (ell) OR foo"));
+}
+BENCHMARK(bm_parse_search_query);
+
+BENCHMARK_MAIN();

@@ -1,0 +1,401 @@
+#include "api/handlers.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include "core/time.hpp"
+#include "domain/search_query.hpp"
+#include "domain/validation.hpp"
+
+namespace chat::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using core::errc;
+using core::make_error;
+using core::result;
+
+namespace {
+
+constexpr int default_page_size = 20;
+
+response json_response(http::status status, const json::value& body, const request& req) {
+    response res{status, req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.body() = json::serialize(body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+// The request body as a JSON object. A missing Content-Type is tolerated (the reference accepted
+// it); any other media type than JSON is refused.
+result<json::object> json_body(const request& req) {
+    auto ct = req[http::field::content_type];
+    if (!ct.empty()) {
+        auto media = ct.substr(0, ct.find(';'));
+        while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+        bool is_json = boost::beast::iequals(media, "application/json") ||
+                       (media.size() > 5 && boost::beast::iequals(media.substr(media.size() - 5), "+json"));
+        if (!is_json) return make_error(errc::unsupported_media_type, "Content-Type must be application/json");
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(req.body(), ec);
+    if (ec) return make_error(errc::bad_request, "body is not valid JSON");
+    if (!v.is_object()) return make_error(errc::bad_request, "body must be a JSON object");
+    return std::move(v.as_object());
+}
+
+// A required string field.
+result<std::string> string_field(const json::object& o, std::initializer_list<std::string_view> names) {
+    for (auto name : names) {
+        if (const auto* v = o.if_contains(name)) {
+            if (!v->is_string()) return make_error(errc::invalid_field, std::string(name) + " must be a string");
+            return std::string(v->as_string());
+        }
+    }
+    return make_error(errc::invalid_field, std::string(*names.begin()) + " is required");
+}
+
+std::optional<std::string_view> query_param(const request_context& ctx, std::string_view name) {
+    auto it = ctx.query.find(name);
+    if (it == ctx.query.end()) return std::nullopt;
+    return std::string_view(it->second);
+}
+
+result<std::optional<std::string>> idempotency_key(const request& req) {
+    auto it = req.find("Idempotency-Key");
+    if (it == req.end()) return std::optional<std::string>{};
+    auto k = domain::validate_idempotency_key(it->value());
+    if (!k) return k.error();
+    return std::optional<std::string>{*k};
+}
+
+result<std::string> token_param(const request_context& ctx) {
+    const auto& t = ctx.path.at("token");
+    // A token we could never have issued names no application.
+    if (!domain::is_plausible_token(t)) return make_error(errc::not_found, "application not found");
+    return t;
+}
+
+json::object app_json(const store::app_row& a) {
+    return {{"token", a.token},
+            {"name", a.name},
+            {"chats_count", a.chats_count},
+            {"chat_count", a.chats_count},
+            {"created_at", core::iso8601(a.created_at_ms)},
+            {"updated_at", core::iso8601(a.updated_at_ms)}};
+}
+
+json::object chat_json(const store::chat_row& c) {
+    return {{"number", c.number},
+            {"messages_count", c.messages_count},
+            {"message_count", c.messages_count},
+            {"created_at", core::iso8601(c.created_at_ms)},
+            {"updated_at", core::iso8601(c.updated_at_ms)}};
+}
+
+json::object message_json(std::uint64_t chat_number, const store::message_row& m) {
+    return {{"number", m.number},
+            {"chat_number", chat_number},
+            {"body", m.body},
+            {"content", m.body},
+            {"created_at", core::iso8601(m.created_at_ms)},
+            {"updated_at", core::iso8601(m.updated_at_ms)}};
+}
+
+}  // namespace
+
+handlers::handlers(service& svc) : svc_(svc) {
+    using http::verb;
+    add(verb::get, "/healthz", &handlers::healthz);
+    add(verb::get, "/readyz", &handlers::readyz);
+    add(verb::post, "/api/v1/apps", &handlers::create_app);
+    add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
+    add(verb::get, "/api/v1/apps/:token", &handlers::get_app);
+    add(verb::post, "/api/v1/apps/:token/chats", &handlers::create_chat);
+    add(verb::get, "/api/v1/apps/:token/chats", &handlers::list_chats);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat", &handlers::get_chat);
+    add(verb::post, "/api/v1/apps/:token/chats/:chat/messages", &handlers::create_message);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages", &handlers::list_messages);
+    // Literal routes before ".../messages/:message", which would also match them.
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/search", &handlers::search);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/autocomplete", &handlers::autocomplete);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::get_message);
+    add(verb::put, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::edit_message);
+}
+
+void handlers::add(http::verb v, std::string_view pattern,
+                   asio::awaitable<result<response>> (handlers::*fn)(request_context&)) {
+    router_.add(v, pattern, [this, fn](request_context& ctx) { return (this->*fn)(ctx); });
+}
+
+asio::awaitable<response> handlers::handle(const request& req) {
+    auto target = std::string_view(req.target());
+    auto url = boost::urls::parse_origin_form(target);
+    if (!url) co_return error_response(make_error(errc::bad_request, "malformed request target"), req.version(),
+                                       req.keep_alive());
+    auto m = router_.find(req.method(), url->encoded_path());
+    if (m.handler == nullptr) {
+        if (m.path_known) {
+            auto res = error_response(make_error(errc::method_not_allowed, "method not allowed on this path"),
+                                      req.version(), req.keep_alive());
+            res.set(http::field::allow, m.allow);
+            co_return res;
+        }
+        co_return error_response(make_error(errc::route_not_found, "no such route"), req.version(),
+                                 req.keep_alive());
+    }
+    request_context ctx{req, std::move(m.captured), {}};
+    for (auto p : url->params()) ctx.query[std::string(p.key)] = p.has_value ? std::string(p.value) : "";
+    result<response> res = make_error(errc::internal, "unhandled");
+    try {
+        res = co_await (*m.handler)(ctx);
+    } catch (const std::exception& e) {
+        // A bug, never bad input: log it and answer 500 rather than dropping the connection.
+        spdlog::error("handler threw: {}", e.what());
+        res = make_error(errc::internal, "internal error");
+    }
+    if (!res) {
+        if (res.error().code == errc::unavailable || res.error().code == errc::internal)
+            spdlog::warn("{} {}: {}", std::string(req.method_string()), std::string(url->encoded_path()),
+                         res.error().message);
+        co_return error_response(res.error(), req.version(), req.keep_alive());
+    }
+    co_return std::move(*res);
+}
+
+asio::awaitable<result<response>> handlers::healthz(request_context& ctx) {
+    co_return json_response(http::status::ok, json::object{{"status", "ok"}}, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::readyz(request_context& ctx) {
+    auto ok = co_await svc_.ready();
+    if (!ok) co_return ok.error();
+    co_return json_response(http::status::ok, json::object{{"status", "ready"}}, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::create_app(request_context& ctx) {
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    auto raw = string_field(*body, {"name"});
+    if (!raw) co_return raw.error();
+    auto name = domain::normalize_app_name(*raw);
+    if (!name) co_return name.error();
+    auto app = co_await svc_.create_app(std::move(*name));
+    if (!app) co_return app.error();
+    co_return json_response(http::status::created, app_json(*app), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::update_app(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    auto raw = string_field(*body, {"name"});
+    if (!raw) co_return raw.error();
+    auto name = domain::normalize_app_name(*raw);
+    if (!name) co_return name.error();
+    auto app = co_await svc_.rename_app(std::move(*token), std::move(*name));
+    if (!app) co_return app.error();
+    co_return json_response(http::status::ok, app_json(*app), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::get_app(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto app = co_await svc_.get_app(std::move(*token));
+    if (!app) co_return app.error();
+    co_return json_response(http::status::ok, app_json(*app), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::create_chat(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto key = idempotency_key(ctx.req);
+    if (!key) co_return key.error();
+    auto chat = co_await svc_.create_chat(std::move(*token), std::move(*key));
+    if (!chat) co_return chat.error();
+    auto res = json_response(http::status::created,
+                             json::object{{"chat_number", chat->number},
+                                          {"number", chat->number},
+                                          {"messages_count", 0},
+                                          {"message_count", 0},
+                                          {"created_at", core::iso8601(chat->created_at_ms)}},
+                             ctx.req);
+    if (chat->replayed) res.set("Idempotent-Replayed", "true");
+    co_return res;
+}
+
+asio::awaitable<result<response>> handlers::get_chat(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto n = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!n) co_return n.error();
+    auto chat = co_await svc_.get_chat(std::move(*token), *n);
+    if (!chat) co_return chat.error();
+    co_return json_response(http::status::ok, chat_json(*chat), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    auto after = domain::parse_after(query_param(ctx, "after"));
+    if (!after) co_return after.error();
+    auto chats = co_await svc_.list_chats(std::move(*token), *after, *limit);
+    if (!chats) co_return chats.error();
+    json::array items;
+    for (const auto& c : *chats) items.push_back(chat_json(c));
+    json::value next = nullptr;
+    if (static_cast<int>(chats->size()) == *limit) next = chats->back().number;
+    co_return json_response(http::status::ok, json::object{{"chats", std::move(items)}, {"next_after", next}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::create_message(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto key = idempotency_key(ctx.req);
+    if (!key) co_return key.error();
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    auto raw = string_field(*body, {"body", "content"});
+    if (!raw) co_return raw.error();
+    auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
+    if (!text) co_return text.error();
+    auto msg = co_await svc_.create_message(std::move(*token), *chat, std::move(*text), std::move(*key));
+    if (!msg) co_return msg.error();
+    auto res = json_response(http::status::created,
+                             json::object{{"msg_number", msg->number},
+                                          {"number", msg->number},
+                                          {"chat_number", *chat},
+                                          {"body", msg->body},
+                                          {"content", msg->body},
+                                          {"created_at", core::iso8601(msg->created_at_ms)}},
+                             ctx.req);
+    if (msg->replayed) res.set("Idempotent-Replayed", "true");
+    co_return res;
+}
+
+asio::awaitable<result<response>> handlers::get_message(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto number = domain::parse_number(ctx.path.at("message"), "message number");
+    if (!number) co_return number.error();
+    auto msg = co_await svc_.get_message(std::move(*token), *chat, *number);
+    if (!msg) co_return msg.error();
+    co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    auto after = domain::parse_after(query_param(ctx, "after"));
+    if (!after) co_return after.error();
+    auto msgs = co_await svc_.list_messages(std::move(*token), *chat, *after, *limit);
+    if (!msgs) co_return msgs.error();
+    json::array items;
+    for (const auto& m : *msgs) items.push_back(message_json(*chat, m));
+    json::value next = nullptr;
+    if (static_cast<int>(msgs->size()) == *limit) next = msgs->back().number;
+    co_return json_response(http::status::ok, json::object{{"messages", std::move(items)}, {"next_after", next}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto number = domain::parse_number(ctx.path.at("message"), "message number");
+    if (!number) co_return number.error();
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    auto raw = string_field(*body, {"body", "content"});
+    if (!raw) co_return raw.error();
+    auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
+    if (!text) co_return text.error();
+    auto msg = co_await svc_.edit_message(std::move(*token), *chat, *number, std::move(*text));
+    if (!msg) co_return msg.error();
+    co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::search(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto q = query_param(ctx, "q");
+    if (!q || q->empty()) co_return make_error(errc::invalid_field, "q is required");
+    auto fragments = domain::parse_search_query(*q);
+    if (!fragments) co_return fragments.error();
+    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    // The cursor is the offset of the next page; deep pages are bounded by Elasticsearch's window.
+    auto cursor = domain::parse_after(query_param(ctx, "cursor"));
+    if (!cursor) co_return make_error(errc::invalid_field, "cursor is not one this server returned");
+    if (*cursor + static_cast<std::uint64_t>(*limit) > 10000)
+        co_return make_error(errc::invalid_field, "results past the first 10000 hits cannot be paged; refine the query");
+    auto sort = query_param(ctx, "sort");
+    store::search_order order = store::search_order::relevance;
+    if (sort && *sort == "number")
+        order = store::search_order::number;
+    else if (sort && *sort != "relevance")
+        co_return make_error(errc::invalid_field, "sort must be relevance or number");
+    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), *cursor,
+                                     static_cast<std::size_t>(*limit), order);
+    if (!page) co_return page.error();
+    json::array hits;
+    for (const auto& h : page->hits) {
+        auto m = message_json(*chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms});
+        m["highlight"] = h.highlight;
+        hits.push_back(std::move(m));
+    }
+    json::value next = nullptr;
+    auto next_offset = *cursor + page->hits.size();
+    if (!page->hits.empty() && next_offset < page->total) next = std::to_string(next_offset);
+    co_return json_response(http::status::ok,
+                            json::object{{"hits", std::move(hits)}, {"total", page->total}, {"next_cursor", next}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto keyword = query_param(ctx, "keyword");
+    if (!keyword || keyword->empty()) co_return make_error(errc::invalid_field, "keyword is required");
+    auto fragments = domain::parse_search_query(*keyword);
+    if (!fragments) co_return fragments.error();
+    auto limit = domain::parse_limit(query_param(ctx, "limit"), 10, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    auto page_no = domain::parse_limit(query_param(ctx, "page"), 1, 10000);
+    if (!page_no) co_return make_error(errc::invalid_field, "page must be an integer between 1 and 10000");
+    auto from = static_cast<std::uint64_t>(*page_no - 1) * static_cast<std::uint64_t>(*limit);
+    if (from + static_cast<std::uint64_t>(*limit) > 10000)
+        co_return make_error(errc::invalid_field, "pages past the first 10000 hits are not available");
+    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), from,
+                                     static_cast<std::size_t>(*limit), store::search_order::relevance);
+    if (!page) co_return page.error();
+    json::array hits;
+    for (const auto& h : page->hits)
+        hits.push_back(message_json(*chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms}));
+    auto res = json_response(http::status::ok, hits, ctx.req);
+    res.set("X-Total-Hits", std::to_string(page->total));
+    co_return res;
+}
+
+}  // namespace chat::api

@@ -1,0 +1,86 @@
+#pragma once
+// Matches a method and a path against route patterns such as "/api/v1/apps/:token/chats/:chat".
+// Patterns are tried in declaration order, so literal routes (".../messages/search") must be added
+// before the parameterised ones they overlap (".../messages/:message").
+#include <ostream>  // verb.hpp streams without including it
+
+#include <boost/beast/http/verb.hpp>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chat::api {
+
+using params = std::map<std::string, std::string, std::less<>>;
+
+template <class Handler>
+class router {
+public:
+    void add(boost::beast::http::verb method, std::string_view pattern, Handler h) {
+        routes_.push_back(route{method, split(pattern), std::move(h)});
+    }
+
+    struct match {
+        const Handler* handler = nullptr;  // null: no route for this method
+        params captured;
+        bool path_known = false;  // some route has this path (so the answer is 405, not 404)
+        std::string allow;        // methods allowed on this path, for the Allow header
+    };
+
+    match find(boost::beast::http::verb method, std::string_view path) const {
+        match m;
+        auto segs = split(path);
+        for (const auto& r : routes_) {
+            params p;
+            if (!matches(r.segments, segs, p)) continue;
+            if (r.method == method && m.handler == nullptr) {
+                m.handler = &r.handler;
+                m.captured = std::move(p);
+            }
+            if (!m.path_known || m.allow.find(std::string(to_string(r.method))) == std::string::npos) {
+                if (!m.allow.empty()) m.allow += ", ";
+                m.allow += std::string(to_string(r.method));
+            }
+            m.path_known = true;
+        }
+        return m;
+    }
+
+    static std::vector<std::string> split(std::string_view path) {
+        std::vector<std::string> out;
+        std::size_t i = 0;
+        while (i < path.size()) {
+            while (i < path.size() && path[i] == '/') ++i;
+            std::size_t j = i;
+            while (j < path.size() && path[j] != '/') ++j;
+            if (j > i) out.emplace_back(path.substr(i, j - i));
+            i = j;
+        }
+        return out;
+    }
+
+private:
+    struct route {
+        boost::beast::http::verb method;
+        std::vector<std::string> segments;
+        Handler handler;
+    };
+
+    static bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segs, params& p) {
+        if (pattern.size() != segs.size()) return false;
+        for (std::size_t i = 0; i < pattern.size(); ++i) {
+            if (!pattern[i].empty() && pattern[i][0] == ':')
+                p[pattern[i].substr(1)] = segs[i];
+            else if (pattern[i] != segs[i])
+                return false;
+        }
+        return true;
+    }
+
+    std::vector<route> routes_;
+};
+
+}  // namespace chat::api

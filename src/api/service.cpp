@@ -1,0 +1,308 @@
+#include "api/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/keys.hpp"
+#include "core/random.hpp"
+#include "core/time.hpp"
+#include "domain/event.hpp"
+#include "store/amqp.hpp"
+#include "store/numbering.hpp"
+
+namespace chat::api {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using core::errc;
+using core::make_error;
+using core::result;
+
+namespace {
+
+// token -> application id. The mapping never changes once created, so it is cached for the
+// process's life (bounded: cleared when it grows past the cap).
+class app_id_cache {
+public:
+    std::optional<std::uint64_t> get(const std::string& token) {
+        std::lock_guard lock(mu_);
+        auto it = map_.find(token);
+        if (it == map_.end()) return std::nullopt;
+        return it->second;
+    }
+    void put(const std::string& token, std::uint64_t id) {
+        std::lock_guard lock(mu_);
+        if (map_.size() >= 100000) map_.clear();
+        map_.emplace(token, id);
+    }
+
+private:
+    std::mutex mu_;
+    std::unordered_map<std::string, std::uint64_t> map_;
+};
+
+app_id_cache& app_ids() {
+    static app_id_cache cache;
+    return cache;
+}
+
+std::string pending_json(const std::string& body, std::int64_t created_at_ms) {
+    return json::serialize(json::object{{"body", body}, {"created_at", created_at_ms}});
+}
+
+std::optional<store::message_row> parse_pending(std::uint64_t chat, std::uint64_t number, const std::string& text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    const auto& o = v.as_object();
+    const auto* body = o.if_contains("body");
+    const auto* at = o.if_contains("created_at");
+    if (!body || !body->is_string() || !at || !at->is_int64()) return std::nullopt;
+    return store::message_row{chat, number, std::string(body->as_string()), at->as_int64(), at->as_int64()};
+}
+
+}  // namespace
+
+service::service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub)
+    : cfg_(cfg), pool_(pool), pub_(pub) {}
+
+service::connections& service::local() {
+    thread_local std::unique_ptr<connections> conns;
+    if (!conns) conns = std::make_unique<connections>(cfg_);
+    return *conns;
+}
+
+template <class F>
+auto service::blocking(F f) -> asio::awaitable<decltype(f(std::declval<connections&>()))> {
+    using R = decltype(f(std::declval<connections&>()));
+    co_return co_await asio::co_spawn(
+        pool_, [this, &f]() -> asio::awaitable<R> { co_return f(local()); }, asio::use_awaitable);
+}
+
+result<std::uint64_t> service::resolve_app(connections& c, const std::string& token) {
+    if (auto id = app_ids().get(token)) return *id;
+    auto reply = c.redis.command({"HGET", core::keys::app(token), "app_id"});
+    if (reply && !store::is_error(reply->get()) && reply->get()->type == REDIS_REPLY_STRING) {
+        auto id = std::stoull(store::reply_string(reply->get()));
+        app_ids().put(token, id);
+        return id;
+    }
+    // Not in Redis (or Redis is down): MySQL is the source of truth for applications.
+    auto app = store::find_app(c.mysql, token);
+    if (!app) return app.error();
+    if (!*app) return make_error(errc::not_found, "application not found");
+    app_ids().put(token, (*app)->id);
+    return (*app)->id;
+}
+
+core::error service::unknown_parent(connections& c, const std::string& what) {
+    auto seeded = store::is_seeded(c.redis);
+    if (!seeded) return seeded.error();
+    if (!*seeded)
+        return make_error(errc::unavailable, "numbering state is being recovered from the database; retry shortly");
+    return make_error(errc::not_found, what + " not found");
+}
+
+task<store::app_row> service::create_app(std::string name) {
+    co_return co_await blocking([&](connections& c) -> result<store::app_row> {
+        auto now = core::now_ms();
+        auto token = core::make_token();
+        auto id = store::insert_app(c.mysql, token, name, now);
+        if (!id) return id.error();
+        // Registered in Redis so that chat creation can check the application without MySQL. If this
+        // fails the row is an orphan nobody knows the token of; the recovery job registers it anyway.
+        if (auto ok = store::register_app(c.redis, token, *id); !ok) return ok.error();
+        app_ids().put(token, *id);
+        return store::app_row{*id, token, name, 0, now, now};
+    });
+}
+
+task<store::app_row> service::rename_app(std::string token, std::string name) {
+    co_return co_await blocking([&](connections& c) -> result<store::app_row> {
+        auto ok = store::update_app_name(c.mysql, token, name, core::now_ms());
+        if (!ok) return ok.error();
+        if (!*ok) return make_error(errc::not_found, "application not found");
+        auto app = store::find_app(c.mysql, token);
+        if (!app) return app.error();
+        if (!*app) return make_error(errc::not_found, "application not found");
+        return **app;
+    });
+}
+
+task<store::app_row> service::get_app(std::string token) {
+    co_return co_await blocking([&](connections& c) -> result<store::app_row> {
+        auto app = store::find_app(c.mysql, token);
+        if (!app) return app.error();
+        if (!*app) return make_error(errc::not_found, "application not found");
+        return **app;
+    });
+}
+
+task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key) {
+    auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
+        store::allocation_request req{core::keys::app(token),
+                                      idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
+                                      core::make_creation_id(), store::fingerprint("POST chats"), core::now_ms()};
+        auto a = store::allocate_number(c.redis, req);
+        if (!a) return a.error();
+        if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "application");
+        return a;
+    });
+    if (!alloc) co_return alloc.error();
+    // A replay publishes the same event again: if the first attempt never reached the broker this
+    // completes it, and if it did the worker recognises the creation id and stores nothing twice.
+    domain::chat_created ev{alloc->app_id, token, alloc->number, alloc->creation_id, alloc->created_at_ms};
+    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
+    if (!published) co_return published.error();
+    auto registered = co_await blocking([&](connections& c) {
+        return store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+    });
+    // The chat is durably queued either way; the worker registers it too once stored.
+    if (!registered) spdlog::warn("chat registration deferred to the worker: {}", registered.error().message);
+    co_return created_chat{alloc->number, alloc->created_at_ms,
+                           alloc->status == store::allocation::kind::replayed};
+}
+
+task<store::chat_row> service::get_chat(std::string token, std::uint64_t number) {
+    co_return co_await blocking([&](connections& c) -> result<store::chat_row> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        auto row = store::find_chat(c.mysql, *app_id, number);
+        if (!row) return row.error();
+        if (*row) return **row;
+        // Acknowledged but not stored yet: Redis knows it (read-your-writes).
+        auto meta = store::get_chat_meta(c.redis, token, number);
+        if (!meta) return meta.error();
+        if (!*meta) return make_error(errc::not_found, "chat not found");
+        return store::chat_row{number, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
+    });
+}
+
+task<std::vector<store::chat_row>> service::list_chats(std::string token, std::uint64_t after, int limit) {
+    co_return co_await blocking([&](connections& c) -> result<std::vector<store::chat_row>> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        return store::list_chats(c.mysql, *app_id, after, limit);
+    });
+}
+
+task<created_message> service::create_message(std::string token, std::uint64_t chat, std::string body,
+                                              std::optional<std::string> idempotency_key) {
+    auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
+        store::allocation_request req{
+            core::keys::chat(token, chat),
+            idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
+            core::make_creation_id(), store::fingerprint(body), core::now_ms()};
+        auto a = store::allocate_number(c.redis, req);
+        if (!a) return a.error();
+        if (a->status == store::allocation::kind::unknown_parent) {
+            auto app = c.redis.command({"EXISTS", core::keys::app(token)});
+            bool app_known = app && !store::is_error(app->get()) && app->get()->integer == 1;
+            return unknown_parent(c, app_known ? "chat" : "application");
+        }
+        return a;
+    });
+    if (!alloc) co_return alloc.error();
+    domain::message_created ev{alloc->app_id, token, chat, alloc->number, body, alloc->creation_id,
+                               alloc->created_at_ms};
+    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
+    if (!published) co_return published.error();
+    auto kept = co_await blocking([&](connections& c) {
+        return store::put_pending(c.redis, token, chat, alloc->number, pending_json(body, alloc->created_at_ms));
+    });
+    // The message is durably queued; only its readability before the worker stores it is affected.
+    if (!kept) spdlog::warn("pending message not kept for read-your-writes: {}", kept.error().message);
+    co_return created_message{alloc->number, std::move(body), alloc->created_at_ms,
+                              alloc->status == store::allocation::kind::replayed};
+}
+
+task<store::message_row> service::get_message(std::string token, std::uint64_t chat, std::uint64_t number) {
+    co_return co_await blocking([&](connections& c) -> result<store::message_row> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        auto row = store::find_message(c.mysql, *app_id, chat, number);
+        if (!row) return row.error();
+        if (*row) return **row;
+        auto pending = store::get_pending(c.redis, token, chat, number);
+        if (!pending) return pending.error();
+        if (*pending)
+            if (auto m = parse_pending(chat, number, **pending)) return *m;
+        return make_error(errc::not_found, "message not found");
+    });
+}
+
+task<std::vector<store::message_row>> service::list_messages(std::string token, std::uint64_t chat,
+                                                             std::uint64_t after, int limit) {
+    co_return co_await blocking([&](connections& c) -> result<std::vector<store::message_row>> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        return store::list_messages(c.mysql, *app_id, chat, after, limit);
+    });
+}
+
+task<store::message_row> service::edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
+                                               std::string body) {
+    std::uint64_t app_id = 0;
+    auto updated = co_await blocking([&](connections& c) -> result<void> {
+        auto id = resolve_app(c, token);
+        if (!id) return id.error();
+        app_id = *id;
+        auto ok = store::update_message_body(c.mysql, app_id, chat, number, body, core::now_ms());
+        if (!ok) return ok.error();
+        if (*ok) return {};
+        auto pending = store::get_pending(c.redis, token, chat, number);
+        if (pending && *pending)
+            return make_error(errc::conflict, "message is still being stored; retry the edit in a moment");
+        return make_error(errc::not_found, "message not found");
+    });
+    if (!updated) co_return updated.error();
+    // The worker re-indexes from MySQL, so the search index follows the edit.
+    domain::message_edited ev{app_id, chat, number};
+    auto published = co_await pub_.async_publish(domain::encode(ev), core::make_creation_id(), asio::use_awaitable);
+    if (!published) co_return published.error();
+    co_return co_await blocking([&](connections& c) -> result<store::message_row> {
+        auto row = store::find_message(c.mysql, app_id, chat, number);
+        if (!row) return row.error();
+        if (!*row) return make_error(errc::not_found, "message not found");
+        return **row;
+    });
+}
+
+task<store::search_page> service::search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
+                                         std::size_t from, std::size_t size, store::search_order order) {
+    co_return co_await blocking([&](connections& c) -> result<store::search_page> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        auto row = store::find_chat(c.mysql, *app_id, chat);
+        if (!row) return row.error();
+        if (!*row) {
+            auto meta = store::get_chat_meta(c.redis, token, chat);
+            if (!meta) return meta.error();
+            if (!*meta) return make_error(errc::not_found, "chat not found");
+        }
+        return c.es.search(*app_id, chat, fragments, from, size, order);
+    });
+}
+
+task<void> service::ready() {
+    auto deps = co_await blocking([&](connections& c) -> result<void> {
+        auto pong = c.redis.command({"PING"});
+        if (!pong || store::is_error(pong->get())) return make_error(errc::unavailable, "redis is not reachable");
+        if (auto one = c.mysql.query("SELECT 1"); !one)
+            return make_error(errc::unavailable, "mysql is not reachable: " + one.error().message);
+        auto health = c.es.request("GET", "/_cluster/health");
+        if (!health || health->status != 200) return make_error(errc::unavailable, "elasticsearch is not reachable");
+        store::amqp_session amqp(cfg_.amqp);
+        if (auto ok = amqp.open(false); !ok)
+            return make_error(errc::unavailable, "rabbitmq is not reachable: " + ok.error().message);
+        return {};
+    });
+    co_return deps;
+}
+
+}  // namespace chat::api

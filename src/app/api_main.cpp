@@ -1,0 +1,54 @@
+// chat_api: the HTTP API server. Wiring only: configuration, logging, the blocking pool, the
+// publisher, the listener, and a clean stop on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <thread>
+#include <vector>
+
+#include "api/handlers.hpp"
+#include "api/server.hpp"
+#include "api/service.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "store/publisher.hpp"
+
+int main() {
+    chat::core::config cfg;
+    try {
+        cfg = chat::core::load_config_from_environment();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_api: invalid configuration: %s\n", e.what());
+        return 2;
+    }
+    chat::core::init_logging("chat_api", cfg.log_level);
+    try {
+        boost::asio::io_context ioc(cfg.http_threads);
+        boost::asio::thread_pool blocking_pool(static_cast<std::size_t>(cfg.blocking_threads));
+        chat::store::publisher publisher(cfg.amqp, cfg.publisher_connections);
+        publisher.start();
+        chat::api::service svc(cfg, blocking_pool, publisher);
+        chat::api::handlers handlers(svc);
+        auto port = chat::api::start_listener(ioc, cfg, handlers);
+        spdlog::info("listening on {}:{}", cfg.http_host, port);
+
+        boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code&, int sig) {
+            spdlog::info("signal {}: stopping", sig);
+            ioc.stop();
+        });
+        std::vector<std::thread> threads;
+        for (int i = 1; i < cfg.http_threads; ++i) threads.emplace_back([&] { ioc.run(); });
+        ioc.run();
+        for (auto& t : threads) t.join();
+        publisher.stop();
+        blocking_pool.join();
+        spdlog::info("stopped");
+    } catch (const std::exception& e) {
+        spdlog::critical("start-up failed: {}", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+// chat_worker: consumes the creation queue into MariaDB and Elasticsearch and runs the scheduled
+// jobs. Wiring only: configuration, logging, index setup, two threads, a clean stop on SIGINT/SIGTERM.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <thread>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "store/elastic.hpp"
+#include "worker/consumer.hpp"
+#include "worker/jobs.hpp"
+
+namespace {
+std::atomic<bool> stop_requested{false};
+void on_signal(int) { stop_requested = true; }
+}  // namespace
+
+int main() {
+    chat::core::config cfg;
+    try {
+        cfg = chat::core::load_config_from_environment();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "chat_worker: invalid configuration: %s\n", e.what());
+        return 2;
+    }
+    chat::core::init_logging("chat_worker", cfg.log_level);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+
+    // The index must exist with our mapping before the first bulk (never dynamic mapping).
+    chat::store::elastic_client es(cfg.es_url, cfg.es_index);
+    for (int attempt = 0; !stop_requested; ++attempt) {
+        auto ok = es.ensure_index();
+        if (ok) break;
+        if (attempt % 10 == 0) spdlog::warn("waiting for Elasticsearch: {}", ok.error().message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+
+    chat::worker::jobs jobs(cfg, stop_requested);
+    std::thread jobs_thread([&] { jobs.run(); });
+    chat::worker::consumer consumer(cfg, stop_requested);
+    spdlog::info("worker started");
+    consumer.run();
+    jobs_thread.join();
+    spdlog::info("worker stopped");
+    return 0;
+}

@@ -1,0 +1,93 @@
+#include "core/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace chat::core {
+
+namespace {
+
+struct reader {
+    const std::function<std::optional<std::string>(const std::string&)>& getenv;
+
+    void str(const std::string& name, std::string& out, bool allow_empty = false) const {
+        if (auto v = getenv(name)) {
+            if (v->empty() && !allow_empty) throw std::invalid_argument(name + " must not be empty");
+            out = *v;
+        }
+    }
+
+    template <class Int>
+    void integer(const std::string& name, Int& out, long long min, long long max) const {
+        auto v = getenv(name);
+        if (!v) return;
+        long long parsed = 0;
+        auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), parsed);
+        if (ec != std::errc{} || p != v->data() + v->size())
+            throw std::invalid_argument(name + " must be an integer, got '" + *v + "'");
+        if (parsed < min || parsed > max)
+            throw std::invalid_argument(name + " must be between " + std::to_string(min) + " and " +
+                                        std::to_string(max) + ", got " + *v);
+        out = static_cast<Int>(parsed);
+    }
+};
+
+}  // namespace
+
+config load_config(const std::function<std::optional<std::string>(const std::string&)>& getenv) {
+    config c;
+    reader r{getenv};
+    r.str("CHAT_MYSQL_HOST", c.mysql.host);
+    r.integer("CHAT_MYSQL_PORT", c.mysql.port, 1, 65535);
+    r.str("CHAT_MYSQL_USER", c.mysql.user);
+    r.str("CHAT_MYSQL_PASSWORD", c.mysql.password, true);
+    r.str("CHAT_MYSQL_DATABASE", c.mysql.database);
+    r.str("CHAT_REDIS_HOST", c.redis.host);
+    r.integer("CHAT_REDIS_PORT", c.redis.port, 1, 65535);
+    r.str("CHAT_REDIS_PASSWORD", c.redis.password, true);
+    r.str("CHAT_AMQP_HOST", c.amqp.host);
+    r.integer("CHAT_AMQP_PORT", c.amqp.port, 1, 65535);
+    r.str("CHAT_AMQP_USER", c.amqp.user);
+    r.str("CHAT_AMQP_PASSWORD", c.amqp.password, true);
+    r.str("CHAT_AMQP_VHOST", c.amqp.vhost);
+    r.str("CHAT_AMQP_QUEUE", c.amqp.queue);
+    r.str("CHAT_AMQP_DEAD_LETTER_QUEUE", c.amqp.dead_letter_queue);
+    r.str("CHAT_ES_URL", c.es_url);
+    if (c.es_url.rfind("http://", 0) != 0 && c.es_url.rfind("https://", 0) != 0)
+        throw std::invalid_argument("CHAT_ES_URL must start with http:// or https://, got '" + c.es_url + "'");
+    while (!c.es_url.empty() && c.es_url.back() == '/') c.es_url.pop_back();
+    r.str("CHAT_ES_INDEX", c.es_index);
+    r.str("CHAT_HTTP_HOST", c.http_host);
+    r.integer("CHAT_HTTP_PORT", c.http_port, 0, 65535);
+    r.integer("CHAT_HTTP_THREADS", c.http_threads, 1, 256);
+    r.integer("CHAT_BLOCKING_THREADS", c.blocking_threads, 1, 1024);
+    r.integer("CHAT_PUBLISHER_CONNECTIONS", c.publisher_connections, 1, 64);
+    r.integer("CHAT_MAX_BODY_BYTES", c.max_body_bytes, 1024, 16 * 1024 * 1024);
+    r.integer("CHAT_MAX_MESSAGE_BYTES", c.max_message_bytes, 1, 1024 * 1024);
+    r.integer("CHAT_MAX_PAGE_SIZE", c.max_page_size, 1, 10000);
+    r.integer("CHAT_REQUEST_TIMEOUT_MS", c.request_timeout_ms, 100, 3600000);
+    r.integer("CHAT_BATCH_SIZE", c.batch_size, 1, 10000);
+    r.integer("CHAT_BATCH_DELAY_MS", c.batch_delay_ms, 0, 60000);
+    // The count columns may never lag more than an hour.
+    r.integer("CHAT_COUNT_REFRESH_INTERVAL_S", c.count_refresh_interval_s, 1, 3600);
+    r.integer("CHAT_RECOVERY_CHECK_INTERVAL_S", c.recovery_check_interval_s, 1, 3600);
+    r.integer("CHAT_RETRY_MAX_BACKOFF_MS", c.retry_max_backoff_ms, 10, 600000);
+    r.str("CHAT_LOG_LEVEL", c.log_level);
+    static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+    bool ok = false;
+    for (auto* l : levels) ok = ok || c.log_level == l;
+    if (!ok) throw std::invalid_argument("CHAT_LOG_LEVEL must be one of trace, debug, info, warn, error, critical, off");
+    if (c.max_message_bytes + 1024 > c.max_body_bytes)
+        throw std::invalid_argument("CHAT_MAX_BODY_BYTES must exceed CHAT_MAX_MESSAGE_BYTES by at least 1024");
+    return c;
+}
+
+config load_config_from_environment() {
+    return load_config([](const std::string& name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name.c_str())) return std::string(v);
+        return std::nullopt;
+    });
+}
+
+}  // namespace chat::core

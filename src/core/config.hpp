@@ -1,0 +1,67 @@
+#pragma once
+// Settings of both binaries, read from CHAT_* environment variables with defaults. Validation at
+// start-up: a bad value throws std::invalid_argument naming the variable. README has the table.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace chat::core {
+
+struct mysql_config {
+    std::string host = "127.0.0.1";
+    int port = 3307;
+    std::string user = "chat";
+    std::string password = "chat";
+    std::string database = "chat";
+};
+
+struct redis_config {
+    std::string host = "127.0.0.1";
+    int port = 6380;
+    std::string password;
+};
+
+struct amqp_config {
+    std::string host = "127.0.0.1";
+    int port = 5673;
+    std::string user = "chat";
+    std::string password = "chat";
+    std::string vhost = "/";
+    std::string queue = "chat.events";
+    std::string dead_letter_queue = "chat.events.dead";
+};
+
+struct config {
+    mysql_config mysql;
+    redis_config redis;
+    amqp_config amqp;
+    std::string es_url = "http://127.0.0.1:9201";
+    std::string es_index = "messages";  // the alias; the versioned index behind it is <alias>_v1
+
+    // API server
+    std::string http_host = "0.0.0.0";
+    int http_port = 8080;
+    int http_threads = 2;            // I/O threads running the coroutines
+    int blocking_threads = 32;       // pool running blocking MariaDB/Redis calls
+    int publisher_connections = 2;   // AMQP connections, each a group-commit publisher thread
+    std::size_t max_body_bytes = 64 * 1024;
+    std::size_t max_message_bytes = 10000;  // message body, in bytes of UTF-8
+    int max_page_size = 100;
+    int request_timeout_ms = 30000;
+
+    // Worker
+    int batch_size = 500;
+    int batch_delay_ms = 50;
+    int count_refresh_interval_s = 60;
+    int recovery_check_interval_s = 5;
+    int retry_max_backoff_ms = 5000;
+
+    std::string log_level = "info";
+};
+
+// Reads the configuration through `getenv` (injectable for tests).
+config load_config(const std::function<std::optional<std::string>(const std::string&)>& getenv);
+config load_config_from_environment();
+
+}  // namespace chat::core

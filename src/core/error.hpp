@@ -1,0 +1,39 @@
+#pragma once
+// Errors as values: every fallible domain/store call returns result<T>, an error carries a stable
+// code (errc) and a human message. HTTP mapping happens in one place: api/http_error.cpp.
+#include <boost/system/result.hpp>
+#include <string>
+#include <string_view>
+
+namespace chat::core {
+
+enum class errc {
+    bad_request = 1,         // malformed JSON, query or header
+    invalid_field,           // well-formed but a field breaks a rule
+    not_found,               // unknown application, chat or message
+    route_not_found,         // no such path
+    method_not_allowed,      // path exists, method does not
+    payload_too_large,       // body over the limit
+    unsupported_media_type,  // body is not JSON
+    conflict,                // e.g. Idempotency-Key reused with another request
+    unavailable,             // a dependency cannot be reached right now (retryable)
+    internal,                // a bug: never expected
+};
+
+// The stable, documented name of each code (used in JSON error bodies).
+std::string_view code_name(errc e);
+
+struct error {
+    errc code;
+    std::string message;
+};
+
+template <class T>
+using result = boost::system::result<T, error>;
+
+inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
+
+// boost::system::result<T, E>::value() throws through this when E is not an error_code.
+[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+
+}  // namespace chat::core

@@ -1,0 +1,24 @@
+#pragma once
+// Redis key builders. Every key carries a hash tag ({...}) so that the keys one Lua script touches
+// live in one Redis Cluster slot: an application's keys share {token}, a chat's keys share
+// {token:number}, so one hot application does not pin all of its chats to one slot.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace chat::core::keys {
+
+// Hash: id (MySQL id), seq (last chat number handed out).
+std::string app(std::string_view token);
+// String: idempotency record of a chat creation.
+std::string app_idempotency(std::string_view token, std::string_view idempotency_key);
+// Hash: app_id, seq (last message number handed out), created_at (ms).
+std::string chat(std::string_view token, std::uint64_t chat_number);
+// Hash: message number -> JSON of a message acknowledged but maybe not stored yet (read-your-writes).
+std::string chat_pending(std::string_view token, std::uint64_t chat_number);
+// String: idempotency record of a message creation.
+std::string chat_idempotency(std::string_view token, std::uint64_t chat_number, std::string_view idempotency_key);
+// String: set once the numbering state was loaded from MySQL; its absence means Redis lost its data.
+std::string seeded();
+
+}  // namespace chat::core::keys

@@ -1,0 +1,67 @@
+#pragma once
+// One blocking rabbitmq-c connection with one channel, owned by one thread. Declares the queue
+// topology on connect (both binaries do, so either may start first).
+#include <amqp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+
+namespace chat::store {
+
+struct delivery {
+    std::uint64_t tag = 0;
+    std::string body;
+    bool redelivered = false;
+};
+
+class amqp_session {
+public:
+    explicit amqp_session(core::amqp_config cfg) : cfg_(std::move(cfg)) {}
+    ~amqp_session() { close(); }
+    amqp_session(const amqp_session&) = delete;
+    amqp_session& operator=(const amqp_session&) = delete;
+
+    // Connects, opens channel 1 and declares the queues. confirm: put the channel in confirm mode.
+    core::result<void> open(bool confirm);
+    bool is_open() const { return conn_ != nullptr; }
+    void close();
+
+    // Publishes a persistent JSON message to `queue` through the default exchange. In confirm mode the
+    // returned number is the message's publish sequence number (its confirm's delivery tag).
+    core::result<std::uint64_t> publish(const std::string& queue, const std::string& body,
+                                        const std::string& message_id, const std::string& reason_header = {});
+    // Waits for confirms until every sequence number up to `last` is acked or nacked, or the deadline.
+    // Returns the set of nacked sequence numbers (normally empty).
+    core::result<std::vector<std::uint64_t>> wait_confirms(std::uint64_t last,
+                                                           std::chrono::steady_clock::time_point deadline);
+
+    // Consumer side.
+    core::result<void> consume(const std::string& queue, std::uint16_t prefetch);
+    // Next delivery, or nullopt after the timeout.
+    core::result<std::optional<delivery>> next(std::chrono::milliseconds timeout);
+    core::result<void> ack(std::uint64_t tag, bool multiple);
+    // Messages ready in the queue (passive declare), e.g. to wait for the queue to drain.
+    core::result<std::uint32_t> queue_depth(const std::string& queue);
+
+    const core::amqp_config& config() const { return cfg_; }
+
+private:
+    core::result<void> check_rpc(const char* what);
+    core::error fail(const std::string& what);
+    void settle(std::uint64_t tag, bool multiple);
+
+    core::amqp_config cfg_;
+    amqp_connection_state_t conn_ = nullptr;
+    std::uint64_t next_seq_ = 1;
+    std::uint64_t confirmed_up_to_ = 0;
+    std::set<std::uint64_t> settled_;  // confirmed tags above confirmed_up_to_
+};
+
+}  // namespace chat::store

@@ -1,0 +1,194 @@
+#include "store/elastic.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include "domain/search_query.hpp"
+
+namespace chat::store {
+
+namespace json = boost::json;
+using core::errc;
+using core::make_error;
+
+namespace {
+std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
+    static_cast<std::string*>(out)->append(data, size * n);
+    return size * n;
+}
+
+std::uint64_t u64(const json::value* v) {
+    if (v == nullptr) return 0;
+    if (v->is_uint64()) return v->as_uint64();
+    if (v->is_int64()) return static_cast<std::uint64_t>(v->as_int64());
+    if (v->is_double()) return static_cast<std::uint64_t>(v->as_double());
+    return 0;
+}
+}  // namespace
+
+elastic_client::elastic_client(std::string base_url, std::string alias)
+    : base_url_(std::move(base_url)), alias_(std::move(alias)) {}
+
+std::string elastic_client::doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number) {
+    return fmt::format("{}:{}:{}", app_id, chat_number, number);
+}
+
+std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_number) {
+    return fmt::format("{}:{}", app_id, chat_number);
+}
+
+std::string elastic_client::index_definition(const std::string& alias) {
+    json::object def{
+        {"settings", {{"number_of_shards", 1}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
+        {"mappings",
+         {{"dynamic", "strict"},
+          {"_routing", {{"required", true}}},
+          {"properties",
+           {{"app_id", {{"type", "long"}}},
+            {"chat_number", {{"type", "long"}}},
+            {"number", {{"type", "long"}}},
+            // The core distribution has no ngram analysis; the standard analyzer lowercases words and
+            // fragments are found with case-insensitive wildcard queries on those words.
+            {"body", {{"type", "text"}, {"analyzer", "standard"}}},
+            {"created_at", {{"type", "date"}, {"format", "epoch_millis"}}},
+            {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}}}}}},
+        {"aliases", {{alias, json::object{}}}}};
+    return json::serialize(def);
+}
+
+core::result<http_response> elastic_client::request(const std::string& method, const std::string& path,
+                                                    const std::string& body, const std::string& content_type) {
+    if (!curl_) curl_.reset(curl_easy_init());
+    CURL* c = curl_.get();
+    if (c == nullptr) return make_error(errc::unavailable, "elasticsearch: curl init failed");
+    curl_easy_reset(c);
+    std::string url = base_url_ + path;
+    http_response resp;
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    std::string ct = "Content-Type: " + content_type;
+    curl_slist* headers = curl_slist_append(nullptr, ct.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (!body.empty() || method == "POST" || method == "PUT") {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK)
+        return make_error(errc::unavailable, std::string("elasticsearch: ") + curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+    return resp;
+}
+
+core::result<void> elastic_client::ensure_index() {
+    auto alias = request("GET", "/_alias/" + alias_);
+    if (!alias) return alias.error();
+    if (alias->status == 200) return {};
+    auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
+    if (!created) return created.error();
+    // 400 resource_already_exists: another worker won the race, which is fine.
+    if (created->status == 200 || created->body.find("resource_already_exists_exception") != std::string::npos)
+        return {};
+    return make_error(errc::unavailable, fmt::format("elasticsearch: cannot create index ({}): {}", created->status,
+                                                     created->body.substr(0, 500)));
+}
+
+core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& docs) {
+    if (docs.empty()) return {};
+    std::string nd;
+    nd.reserve(docs.size() * 256);
+    for (const auto& d : docs) {
+        json::object action{{"index",
+                             {{"_index", alias_},
+                              {"_id", doc_id(d.app_id, d.chat_number, d.number)},
+                              {"routing", routing(d.app_id, d.chat_number)},
+                              {"version", d.updated_at_ms},
+                              {"version_type", "external_gte"}}}};
+        json::object source{{"app_id", d.app_id},         {"chat_number", d.chat_number},
+                            {"number", d.number},         {"body", d.body},
+                            {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
+        nd += json::serialize(action);
+        nd += '\n';
+        nd += json::serialize(source);
+        nd += '\n';
+    }
+    auto resp = request("POST", "/_bulk", nd, "application/x-ndjson");
+    if (!resp) return resp.error();
+    if (resp->status != 200)
+        return make_error(errc::unavailable,
+                          fmt::format("elasticsearch: bulk failed ({}): {}", resp->status, resp->body.substr(0, 300)));
+    boost::system::error_code ec;
+    auto v = json::parse(resp->body, ec);
+    if (ec || !v.is_object()) return make_error(errc::unavailable, "elasticsearch: unreadable bulk response");
+    const auto* errors = v.as_object().if_contains("errors");
+    if (errors && errors->is_bool() && !errors->as_bool()) return {};
+    for (const auto& item : v.as_object().at("items").as_array()) {
+        const auto& r = item.as_object().at("index").as_object();
+        auto status = u64(r.if_contains("status"));
+        if (status == 200 || status == 201 || status == 409) continue;  // 409: a newer version is stored
+        return make_error(errc::unavailable,
+                          fmt::format("elasticsearch: bulk item failed ({}): {}", status,
+                                      r.contains("error") ? json::serialize(r.at("error")).substr(0, 300) : ""));
+    }
+    return {};
+}
+
+core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint64_t chat_number,
+                                                 const std::vector<std::string>& fragments, std::size_t from,
+                                                 std::size_t size, search_order order) {
+    json::array must;
+    for (const auto& f : fragments)
+        must.push_back(json::object{
+            {"wildcard", {{"body", {{"value", domain::wildcard_pattern(f)}, {"case_insensitive", true}}}}}});
+    json::array sort;
+    if (order == search_order::relevance) sort.push_back(json::object{{"_score", "desc"}});
+    sort.push_back(json::object{{"number", order == search_order::relevance ? "desc" : "asc"}});
+    json::object q{
+        {"query",
+         {{"bool",
+           {{"filter", json::array{{{"term", {{"app_id", app_id}}}}, {{"term", {{"chat_number", chat_number}}}}}},
+            {"must", must}}}}},
+        {"sort", sort},
+        {"from", from},
+        {"size", size},
+        {"track_total_hits", true},
+        {"highlight",
+         {{"fields", {{"body", {{"number_of_fragments", 1}, {"fragment_size", 150}, {"no_match_size", 150}}}}},
+          {"pre_tags", json::array{"<em>"}},
+          {"post_tags", json::array{"</em>"}}}}};
+    auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number), json::serialize(q));
+    if (!resp) return resp.error();
+    if (resp->status != 200)
+        return make_error(errc::unavailable,
+                          fmt::format("elasticsearch: search failed ({}): {}", resp->status, resp->body.substr(0, 300)));
+    boost::system::error_code ec;
+    auto v = json::parse(resp->body, ec);
+    if (ec || !v.is_object()) return make_error(errc::unavailable, "elasticsearch: unreadable search response");
+    search_page page;
+    const auto& hits = v.as_object().at("hits").as_object();
+    page.total = u64(hits.at("total").as_object().if_contains("value"));
+    for (const auto& h : hits.at("hits").as_array()) {
+        const auto& ho = h.as_object();
+        const auto& src = ho.at("_source").as_object();
+        search_hit hit;
+        hit.number = u64(src.if_contains("number"));
+        hit.body = std::string(src.at("body").as_string());
+        hit.created_at_ms = static_cast<std::int64_t>(u64(src.if_contains("created_at")));
+        hit.updated_at_ms = static_cast<std::int64_t>(u64(src.if_contains("updated_at")));
+        if (const auto* hl = ho.if_contains("highlight"))
+            if (const auto* b = hl->as_object().if_contains("body"); b && !b->as_array().empty())
+                hit.highlight = std::string(b->as_array().front().as_string());
+        page.hits.push_back(std::move(hit));
+    }
+    return page;
+}
+
+}  // namespace chat::store

@@ -1,0 +1,74 @@
+#pragma once
+// A blocking Elasticsearch client over libcurl, owned by one thread at a time (keeps its connection
+// alive between requests). The index is an alias (`messages`) over a versioned index (`messages_v1`),
+// created here with an explicit mapping; documents are routed by chat so one chat lives on one shard.
+#include <curl/curl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace chat::store {
+
+struct http_response {
+    long status = 0;
+    std::string body;
+};
+
+struct message_doc {
+    std::uint64_t app_id = 0;
+    std::uint64_t chat_number = 0;
+    std::uint64_t number = 0;
+    std::string body;
+    std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;  // also the document's external version: an older edit never wins
+};
+
+struct search_hit {
+    std::uint64_t number = 0;
+    std::string body;
+    std::int64_t created_at_ms = 0;
+    std::int64_t updated_at_ms = 0;
+    std::string highlight;
+};
+
+struct search_page {
+    std::uint64_t total = 0;
+    std::vector<search_hit> hits;
+};
+
+enum class search_order { relevance, number };
+
+class elastic_client {
+public:
+    elastic_client(std::string base_url, std::string alias);
+    elastic_client(const elastic_client&) = delete;
+    elastic_client& operator=(const elastic_client&) = delete;
+
+    core::result<http_response> request(const std::string& method, const std::string& path,
+                                        const std::string& body = {},
+                                        const std::string& content_type = "application/json");
+    // Creates <alias>_v1 with our mapping and points the alias at it, unless the alias exists.
+    core::result<void> ensure_index();
+    // Indexes (or re-indexes) the documents with one _bulk request. Fails unless every document is
+    // stored (a version conflict means a newer edit is already there, which counts as stored).
+    core::result<void> bulk_index(const std::vector<message_doc>& docs);
+    core::result<search_page> search(std::uint64_t app_id, std::uint64_t chat_number,
+                                     const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
+                                     search_order order);
+
+    static std::string doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number);
+    static std::string routing(std::uint64_t app_id, std::uint64_t chat_number);
+    // The JSON of the index (settings, mapping, alias), kept in one place for setup and tests.
+    static std::string index_definition(const std::string& alias);
+
+private:
+    std::string base_url_;
+    std::string alias_;
+    std::unique_ptr<CURL, void (*)(CURL*)> curl_{nullptr, curl_easy_cleanup};
+};
+
+}  // namespace chat::store

@@ -1,0 +1,117 @@
+#include "store/mysql.hpp"
+
+#include <errmsg.h>
+
+#include <charconv>
+
+namespace chat::store {
+
+using core::errc;
+using core::make_error;
+
+std::uint64_t to_u64(const std::optional<std::string>& v) {
+    std::uint64_t out = 0;
+    if (v) std::from_chars(v->data(), v->data() + v->size(), out);
+    return out;
+}
+
+core::result<void> mysql_connection::ensure_connected() {
+    if (db_) return {};
+    MYSQL* m = mysql_init(nullptr);
+    if (m == nullptr) return make_error(errc::unavailable, "mysql: out of memory");
+    unsigned timeout = 5;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    unsigned rw_timeout = 30;
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (mysql_real_connect(m, cfg_.host.c_str(), cfg_.user.c_str(), cfg_.password.c_str(), cfg_.database.c_str(),
+                           static_cast<unsigned>(cfg_.port), nullptr, 0) == nullptr) {
+        std::string why = mysql_error(m);
+        mysql_close(m);
+        return make_error(errc::unavailable, "mysql: cannot connect: " + why);
+    }
+    db_.reset(m);
+    // UTC everywhere: DATETIME values are written and read as UTC.
+    if (mysql_query(m, "SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'") != 0) {
+        std::string why = mysql_error(m);
+        db_.reset();
+        return make_error(errc::unavailable, "mysql: session setup failed: " + why);
+    }
+    return {};
+}
+
+core::result<void> mysql_connection::run(std::string_view sql) {
+    // One retry on a dropped connection, but only when the statement cannot have been applied:
+    // a server that went away before answering is reconnected and the statement sent again.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (auto ok = ensure_connected(); !ok) return ok.error();
+        if (mysql_real_query(db_.get(), sql.data(), static_cast<unsigned long>(sql.size())) == 0) {
+            last_errno_ = 0;
+            return {};
+        }
+        last_errno_ = mysql_errno(db_.get());
+        std::string why = mysql_error(db_.get());
+        bool gone = last_errno_ == CR_SERVER_GONE_ERROR || last_errno_ == CR_SERVER_LOST ||
+                    last_errno_ == CR_CONNECTION_ERROR || last_errno_ >= 2000;
+        if (gone) {
+            db_.reset();
+            // Retry only if the connection was stale before we sent anything (GONE); a LOST statement
+            // may have run, so report it instead.
+            if (last_errno_ == CR_SERVER_GONE_ERROR && attempt == 0) continue;
+            return make_error(errc::unavailable, "mysql: " + why);
+        }
+        return make_error(errc::internal, "mysql: " + why);
+    }
+    return make_error(errc::unavailable, "mysql: connection lost");
+}
+
+core::result<std::vector<row>> mysql_connection::query(std::string_view sql) {
+    if (auto ok = run(sql); !ok) return ok.error();
+    MYSQL_RES* res = mysql_store_result(db_.get());
+    std::vector<row> rows;
+    if (res == nullptr) {
+        if (mysql_field_count(db_.get()) != 0) {
+            std::string why = mysql_error(db_.get());
+            db_.reset();
+            return make_error(errc::unavailable, "mysql: reading result: " + why);
+        }
+        return rows;
+    }
+    unsigned n = mysql_num_fields(res);
+    rows.reserve(mysql_num_rows(res));
+    while (MYSQL_ROW r = mysql_fetch_row(res)) {
+        unsigned long* lengths = mysql_fetch_lengths(res);
+        row out;
+        out.reserve(n);
+        for (unsigned i = 0; i < n; ++i) {
+            if (r[i] == nullptr)
+                out.emplace_back(std::nullopt);
+            else
+                out.emplace_back(std::string(r[i], lengths[i]));
+        }
+        rows.push_back(std::move(out));
+    }
+    mysql_free_result(res);
+    return rows;
+}
+
+core::result<std::uint64_t> mysql_connection::execute(std::string_view sql) {
+    if (auto ok = run(sql); !ok) return ok.error();
+    return static_cast<std::uint64_t>(mysql_affected_rows(db_.get()));
+}
+
+std::uint64_t mysql_connection::last_insert_id() const { return db_ ? mysql_insert_id(db_.get()) : 0; }
+
+core::result<std::string> mysql_connection::quote(std::string_view text) {
+    if (auto ok = ensure_connected(); !ok) return ok.error();
+    std::string out(text.size() * 2 + 3, '\0');
+    out[0] = '\'';
+    unsigned long n =
+        mysql_real_escape_string(db_.get(), out.data() + 1, text.data(), static_cast<unsigned long>(text.size()));
+    out.resize(n + 1);
+    out.push_back('\'');
+    return out;
+}
+
+}  // namespace chat::store

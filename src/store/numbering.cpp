@@ -1,0 +1,180 @@
+#include "store/numbering.hpp"
+
+#include <charconv>
+
+#include "core/keys.hpp"
+
+namespace chat::store {
+
+using core::errc;
+using core::make_error;
+
+namespace {
+
+// KEYS[1]: counter hash (field app_id marks existence, field seq the last number).
+// KEYS[2] (optional): idempotency record "number|creation_id|fingerprint|created_at".
+// Returns {0} unknown parent, {1, app_id, number} allocated, {2, app_id, record} replay.
+const std::string allocate_script = R"lua(
+local app_id = redis.call('HGET', KEYS[1], 'app_id')
+if not app_id then return {0} end
+if #KEYS > 1 then
+  local rec = redis.call('GET', KEYS[2])
+  if rec then return {2, app_id, rec} end
+end
+local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+if #KEYS > 1 then
+  redis.call('SET', KEYS[2], n .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
+end
+return {1, app_id, n}
+)lua";
+
+// KEYS[1]: counter hash. ARGV: app_id, seq_at_least, created_at (may be empty). Never lowers seq.
+const std::string register_script = R"lua(
+redis.call('HSET', KEYS[1], 'app_id', ARGV[1])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if cur < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
+if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3]) end
+return 1
+)lua";
+
+std::uint64_t to_u64(std::string_view s) {
+    std::uint64_t v = 0;
+    std::from_chars(s.data(), s.data() + s.size(), v);
+    return v;
+}
+
+core::result<void> expect_ok(core::result<reply_ptr> r, const char* what) {
+    if (!r) return r.error();
+    if (is_error(r->get())) return make_error(errc::unavailable, std::string("redis: ") + what + ": " + reply_string(r->get()));
+    return {};
+}
+
+}  // namespace
+
+std::uint64_t fingerprint(std::string_view data) {
+    std::uint64_t h = 1469598103934665603ULL;
+    for (unsigned char c : data) {
+        h ^= c;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req) {
+    std::vector<std::string> keys{req.counter_key};
+    if (!req.idempotency_key.empty()) keys.push_back(req.idempotency_key);
+    auto reply = r.eval(allocate_script, keys,
+                        {req.creation_id, std::to_string(req.fingerprint), std::to_string(req.created_at_ms),
+                         std::to_string(idempotency_ttl_s)});
+    if (!reply) return reply.error();
+    const redisReply* rep = reply->get();
+    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
+        return make_error(errc::unavailable, "redis: numbering script failed: " + reply_string(rep));
+    allocation out;
+    auto status = rep->element[0]->integer;
+    if (status == 0) return out;
+    out.app_id = to_u64(reply_string(rep->element[1]));
+    if (status == 1) {
+        out.status = allocation::kind::allocated;
+        out.number = static_cast<std::uint64_t>(rep->element[2]->integer);
+        out.creation_id = req.creation_id;
+        out.created_at_ms = req.created_at_ms;
+        return out;
+    }
+    // Replay: "number|creation_id|fingerprint|created_at"
+    std::string rec = reply_string(rep->element[2]);
+    std::vector<std::string_view> parts;
+    std::string_view rest = rec;
+    while (true) {
+        auto pos = rest.find('|');
+        parts.push_back(rest.substr(0, pos));
+        if (pos == std::string_view::npos) break;
+        rest.remove_prefix(pos + 1);
+    }
+    if (parts.size() != 4) return make_error(errc::internal, "redis: malformed idempotency record");
+    if (to_u64(parts[2]) != req.fingerprint)
+        return make_error(errc::conflict, "Idempotency-Key was already used for a different request");
+    out.status = allocation::kind::replayed;
+    out.number = to_u64(parts[0]);
+    out.creation_id = std::string(parts[1]);
+    out.created_at_ms = static_cast<std::int64_t>(to_u64(parts[3]));
+    return out;
+}
+
+core::result<bool> is_seeded(redis_connection& r) {
+    auto reply = r.command({"EXISTS", core::keys::seeded()});
+    if (!reply) return reply.error();
+    if (is_error(reply->get())) return make_error(errc::unavailable, "redis: EXISTS failed");
+    return reply->get()->integer == 1;
+}
+
+core::result<void> mark_seeded(redis_connection& r) {
+    return expect_ok(r.command({"SET", core::keys::seeded(), "1"}), "SET seeded");
+}
+
+core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id) {
+    return expect_ok(r.eval(register_script, {core::keys::app(token)}, {std::to_string(app_id), "0", ""}),
+                     "register app");
+}
+
+core::result<void> raise_app_counter(redis_connection& r, const std::string& token, std::uint64_t app_id,
+                                     std::uint64_t seq) {
+    return expect_ok(
+        r.eval(register_script, {core::keys::app(token)}, {std::to_string(app_id), std::to_string(seq), ""}),
+        "raise app counter");
+}
+
+core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
+                                 std::uint64_t app_id, std::int64_t created_at_ms, std::uint64_t seq_at_least) {
+    return expect_ok(r.eval(register_script, {core::keys::chat(token, chat_number)},
+                            {std::to_string(app_id), std::to_string(seq_at_least), std::to_string(created_at_ms)}),
+                     "register chat");
+}
+
+core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
+                                                     std::uint64_t chat_number) {
+    auto reply = r.command({"HMGET", core::keys::chat(token, chat_number), "app_id", "seq", "created_at"});
+    if (!reply) return reply.error();
+    const redisReply* rep = reply->get();
+    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+        return make_error(errc::unavailable, "redis: HMGET failed");
+    if (rep->element[0]->type == REDIS_REPLY_NIL) return std::optional<chat_meta>{};
+    chat_meta m;
+    m.app_id = to_u64(reply_string(rep->element[0]));
+    m.last_number = to_u64(reply_string(rep->element[1]));
+    m.created_at_ms = static_cast<std::int64_t>(to_u64(reply_string(rep->element[2])));
+    return std::optional<chat_meta>{m};
+}
+
+core::result<void> put_pending(redis_connection& r, const std::string& token, std::uint64_t chat_number,
+                               std::uint64_t number, const std::string& json) {
+    auto key = core::keys::chat_pending(token, chat_number);
+    auto replies = r.pipeline({{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}});
+    if (!replies) return replies.error();
+    for (auto& rep : *replies)
+        if (is_error(rep.get())) return make_error(errc::unavailable, "redis: put pending: " + reply_string(rep.get()));
+    return {};
+}
+
+core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,
+                                                     std::uint64_t chat_number, std::uint64_t number) {
+    auto reply = r.command({"HGET", core::keys::chat_pending(token, chat_number), std::to_string(number)});
+    if (!reply) return reply.error();
+    const redisReply* rep = reply->get();
+    if (is_error(rep)) return make_error(errc::unavailable, "redis: HGET pending failed");
+    if (rep->type != REDIS_REPLY_STRING) return std::optional<std::string>{};
+    return std::optional<std::string>{reply_string(rep)};
+}
+
+core::result<void> clear_pending(redis_connection& r, const std::vector<pending_ref>& refs) {
+    if (refs.empty()) return {};
+    std::vector<std::vector<std::string>> cmds;
+    cmds.reserve(refs.size());
+    for (const auto& ref : refs)
+        cmds.push_back({"HDEL", core::keys::chat_pending(ref.token, ref.chat_number), std::to_string(ref.number)});
+    auto replies = r.pipeline(cmds);
+    if (!replies) return replies.error();
+    return {};
+}
+
+}  // namespace chat::store

@@ -1,0 +1,70 @@
+#pragma once
+// Numbering state in Redis: the per-application chat counter, the per-chat message counter, the
+// idempotency records, and the acknowledged-but-not-yet-stored messages (read-your-writes). Each
+// operation is one round trip; the ones that must be atomic are Lua scripts touching one hash slot.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/redis.hpp"
+
+namespace chat::store {
+
+struct allocation {
+    enum class kind { unknown_parent, allocated, replayed } status = kind::unknown_parent;
+    std::uint64_t app_id = 0;
+    std::uint64_t number = 0;
+    std::string creation_id;
+    std::int64_t created_at_ms = 0;
+};
+
+struct allocation_request {
+    std::string counter_key;      // keys::app(token) for chats, keys::chat(token, n) for messages
+    std::string idempotency_key;  // full Redis key, or empty when the client sent none
+    std::string creation_id;
+    std::uint64_t fingerprint = 0;  // of the request; a reused key with another request is a conflict
+    std::int64_t created_at_ms = 0;
+};
+
+inline constexpr int idempotency_ttl_s = 24 * 3600;
+
+// Checks that the parent exists and takes the next number, atomically; or replays the idempotency
+// record. Fails with errc::conflict when the idempotency key was used for a different request.
+core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req);
+// Whether Redis holds the numbering state (see keys::seeded()).
+core::result<bool> is_seeded(redis_connection& r);
+core::result<void> mark_seeded(redis_connection& r);
+// Registers an application (after its MySQL row exists); never lowers the counter.
+core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id);
+// Makes a chat known to message creation; never lowers the counter. seq_at_least: the highest stored number.
+core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
+                                 std::uint64_t app_id, std::int64_t created_at_ms, std::uint64_t seq_at_least = 0);
+// Raises an application's chat counter to at least seq (used when recovering from MySQL).
+core::result<void> raise_app_counter(redis_connection& r, const std::string& token, std::uint64_t app_id,
+                                     std::uint64_t seq);
+
+struct chat_meta {
+    std::uint64_t app_id = 0;
+    std::uint64_t last_number = 0;
+    std::int64_t created_at_ms = 0;
+};
+core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
+                                                     std::uint64_t chat_number);
+
+// The acknowledged message, kept until the worker stored it (JSON text; see api/service.cpp).
+core::result<void> put_pending(redis_connection& r, const std::string& token, std::uint64_t chat_number,
+                               std::uint64_t number, const std::string& json);
+core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,
+                                                     std::uint64_t chat_number, std::uint64_t number);
+struct pending_ref {
+    std::string token;
+    std::uint64_t chat_number = 0;
+    std::uint64_t number = 0;
+};
+core::result<void> clear_pending(redis_connection& r, const std::vector<pending_ref>& refs);
+
+// 64-bit FNV-1a: a stable fingerprint of a request for idempotency checks.
+std::uint64_t fingerprint(std::string_view data);
+
+}  // namespace chat::store

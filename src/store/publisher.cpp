@@ -1,0 +1,128 @@
+#include "store/publisher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "store/amqp.hpp"
+
+namespace chat::store {
+
+using core::errc;
+using core::make_error;
+
+publisher::publisher(core::amqp_config cfg, int connections, std::size_t max_batch)
+    : cfg_(std::move(cfg)), connections_(connections), max_batch_(max_batch) {}
+
+publisher::~publisher() { stop(); }
+
+void publisher::start() {
+    for (int i = 0; i < connections_; ++i) threads_.emplace_back([this] { run(); });
+}
+
+void publisher::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
+    threads_.clear();
+    // Anything still queued (no thread could take it) fails cleanly.
+    std::deque<item> left;
+    {
+        std::lock_guard lock(mu_);
+        left.swap(queue_);
+    }
+    for (auto& it : left) complete(it, make_error(errc::unavailable, "publisher stopped"));
+}
+
+std::uint64_t publisher::batches() const {
+    std::lock_guard lock(mu_);
+    return batches_;
+}
+
+std::uint64_t publisher::messages() const {
+    std::lock_guard lock(mu_);
+    return messages_;
+}
+
+void publisher::enqueue(std::string body, std::string message_id, handler_type handler) {
+    {
+        std::lock_guard lock(mu_);
+        if (!stopping_) {
+            queue_.push_back(item{std::move(body), std::move(message_id), std::move(handler)});
+            cv_.notify_one();
+            return;
+        }
+    }
+    item it{{}, {}, std::move(handler)};
+    complete(it, make_error(errc::unavailable, "publisher stopped"));
+}
+
+void publisher::complete(item& it, core::result<void> r) { it.handler(std::move(r)); }
+
+void publisher::run() {
+    amqp_session session(cfg_);
+    int backoff_ms = 50;
+    while (true) {
+        std::vector<item> batch;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping and drained
+            while (!queue_.empty() && batch.size() < max_batch_) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        core::result<void> outcome;
+        std::vector<std::uint64_t> seqs;
+        if (!session.is_open()) {
+            if (auto ok = session.open(true); !ok) {
+                outcome = ok.error();
+                spdlog::warn("publisher: {}", ok.error().message);
+            } else {
+                backoff_ms = 50;
+            }
+        }
+        if (outcome) {
+            for (auto& it : batch) {
+                auto seq = session.publish(cfg_.queue, it.body, it.message_id);
+                if (!seq) {
+                    outcome = seq.error();
+                    break;
+                }
+                seqs.push_back(*seq);
+            }
+        }
+        std::vector<std::uint64_t> nacked;
+        if (outcome) {
+            auto waited = session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            if (!waited)
+                outcome = waited.error();
+            else
+                nacked = std::move(*waited);
+        }
+        {
+            std::lock_guard lock(mu_);
+            ++batches_;
+            messages_ += batch.size();
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            bool ok = outcome && std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end();
+            complete(batch[i], ok ? core::result<void>{}
+                                  : core::result<void>{outcome ? make_error(errc::unavailable, "broker refused the message")
+                                                               : outcome.error()});
+        }
+        if (!outcome) {
+            // The broker is unreachable: wait a little before the next attempt so that a burst of
+            // requests during an outage fails fast instead of hammering the broker.
+            std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+            backoff_ms = std::min(backoff_ms * 2, 2000);
+        }
+    }
+}
+
+}  // namespace chat::store

@@ -1,0 +1,78 @@
+#pragma once
+// Group-commit publisher. Owns `connections` threads, each with its own AMQP connection in confirm
+// mode. Requests queue up while a thread waits for the broker's confirms; the next free thread
+// publishes everything queued in one go and waits for one round of confirms, so under load one
+// broker round trip acknowledges many creations. A request completes (on its own executor) only
+// when the broker confirmed the persistent message, or with errc::unavailable.
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <functional>
+#include <memory>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+
+namespace chat::store {
+
+class publisher {
+public:
+    // Called on a publisher thread; it posts the completion to the requester's executor.
+    using handler_type = std::function<void(core::result<void>)>;
+
+    publisher(core::amqp_config cfg, int connections, std::size_t max_batch = 2000);
+    ~publisher();
+    publisher(const publisher&) = delete;
+    publisher& operator=(const publisher&) = delete;
+
+    void start();
+    // Stops accepting, publishes and confirms what is queued, then joins the threads.
+    void stop();
+
+    template <class CompletionToken>
+    auto async_publish(std::string body, std::string message_id, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, void(core::result<void>)>(
+            [this](auto handler, std::string b, std::string id) {
+                // Resume the requester on its own executor, never on the publisher thread.
+                auto ex = boost::asio::get_associated_executor(handler);
+                auto h = std::make_shared<decltype(handler)>(std::move(handler));
+                enqueue(std::move(b), std::move(id), [ex, h](core::result<void> r) {
+                    boost::asio::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
+                });
+            },
+            token, std::move(body), std::move(message_id));
+    }
+
+    // Batches published so far and the messages in them (a measure of the group commit).
+    std::uint64_t batches() const;
+    std::uint64_t messages() const;
+
+private:
+    struct item {
+        std::string body;
+        std::string message_id;
+        handler_type handler;
+    };
+    void enqueue(std::string body, std::string message_id, handler_type handler);
+    void run();
+    static void complete(item& it, core::result<void> r);
+
+    core::amqp_config cfg_;
+    int connections_;
+    std::size_t max_batch_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::deque<item> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+    std::uint64_t batches_ = 0;
+    std::uint64_t messages_ = 0;
+};
+
+}  // namespace chat::store

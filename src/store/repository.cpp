@@ -1,0 +1,125 @@
+#include "store/repository.hpp"
+
+#include <fmt/format.h>
+
+#include "core/time.hpp"
+
+namespace chat::store {
+
+using core::sql_datetime;
+
+namespace {
+std::int64_t ms(const std::optional<std::string>& v) { return v ? core::parse_sql_datetime(*v) : 0; }
+
+chat_row to_chat(const row& r) { return chat_row{to_u64(r[0]), to_u64(r[1]), ms(r[2]), ms(r[3])}; }
+
+message_row to_message(const row& r) {
+    return message_row{to_u64(r[0]), to_u64(r[1]), r[2].value_or(""), ms(r[3]), ms(r[4])};
+}
+}  // namespace
+
+core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token, const std::string& name,
+                                       std::int64_t now_ms) {
+    auto t = db.quote(token);
+    if (!t) return t.error();
+    auto n = db.quote(name);
+    if (!n) return n.error();
+    auto at = sql_datetime(now_ms);
+    auto r = db.execute(fmt::format(
+        "INSERT INTO applications (token, name, chats_count, created_at, updated_at) VALUES ({}, {}, 0, '{}', '{}')",
+        *t, *n, at, at));
+    if (!r) return r.error();
+    return db.last_insert_id();
+}
+
+core::result<std::optional<app_row>> find_app(mysql_connection& db, const std::string& token) {
+    auto t = db.quote(token);
+    if (!t) return t.error();
+    auto rows = db.query(fmt::format(
+        "SELECT id, token, name, chats_count, created_at, updated_at FROM applications WHERE token = {}", *t));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<app_row>{};
+    const auto& r = rows->front();
+    return std::optional<app_row>{app_row{to_u64(r[0]), r[1].value_or(""), r[2].value_or(""), to_u64(r[3]),
+                                          ms(r[4]), ms(r[5])}};
+}
+
+core::result<bool> update_app_name(mysql_connection& db, const std::string& token, const std::string& name,
+                                   std::int64_t now_ms) {
+    auto t = db.quote(token);
+    if (!t) return t.error();
+    auto n = db.quote(name);
+    if (!n) return n.error();
+    // Found rows, not changed rows: renaming to the same name is still a success.
+    auto rows = db.query(fmt::format("SELECT id FROM applications WHERE token = {}", *t));
+    if (!rows) return rows.error();
+    if (rows->empty()) return false;
+    auto r = db.execute(fmt::format("UPDATE applications SET name = {}, updated_at = '{}' WHERE id = {}", *n,
+                                    sql_datetime(now_ms), to_u64(rows->front()[0])));
+    if (!r) return r.error();
+    return true;
+}
+
+core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id, std::uint64_t number) {
+    auto rows = db.query(fmt::format(
+        "SELECT number, messages_count, created_at, updated_at FROM chats WHERE application_id = {} AND number = {}",
+        app_id, number));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<chat_row>{};
+    return std::optional<chat_row>{to_chat(rows->front())};
+}
+
+core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id, std::uint64_t after,
+                                               int limit) {
+    auto rows = db.query(fmt::format(
+        "SELECT number, messages_count, created_at, updated_at FROM chats WHERE application_id = {} AND number > {} "
+        "ORDER BY number LIMIT {}",
+        app_id, after, limit));
+    if (!rows) return rows.error();
+    std::vector<chat_row> out;
+    out.reserve(rows->size());
+    for (const auto& r : *rows) out.push_back(to_chat(r));
+    return out;
+}
+
+core::result<std::optional<message_row>> find_message(mysql_connection& db, std::uint64_t app_id,
+                                                      std::uint64_t chat_number, std::uint64_t number) {
+    auto rows = db.query(
+        fmt::format("SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
+                    "AND chat_number = {} AND number = {}",
+                    app_id, chat_number, number));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<message_row>{};
+    return std::optional<message_row>{to_message(rows->front())};
+}
+
+core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
+                                                     std::uint64_t chat_number, std::uint64_t after, int limit) {
+    auto rows = db.query(
+        fmt::format("SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
+                    "AND chat_number = {} AND number > {} ORDER BY number LIMIT {}",
+                    app_id, chat_number, after, limit));
+    if (!rows) return rows.error();
+    std::vector<message_row> out;
+    out.reserve(rows->size());
+    for (const auto& r : *rows) out.push_back(to_message(r));
+    return out;
+}
+
+core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
+                                       std::uint64_t number, const std::string& body, std::int64_t now_ms) {
+    auto b = db.quote(body);
+    if (!b) return b.error();
+    // GREATEST keeps updated_at moving forward, so the search index (versioned by it) takes every edit.
+    auto r = db.execute(fmt::format(
+        "UPDATE messages SET body = {}, updated_at = GREATEST('{}', updated_at + INTERVAL 1000 MICROSECOND) "
+        "WHERE application_id = {} AND chat_number = {} AND number = {}",
+        *b, sql_datetime(now_ms), app_id, chat_number, number));
+    if (!r) return r.error();
+    if (*r > 0) return true;
+    auto exists = find_message(db, app_id, chat_number, number);
+    if (!exists) return exists.error();
+    return exists->has_value();
+}
+
+}  // namespace chat::store

@@ -1,0 +1,171 @@
+#include "worker/consumer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
+namespace chat::worker {
+
+using core::errc;
+
+consumer::consumer(const core::config& cfg, std::atomic<bool>& stop)
+    : cfg_(cfg),
+      stop_(stop),
+      in_(cfg.amqp),
+      dlq_(cfg.amqp),
+      db_(cfg.mysql),
+      redis_(cfg.redis),
+      es_(cfg.es_url, cfg.es_index),
+      writer_(db_, es_) {}
+
+void consumer::backoff(int& delay_ms) {
+    for (int waited = 0; waited < delay_ms && !stop_; waited += 50)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    delay_ms = std::min(delay_ms * 2, cfg_.retry_max_backoff_ms);
+}
+
+std::vector<consumer::pending_delivery> consumer::collect() {
+    std::vector<pending_delivery> batch;
+    auto first = in_.next(std::chrono::milliseconds(200));
+    if (!first || !*first) {
+        if (!first) spdlog::warn("consumer: {}", first.error().message);
+        return batch;
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.batch_delay_ms);
+    auto first_event = domain::decode((**first).body);
+    batch.push_back({std::move(**first), std::move(first_event)});
+    while (batch.size() < static_cast<std::size_t>(cfg_.batch_size)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        auto more = in_.next(left);
+        if (!more || !*more) break;  // a broken connection surfaces on the next ack or read
+        auto ev = domain::decode((**more).body);
+        batch.push_back({std::move(**more), std::move(ev)});
+    }
+    return batch;
+}
+
+bool consumer::store_batch(std::vector<pending_delivery>& batch, std::vector<std::pair<std::size_t, std::string>>& dead,
+                           batch_outcome& stored) {
+    std::vector<domain::event> events;
+    std::vector<std::size_t> positions;  // event index -> batch index
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].ev) {
+            events.push_back(*batch[i].ev);
+            positions.push_back(i);
+        } else {
+            dead.emplace_back(i, "undecodable event: " + batch[i].ev.error().message);
+        }
+    }
+    int delay = 100;
+    int internal_failures = 0;
+    while (!stop_) {
+        auto out = writer_.write(events);
+        if (out) {
+            for (auto& r : out->rejected) dead.emplace_back(positions[r.index], r.reason);
+            stored = std::move(*out);
+            return true;
+        }
+        spdlog::warn("batch of {} not stored yet: {}", events.size(), out.error().message);
+        if (out.error().code == errc::internal && ++internal_failures >= 3) break;
+        backoff(delay);
+    }
+    if (stop_) return false;
+    // The batch keeps failing for a reason other than an outage: store the events one by one so that
+    // only the ones that cannot be stored go to the dead-letter queue.
+    for (std::size_t e = 0; e < events.size(); ++e) {
+        int attempts = 0;
+        int one_delay = 100;
+        while (!stop_) {
+            auto out = writer_.write({events[e]});
+            if (out) {
+                for (auto& r : out->rejected) dead.emplace_back(positions[e], r.reason);
+                stored.stored_chats.insert(stored.stored_chats.end(), out->stored_chats.begin(), out->stored_chats.end());
+                stored.stored_messages.insert(stored.stored_messages.end(), out->stored_messages.begin(),
+                                              out->stored_messages.end());
+                break;
+            }
+            if (out.error().code == errc::internal && ++attempts >= 3) {
+                dead.emplace_back(positions[e], "cannot be stored: " + out.error().message);
+                break;
+            }
+            backoff(one_delay);
+        }
+    }
+    return !stop_;
+}
+
+bool consumer::dead_letter(const std::vector<pending_delivery>& batch,
+                           const std::vector<std::pair<std::size_t, std::string>>& dead) {
+    if (dead.empty()) return true;
+    int delay = 100;
+    while (!stop_) {
+        bool ok = dlq_.is_open() || dlq_.open(true).has_value();
+        std::uint64_t last = 0;
+        for (std::size_t k = 0; ok && k < dead.size(); ++k) {
+            const auto& [i, reason] = dead[k];
+            spdlog::error("dead-lettering delivery: {}", reason);
+            auto seq = dlq_.publish(cfg_.amqp.dead_letter_queue, batch[i].d.body, "dead", reason);
+            ok = seq.has_value();
+            if (ok) last = *seq;
+        }
+        if (ok) {
+            auto confirmed = dlq_.wait_confirms(last, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            if (confirmed && confirmed->empty()) return true;
+            dlq_.close();
+        }
+        backoff(delay);
+    }
+    return false;
+}
+
+void consumer::after_store(const batch_outcome& stored) {
+    // Best effort, after the data is durable: a failure only delays read-your-writes cleanup.
+    if (auto ok = store::clear_pending(redis_, stored.stored_messages); !ok)
+        spdlog::warn("pending cleanup skipped: {}", ok.error().message);
+    auto seeded = store::is_seeded(redis_);
+    if (!seeded || !*seeded) return;  // during recovery the recovery job registers chats itself
+    for (const auto& c : stored.stored_chats) {
+        // The API registers a chat right after the broker confirmed it; this covers an API that died
+        // in between. It never lowers a counter.
+        if (auto ok = store::register_chat(redis_, c.token, c.number, c.app_id, c.created_at_ms); !ok) {
+            spdlog::warn("chat registration skipped: {}", ok.error().message);
+            break;
+        }
+    }
+}
+
+void consumer::run() {
+    int delay = 100;
+    while (!stop_) {
+        if (!in_.is_open()) {
+            auto ok = in_.open(false);
+            if (ok) ok = in_.consume(cfg_.amqp.queue, static_cast<std::uint16_t>(std::min(cfg_.batch_size * 2, 65535)));
+            if (!ok) {
+                spdlog::warn("consumer: {}", ok.error().message);
+                backoff(delay);
+                continue;
+            }
+            delay = 100;
+            spdlog::info("consuming {}", cfg_.amqp.queue);
+        }
+        auto batch = collect();
+        if (batch.empty()) continue;
+        std::vector<std::pair<std::size_t, std::string>> dead;
+        batch_outcome stored;
+        if (!store_batch(batch, dead, stored)) break;  // stopping: unacked deliveries return to the queue
+        if (!dead_letter(batch, dead)) break;
+        after_store(stored);
+        // Deliveries on one channel have increasing tags: one multiple-ack covers the whole batch.
+        if (auto ok = in_.ack(batch.back().d.tag, true); !ok) {
+            // The broker will redeliver the batch; storing it again is harmless.
+            spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
+            continue;
+        }
+        spdlog::debug("stored batch: {} events, {} rejected, {} indexed", batch.size(), dead.size(), stored.indexed);
+    }
+    in_.close();
+    dlq_.close();
+}
+
+}  // namespace chat::worker

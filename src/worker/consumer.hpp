@@ -1,0 +1,47 @@
+#pragma once
+// The worker's consumer loop. Owns one AMQP connection for consuming (manual acks, prefetch), one for
+// dead-lettering (confirm mode), and its own MariaDB, Redis and Elasticsearch connections; runs on
+// the thread that calls run(). A batch is acknowledged only after MariaDB and Elasticsearch hold it
+// and every rejected event is confirmed in the dead-letter queue.
+#include <atomic>
+
+#include "core/config.hpp"
+#include "store/amqp.hpp"
+#include "store/elastic.hpp"
+#include "store/mysql.hpp"
+#include "store/redis.hpp"
+#include "worker/batch_writer.hpp"
+
+namespace chat::worker {
+
+class consumer {
+public:
+    consumer(const core::config& cfg, std::atomic<bool>& stop);
+    void run();
+
+private:
+    struct pending_delivery {
+        store::delivery d;
+        core::result<domain::event> ev;
+    };
+    std::vector<pending_delivery> collect();
+    // Writes the batch, retrying with back-off while servers are away; isolates events that fail alone.
+    // Returns false when stopped before the batch could be stored (it is then left unacknowledged).
+    bool store_batch(std::vector<pending_delivery>& batch, std::vector<std::pair<std::size_t, std::string>>& dead,
+                     batch_outcome& stored);
+    bool dead_letter(const std::vector<pending_delivery>& batch,
+                     const std::vector<std::pair<std::size_t, std::string>>& dead);
+    void after_store(const batch_outcome& stored);
+    void backoff(int& delay_ms);
+
+    const core::config& cfg_;
+    std::atomic<bool>& stop_;
+    store::amqp_session in_;
+    store::amqp_session dlq_;
+    store::mysql_connection db_;
+    store::redis_connection redis_;
+    store::elastic_client es_;
+    batch_writer writer_;
+};
+
+}  // namespace chat::worker

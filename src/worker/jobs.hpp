@@ -1,0 +1,37 @@
+#pragma once
+// Scheduled jobs of the worker, run on their own thread with their own connections. Each takes a
+// MariaDB named lock (GET_LOCK) so that exactly one worker runs it when many are up.
+//  - count refresh: recomputes chats_count / messages_count for what changed (count_marks).
+//  - recovery: when Redis lost its numbering state (keys::seeded() missing), reloads it from MySQL.
+#include <atomic>
+
+#include "core/config.hpp"
+#include "store/amqp.hpp"
+#include "store/mysql.hpp"
+#include "store/redis.hpp"
+
+namespace chat::worker {
+
+class jobs {
+public:
+    jobs(const core::config& cfg, std::atomic<bool>& stop);
+    // Loops until stop: runs each job when it is due.
+    void run();
+
+    // One pass of each job (public for tests and for an initial run at start-up).
+    core::result<std::size_t> refresh_counts();
+    core::result<bool> recover_numbering();
+
+private:
+    core::result<bool> lock(const char* name);
+    void unlock(const char* name);
+    core::result<void> wait_for_drained_queue();
+
+    const core::config& cfg_;
+    std::atomic<bool>& stop_;
+    store::mysql_connection db_;
+    store::redis_connection redis_;
+    store::amqp_session amqp_;
+};
+
+}  // namespace chat::worker
