@@ -1,1 +1,50 @@
+#include "core/config.hpp"
+
 #include <gtest/gtest.h>
+
+#include <map>
+
+namespace {
+chat::core::config load(std::map<std::string, std::string> env) {
+    return chat::core::load_config([env](const std::string& k) -> std::optional<std::string> {
+        auto it = env.find(k);
+        if (it == env.end()) return std::nullopt;
+        return it->second;
+    });
+}
+}  // namespace
+
+TEST(config, defaults_when_nothing_is_set) {
+    auto c = load({});
+    EXPECT_EQ(c.http_port, 8080);
+    EXPECT_EQ(c.mysql.port, 3307);
+    EXPECT_EQ(c.redis.port, 6380);
+    EXPECT_EQ(c.amqp.port, 5673);
+    EXPECT_EQ(c.es_url, "http://127.0.0.1:9201");
+    EXPECT_EQ(c.count_refresh_interval_s, 60);
+}
+
+TEST(config, reads_values_and_strips_trailing_slash) {
+    auto c = load({{"CHAT_HTTP_PORT", "9000"}, {"CHAT_ES_URL", "http://es:9200/"}, {"CHAT_BATCH_SIZE", "10"}});
+    EXPECT_EQ(c.http_port, 9000);
+    EXPECT_EQ(c.es_url, "http://es:9200");
+    EXPECT_EQ(c.batch_size, 10);
+}
+
+TEST(config, bad_values_name_the_variable) {
+    auto expect_message = [](std::map<std::string, std::string> env, const std::string& needle) {
+        try {
+            load(env);
+            FAIL() << "accepted " << env.begin()->first;
+        } catch (const std::invalid_argument& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+    };
+    expect_message({{"CHAT_HTTP_PORT", "abc"}}, "CHAT_HTTP_PORT");
+    expect_message({{"CHAT_HTTP_PORT", "70000"}}, "CHAT_HTTP_PORT");
+    expect_message({{"CHAT_COUNT_REFRESH_INTERVAL_S", "7200"}}, "CHAT_COUNT_REFRESH_INTERVAL_S");
+    expect_message({{"CHAT_ES_URL", "es:9200"}}, "CHAT_ES_URL");
+    expect_message({{"CHAT_LOG_LEVEL", "loud"}}, "CHAT_LOG_LEVEL");
+    expect_message({{"CHAT_MYSQL_HOST", ""}}, "CHAT_MYSQL_HOST");
+    expect_message({{"CHAT_MAX_BODY_BYTES", "2000"}}, "CHAT_MAX_BODY_BYTES");
+}

@@ -1,1 +1,19 @@
+#include "store/numbering.hpp"
+
 #include <gtest/gtest.h>
+
+#include "store/elastic.hpp"
+
+using namespace chat::store;
+
+TEST(numbering, fingerprint_is_stable_and_discriminating) {
+    EXPECT_EQ(fingerprint("hello"), fingerprint("hello"));
+    EXPECT_NE(fingerprint("hello"), fingerprint("hellp"));
+    EXPECT_EQ(fingerprint(""), 1469598103934665603ULL);  // FNV-1a offset basis: stable across builds
+}
+
+TEST(elastic, ids_and_routing_are_deterministic_and_chat_scoped) {
+    EXPECT_EQ(elastic_client::doc_id(1, 2, 3), "1:2:3");
+    EXPECT_EQ(elastic_client::routing(1, 2), "1:2");
+    EXPECT_NE(elastic_client::doc_id(1, 23, 4), elastic_client::doc_id(1, 2, 34));
+}
