@@ -1,0 +1,49 @@
+# Two commands on a fresh Debian 12 machine: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+RELEASE_DIR := build/release
+
+.PHONY: help deps build up down status migrate run test unit bench format clean
+
+help:
+	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
+	@echo "make test    every test: unit + integration, plain and ASan/UBSan builds, on a test stack"
+	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
+	@echo "make down    stop them"
+	@echo "make bench   benchmarks"
+
+deps:
+	scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(RELEASE_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=OFF >/dev/null
+	cmake --build $(RELEASE_DIR)
+
+up: deps
+	scripts/stack.sh up
+	scripts/migrate.sh
+
+down:
+	scripts/stack.sh down
+
+status:
+	scripts/stack.sh status
+
+migrate:
+	scripts/migrate.sh
+
+run: up build
+	scripts/run.sh $(RELEASE_DIR)
+
+test: deps
+	scripts/test.sh
+
+bench: deps
+	scripts/bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build

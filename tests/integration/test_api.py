@@ -1,0 +1,272 @@
+"""The HTTP API against the real stack: the reference's calls, our additions, bad input."""
+import concurrent.futures
+import unittest
+
+from harness import Client, app_id, sql, start_api, start_worker, unique, wait_until
+
+procs = []
+api = None
+
+
+def setUpModule():
+    global api
+    api = start_api()
+    procs.append(api)
+    procs.append(start_worker())
+
+
+def tearDownModule():
+    for p in procs:
+        p.stop()
+
+
+def new_app(c, name=None):
+    status, body, _ = c.request("POST", "/api/v1/apps", {"name": name or unique()})
+    assert status == 201, (status, body)
+    return body["token"]
+
+
+class ReferenceApi(unittest.TestCase):
+    """Every call of the reference implementation's surface, with its request and response fields."""
+
+    def test_reference_flow(self):
+        c = Client(api.port)
+        status, app, _ = c.request("POST", "/api/v1/apps", {"name": "instaBug"})
+        self.assertIn(status, (200, 201))
+        self.assertEqual(app["name"], "instaBug")
+        token = app["token"]
+        self.assertGreaterEqual(len(token), 22)  # >= 128 bits, unlike the reference's 7 letters
+
+        status, app, _ = c.request("PUT", f"/api/v1/apps/{token}", {"name": "instabug"})
+        self.assertEqual(status, 200)
+        self.assertEqual(app["name"], "instabug")
+        self.assertEqual(app["token"], token)
+
+        status, app, _ = c.request("GET", f"/api/v1/apps/{token}")
+        self.assertEqual(status, 200)
+        self.assertEqual((app["name"], app["token"], app["chat_count"]), ("instabug", token, 0))
+
+        status, chat, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+        self.assertIn(status, (200, 201))
+        self.assertEqual(chat["chat_number"], 1)
+
+        status, chat, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1")
+        self.assertEqual(status, 200)
+        self.assertEqual(chat["number"], 1)
+        self.assertIn("message_count", chat)
+
+        status, msg, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"content": "wassup!!!!"})
+        self.assertIn(status, (200, 201))
+        self.assertEqual(msg["msg_number"], 1)
+
+        status, msg, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/1")
+        self.assertEqual(status, 200)
+        self.assertEqual((msg["number"], msg["content"]), (1, "wassup!!!!"))
+
+        # Search goes through the worker into Elasticsearch: poll until indexed.
+        def search():
+            s, hits, h = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/autocomplete?keyword=wass&limit=3&page=1")
+            self.assertEqual(s, 200)
+            return (hits, h) if hits else None
+        hits, headers = wait_until(search, what="message indexed")
+        self.assertIsInstance(hits, list)
+        self.assertEqual((hits[0]["number"], hits[0]["content"]), (1, "wassup!!!!"))
+        self.assertEqual(headers["x-total-hits"], "1")
+
+        # The count columns follow within the refresh interval (1 s in tests).
+        def counted():
+            _, a, _ = c.request("GET", f"/api/v1/apps/{token}")
+            _, ch, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1")
+            return a["chat_count"] == 1 and ch["message_count"] == 1
+        wait_until(counted, what="count columns refreshed")
+
+
+class OurApi(unittest.TestCase):
+    def test_body_field_lists_and_cursor_pagination(self):
+        c = Client(api.port)
+        token = new_app(c)
+        for _ in range(3):
+            self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+        for i in range(5):
+            status, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/2/messages", {"body": f"message {i}"})
+            self.assertEqual(status, 201)
+            self.assertEqual((m["number"], m["body"]), (i + 1, f"message {i}"))
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}") == [["5"]],
+                   what="messages stored")
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM chats WHERE application_id = {app_id(token)}") == [["3"]],
+                   what="chats stored")
+        status, page, _ = c.request("GET", f"/api/v1/apps/{token}/chats?limit=2")
+        self.assertEqual(status, 200)
+        self.assertEqual([ch["number"] for ch in page["chats"]], [1, 2])
+        status, page, _ = c.request("GET", f"/api/v1/apps/{token}/chats?limit=2&after={page['next_after']}")
+        self.assertEqual([ch["number"] for ch in page["chats"]], [3])
+        self.assertIsNone(page["next_after"])
+        status, page, _ = c.request("GET", f"/api/v1/apps/{token}/chats/2/messages?limit=3&after=1")
+        self.assertEqual([m["number"] for m in page["messages"]], [2, 3, 4])
+        self.assertEqual(page["messages"][0]["body"], "message 1")
+        for field in ("created_at", "updated_at"):
+            self.assertRegex(page["messages"][0][field], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        for m in page["messages"]:
+            self.assertNotIn("id", m)
+            self.assertNotIn("application_id", m)
+
+    def test_edit_message(self):
+        c = Client(api.port)
+        token = new_app(c)
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "first draft"})
+        def edited():
+            s, m, _ = c.request("PUT", f"/api/v1/apps/{token}/chats/1/messages/1", {"body": "final text"})
+            return m if s == 200 else None  # 409 while the message is still being stored
+        m = wait_until(edited, what="edit accepted")
+        self.assertEqual(m["body"], "final text")
+        status, m, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/1")
+        self.assertEqual(m["body"], "final text")
+        # The index follows the edit.
+        def found(q):
+            _, r, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/search?q={q}")
+            return r["total"]
+        wait_until(lambda: found("fina") == 1, what="edit indexed")
+        self.assertEqual(found("draft"), 0)
+
+    def test_read_your_writes_before_the_worker_stores(self):
+        # No worker consumes this separate queue, so nothing is stored while we read.
+        queue = unique("q")
+        lone_api = start_api(CHAT_AMQP_QUEUE=queue)
+        procs.append(lone_api)
+        c = Client(lone_api.port)
+        token = new_app(c)
+        status, chat, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+        self.assertEqual(status, 201)
+        status, _, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1")
+        self.assertEqual(status, 200)
+        status, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "not stored yet"})
+        self.assertEqual(status, 201)
+        status, m, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/1")
+        self.assertEqual((status, m["body"]), (200, "not stored yet"))
+        self.assertEqual(sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}"), [["0"]])
+        # Now a worker on that queue stores both.
+        procs.append(start_worker(CHAT_AMQP_QUEUE=queue))
+        wait_until(lambda: sql(f"SELECT body FROM messages WHERE application_id = {app_id(token)}") ==
+                   [["not stored yet"]], what="stored by the worker")
+
+    def test_idempotency_key(self):
+        c = Client(api.port)
+        token = new_app(c)
+        s1, a, _ = c.request("POST", f"/api/v1/apps/{token}/chats", headers={"Idempotency-Key": "chat-1"})
+        s2, b, h = c.request("POST", f"/api/v1/apps/{token}/chats", headers={"Idempotency-Key": "chat-1"})
+        self.assertEqual((s1, s2), (201, 201))
+        self.assertEqual(a["chat_number"], b["chat_number"])
+        self.assertEqual(h.get("idempotent-replayed"), "true")
+        _, c2, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+        self.assertEqual(c2["chat_number"], 2)
+
+        path = f"/api/v1/apps/{token}/chats/1/messages"
+        m1 = c.request("POST", path, {"body": "once"}, headers={"Idempotency-Key": "m-1"})[1]
+        m2 = c.request("POST", path, {"body": "once"}, headers={"Idempotency-Key": "m-1"})[1]
+        self.assertEqual(m1["number"], m2["number"])
+        status, err, _ = c.request("POST", path, {"body": "other"}, headers={"Idempotency-Key": "m-1"})
+        self.assertEqual((status, err["error"]["code"]), (409, "conflict"))
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}") == [["1"]],
+                   what="message stored")
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM chats WHERE application_id = {app_id(token)}") == [["2"]],
+                   what="chats stored")
+
+    def test_health(self):
+        c = Client(api.port)
+        self.assertEqual(c.request("GET", "/healthz")[0], 200)
+        self.assertEqual(c.request("GET", "/readyz")[0], 200)
+
+
+class BadInput(unittest.TestCase):
+    """Every kind of bad input gets its documented error and consumes no number."""
+
+    def assertError(self, result, status, code):
+        s, body, headers = result
+        self.assertEqual(s, status, body)
+        self.assertEqual(body["error"]["code"], code, body)
+        self.assertIsInstance(body["error"]["message"], str)
+        self.assertTrue(headers["content-type"].startswith("application/json"))
+
+    def test_errors_and_no_consumed_numbers(self):
+        c = Client(api.port)
+        token = new_app(c)
+        chats = f"/api/v1/apps/{token}/chats"
+        self.assertEqual(c.request("POST", chats)[1]["chat_number"], 1)
+        msgs = f"{chats}/1/messages"
+        self.assertEqual(c.request("POST", msgs, {"body": "one"})[1]["number"], 1)
+
+        self.assertError(c.request("POST", "/api/v1/apps", raw=b"{not json", headers={"Content-Type": "application/json"}), 400, "bad_request")
+        self.assertError(c.request("POST", "/api/v1/apps", raw=b"[1]", headers={"Content-Type": "application/json"}), 400, "bad_request")
+        self.assertError(c.request("POST", "/api/v1/apps", {}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": "   "}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": 5}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": "x" * 256}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", raw=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "unsupported_media_type")
+        self.assertError(c.request("GET", "/api/v1/apps/doesnotexist"), 404, "not_found")
+        self.assertError(c.request("GET", "/api/v1/apps/bad%20token"), 404, "not_found")
+        self.assertError(c.request("POST", "/api/v1/apps/doesnotexist/chats"), 404, "not_found")
+        self.assertError(c.request("POST", f"/api/v1/apps/doesnotexist/chats/1/messages", {"body": "x"}), 404, "not_found")
+        self.assertError(c.request("POST", f"{chats}/99/messages", {"body": "x"}), 404, "not_found")
+        self.assertError(c.request("GET", f"{chats}/99"), 404, "not_found")
+        self.assertError(c.request("GET", f"{msgs}/99"), 404, "not_found")
+        self.assertError(c.request("GET", f"{chats}/abc"), 400, "bad_request")
+        self.assertError(c.request("GET", f"{chats}/0"), 400, "bad_request")
+        self.assertError(c.request("POST", msgs, {}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": ""}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": ["x"]}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": "x" * 10001}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, raw=b'{"body": "\xff"}', headers={"Content-Type": "application/json"}), 400, "bad_request")
+        self.assertError(c.request("POST", msgs, raw=b"x" * 70000, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
+        c = Client(api.port)  # the server closes the connection after a 413
+        self.assertError(c.request("POST", msgs, {"body": "x"}, headers={"Idempotency-Key": "bad key"}), 400, "bad_request")
+        self.assertError(c.request("GET", f"{msgs}?limit=0"), 422, "invalid_field")
+        self.assertError(c.request("GET", f"{msgs}?limit=1000"), 422, "invalid_field")
+        self.assertError(c.request("GET", f"{chats}?after=-1"), 422, "invalid_field")
+        self.assertError(c.request("GET", f"{msgs}/search"), 422, "invalid_field")
+        self.assertError(c.request("GET", f"{msgs}/search?q=" + "a" * 300), 422, "invalid_field")
+        self.assertError(c.request("GET", f"{msgs}/autocomplete?keyword=x&page=0"), 422, "invalid_field")
+        self.assertError(c.request("GET", "/api/v1/nothing"), 404, "route_not_found")
+        s, body, h = c.request("DELETE", chats)
+        self.assertError((s, body, h), 405, "method_not_allowed")
+        self.assertIn("POST", h["allow"])
+
+        # Nothing above consumed a number.
+        self.assertEqual(c.request("POST", chats)[1]["chat_number"], 2)
+        self.assertEqual(c.request("POST", msgs, {"body": "two"})[1]["number"], 2)
+
+    def test_search_input_is_never_query_syntax(self):
+        c = Client(api.port)
+        token = new_app(c)
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "Hello (world) OR \"quoted\" a*b"})
+        wait_until(lambda: c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/search?q=hello")[1]["total"] == 1,
+                   what="indexed")
+        from urllib.parse import quote
+        for q in ['"quoted"', "a*b", "(world)", "OR", "\\", '{"query":{"match_all":{}}}', "?", "wor)ld(", "ell"]:
+            s, r, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/search?q={quote(q)}")
+            self.assertIn(s, (200, 422), (q, r))
+            if s == 200:
+                self.assertLessEqual(r["total"], 1, q)
+
+
+class Concurrency(unittest.TestCase):
+    def test_concurrent_chat_creation_on_one_app(self):
+        c = Client(api.port)
+        token = new_app(c)
+        def create(_):
+            cl = Client(api.port)
+            try:
+                s, body, _ = cl.request("POST", f"/api/v1/apps/{token}/chats")
+                return body["chat_number"] if s == 201 else None
+            finally:
+                cl.close()
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            numbers = list(ex.map(create, range(200)))
+        self.assertEqual(sorted(numbers), list(range(1, 201)))
+        wait_until(lambda: sql(f"SELECT COUNT(*), MIN(number), MAX(number) FROM chats WHERE application_id = "
+                               f"{app_id(token)}") == [["200", "1", "200"]], what="200 chats stored")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,148 @@
+"""Two API servers and two workers on the real stack: races, crashes and restarts."""
+import concurrent.futures
+import hashlib
+import random
+import threading
+import time
+import unittest
+
+from harness import Client, app_id, redis_cli, sql, stack, start_api, start_worker, unique, wait_until
+
+apis = []
+workers = []
+
+
+def setUpModule():
+    apis.extend([start_api(), start_api()])
+    workers.extend([start_worker(), start_worker()])
+
+
+def tearDownModule():
+    for p in apis + workers:
+        p.stop()
+
+
+def new_chat():
+    c = Client(apis[0].port)
+    s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+    assert s == 201
+    token = app["token"]
+    s, _, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+    assert s == 201
+    return token
+
+
+def body_for(i):
+    return f"message {i} " + hashlib.sha1(str(i).encode()).hexdigest()[: random.randint(4, 40)]
+
+
+def load(token, count, threads=24, stop_event=None):
+    """Creates `count` messages in chat 1 through both API servers; returns {number: body} of the
+    acknowledged ones and the number of clean failures (5xx with a JSON error or a closed connection)."""
+    acked, failures, lock = {}, [0], threading.Lock()
+
+    def worker(indices):
+        clients = [Client(a.port) for a in apis]
+        for i in indices:
+            body = body_for(i)
+            c = clients[i % len(clients)]
+            try:
+                s, r, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": body})
+            except OSError:
+                with lock:
+                    failures[0] += 1
+                continue
+            with lock:
+                if s == 201:
+                    assert r["number"] not in acked, f"number {r['number']} acknowledged twice"
+                    acked[r["number"]] = body
+                else:
+                    assert s >= 500 and "error" in r, (s, r)
+                    failures[0] += 1
+        for c in clients:
+            c.close()
+
+    chunks = [list(range(k, count, threads)) for k in range(threads)]
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        list(ex.map(worker, chunks))
+    return acked, failures[0]
+
+
+def assert_stored_exactly(test, token, acked, contiguous=True):
+    aid = app_id(token)
+    def stored():
+        rows = sql(f"SELECT number, body FROM messages WHERE application_id = {aid} AND chat_number = 1")
+        return rows if len(rows) >= len(acked) else None
+    rows = wait_until(stored, timeout=120, what=f"{len(acked)} messages stored")
+    got = {int(n): b for n, b in rows}
+    test.assertEqual(len(rows), len(got), "a number is stored twice")
+    test.assertEqual(set(got), set(acked), "stored numbers differ from acknowledged ones")
+    for n, b in acked.items():
+        test.assertEqual(got[n], b, f"message {n} has another body")
+    if contiguous:
+        test.assertEqual(sorted(got), list(range(1, len(got) + 1)))
+
+
+class Cluster(unittest.TestCase):
+    def test_hundreds_of_concurrent_messages_through_two_servers(self):
+        token = new_chat()
+        acked, failures = load(token, 400)
+        self.assertEqual(failures, 0)
+        self.assertEqual(sorted(acked), list(range(1, 401)))
+        assert_stored_exactly(self, token, acked)
+
+    def test_worker_killed_mid_batch_loses_and_duplicates_nothing(self):
+        token = new_chat()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(zip(("acked", "failures"), load(token, 600))))
+        t.start()
+        aid = app_id(token)
+        wait_until(lambda: int(sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {aid}")[0][0]) > 50,
+                   what="first batches stored")
+        victim = workers.pop(0)
+        victim.kill()  # SIGKILL: its unacknowledged deliveries go back to the queue
+        workers.append(start_worker())
+        t.join()
+        self.assertEqual(result["failures"], 0)
+        assert_stored_exactly(self, token, result["acked"])
+
+    def test_redis_restart_mid_run_keeps_numbering(self):
+        token = new_chat()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(zip(("acked", "failures"), load(token, 600, threads=8))))
+        t.start()
+        time.sleep(1.0)
+        redis_cli("SHUTDOWN")  # persists its append-only file, as a clean restart does
+        time.sleep(0.5)
+        stack("up")
+        t.join()
+        acked = result["acked"]
+        self.assertGreater(len(acked), 0)
+        # Requests refused while Redis was down never took a number: the acknowledged ones are 1..N.
+        assert_stored_exactly(self, token, acked)
+        c = Client(apis[1].port)
+        s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after restart"})
+        self.assertEqual((s, m["number"]), (201, len(acked) + 1))
+
+    def test_redis_data_loss_resumes_numbering_from_mysql(self):
+        token = new_chat()
+        acked, _ = load(token, 50, threads=4)
+        assert_stored_exactly(self, token, acked)
+        redis_cli("FLUSHALL")  # Redis loses every counter
+        c = Client(apis[0].port)
+        path = f"/api/v1/apps/{token}/chats/1/messages"
+        # Until a worker reloaded the counters from MySQL, creations get a clean 503, never a number.
+        def created():
+            s, m, _ = c.request("POST", path, {"body": "after loss"})
+            if s == 201:
+                return m
+            self.assertEqual(s, 503, m)
+            return None
+        m = wait_until(created, timeout=120, what="numbering recovered")
+        self.assertEqual(m["number"], 51)
+        s, chat, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+        self.assertEqual((s, chat["chat_number"]), (201, 2))
+
+
+if __name__ == "__main__":
+    unittest.main()
