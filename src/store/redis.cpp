@@ -1,6 +1,9 @@
 #include "store/redis.hpp"
 
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <cerrno>
 
 namespace chat::store {
 
@@ -22,8 +25,18 @@ void redis_connection::drop() {
     script_shas_.clear();
 }
 
+namespace {
+// True when the server closed this idle connection (restart, timeout): the next command would fail
+// without having been sent, so it is safe and better to reconnect first.
+bool peer_closed(const redisContext* c) {
+    char byte;
+    ssize_t n = ::recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+}  // namespace
+
 core::result<void> redis_connection::ensure_connected() {
-    if (ctx_ && ctx_->err == 0) return {};
+    if (ctx_ && ctx_->err == 0 && !peer_closed(ctx_.get())) return {};
     drop();
     timeval tv{2, 0};
     redisContext* c = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv);

@@ -20,6 +20,7 @@ warnings.simplefilter("ignore", ResourceWarning)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 API_BIN = os.environ.get("CHAT_API_BIN", os.path.join(ROOT, "build", "debug", "chat_api_server"))
 WORKER_BIN = os.environ.get("CHAT_WORKER_BIN", os.path.join(ROOT, "build", "debug", "chat_worker"))
+CTL_BIN = os.environ.get("CHAT_CTL_BIN", os.path.join(ROOT, "build", "debug", "chat_ctl"))
 VAR_DIR = os.environ.get("CHAT_VAR_DIR", os.path.join(ROOT, "var", "test"))
 LOG_DIR = os.path.join(VAR_DIR, "log", "tests")
 
@@ -141,6 +142,10 @@ def redis_cli(*args):
 
 def stack(*args):
     subprocess.run([os.path.join(ROOT, "scripts", "stack.sh"), *args], check=True)
+
+
+def ctl(*args, **extra):
+    return subprocess.run([CTL_BIN, *args], env=env(**extra), check=True, capture_output=True, text=True).stdout.strip()
 
 
 def app_id(token):

@@ -1,8 +1,9 @@
 """The HTTP API against the real stack: the reference's calls, our additions, bad input."""
 import concurrent.futures
+import json
 import unittest
 
-from harness import Client, app_id, sql, start_api, start_worker, unique, wait_until
+from harness import Client, app_id, ctl, sql, start_api, start_worker, unique, wait_until
 
 procs = []
 api = None
@@ -248,6 +249,28 @@ class BadInput(unittest.TestCase):
             self.assertIn(s, (200, 422), (q, r))
             if s == 200:
                 self.assertLessEqual(r["total"], 1, q)
+
+
+class DeadLetters(unittest.TestCase):
+    def test_poison_and_conflicts_go_to_the_dead_letter_queue_and_work_goes_on(self):
+        c = Client(api.port)
+        token = new_app(c)
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "the real one"})
+        aid = app_id(token)
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {aid}") == [["1"]], what="stored")
+        before = int(ctl("dead-letters"))
+        ctl("publish", "this is not json")
+        # Another creation claiming a stored number: it must never overwrite the stored message.
+        ctl("publish", json.dumps({"type": "message.created", "app_id": aid, "token": token, "chat_number": 1,
+                                   "number": 1, "body": "an impostor", "creation_id": "f" * 32,
+                                   "created_at": 1700000000000}))
+        wait_until(lambda: int(ctl("dead-letters")) == before + 2, what="two dead letters")
+        self.assertEqual(sql(f"SELECT body FROM messages WHERE application_id = {aid}"), [["the real one"]])
+        # The worker goes on with the next creation.
+        c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "next"})
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {aid}") == [["2"]],
+                   what="next message stored")
 
 
 class Concurrency(unittest.TestCase):

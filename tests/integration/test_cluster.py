@@ -25,10 +25,10 @@ def tearDownModule():
 def new_chat():
     c = Client(apis[0].port)
     s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
-    assert s == 201
+    assert s == 201, (s, app)
     token = app["token"]
-    s, _, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
-    assert s == 201
+    s, chat, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+    assert s == 201, (s, chat)
     return token
 
 
@@ -118,11 +118,13 @@ class Cluster(unittest.TestCase):
         t.join()
         acked = result["acked"]
         self.assertGreater(len(acked), 0)
-        # Requests refused while Redis was down never took a number: the acknowledged ones are 1..N.
-        assert_stored_exactly(self, token, acked)
+        # Every acknowledged number is unique and stored once. A request cut off by the shutdown may
+        # have taken a number it could not use (a gap), never one that another request got.
+        assert_stored_exactly(self, token, acked, contiguous=False)
         c = Client(apis[1].port)
         s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after restart"})
-        self.assertEqual((s, m["number"]), (201, len(acked) + 1))
+        self.assertEqual(s, 201, m)
+        self.assertGreater(m["number"], max(acked))
 
     def test_redis_data_loss_resumes_numbering_from_mysql(self):
         token = new_chat()
