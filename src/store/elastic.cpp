@@ -91,14 +91,21 @@ core::result<http_response> elastic_client::request(const std::string& method, c
 core::result<void> elastic_client::ensure_index() {
     auto alias = request("GET", "/_alias/" + alias_);
     if (!alias) return alias.error();
-    if (alias->status == 200) return {};
-    auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
-    if (!created) return created.error();
-    // 400 resource_already_exists: another worker won the race, which is fine.
-    if (created->status == 200 || created->body.find("resource_already_exists_exception") != std::string::npos)
-        return {};
-    return make_error(errc::unavailable, fmt::format("elasticsearch: cannot create index ({}): {}", created->status,
-                                                     created->body.substr(0, 500)));
+    if (alias->status != 200) {
+        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
+        if (!created) return created.error();
+        // 400 resource_already_exists: another worker won the race, which is fine.
+        if (created->status != 200 &&
+            created->body.find("resource_already_exists_exception") == std::string::npos)
+            return make_error(errc::unavailable, fmt::format("elasticsearch: cannot create index ({}): {}",
+                                                             created->status, created->body.substr(0, 500)));
+    }
+    // A new index answers searches only once its primary shard is allocated.
+    auto health = request("GET", "/_cluster/health/" + alias_ + "?wait_for_status=yellow&timeout=30s");
+    if (!health) return health.error();
+    if (health->status != 200)
+        return make_error(errc::unavailable, "elasticsearch: index " + alias_ + " is not ready");
+    return {};
 }
 
 core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& docs) {
