@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 import warnings
 
@@ -84,8 +85,23 @@ _worker_count = [0]
 
 
 def start_worker(**extra):
+    """Starts a worker and waits until the stack is ready for tests: the numbering state is in Redis
+    (a worker loads it at its first start) and the search index exists (a worker creates it)."""
     _worker_count[0] += 1
-    return Process(f"worker-{_worker_count[0]}", [WORKER_BIN], env(**extra))
+    p = Process(f"worker-{_worker_count[0]}", [WORKER_BIN], env(**extra))
+    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+
+    def ready():
+        if p.proc.poll() is not None:
+            raise RuntimeError(f"worker exited, see {p.log_path}")
+        try:
+            with urllib.request.urlopen(f"{es}/_alias/messages", timeout=5) as r:
+                indexed = r.status == 200
+        except OSError:
+            indexed = False
+        return indexed and redis_cli("EXISTS", "chat:seeded") == "1"
+    wait_until(ready, timeout=90, what="worker ready")
+    return p
 
 
 class Client:
