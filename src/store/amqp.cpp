@@ -41,7 +41,7 @@ void amqp_session::close() {
     conn_ = nullptr;
 }
 
-core::result<void> amqp_session::open(bool confirm) {
+core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
     close();
     conn_ = amqp_new_connection();
     amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
@@ -49,7 +49,7 @@ core::result<void> amqp_session::open(bool confirm) {
     timeval tv{5, 0};
     if (amqp_socket_open_noblock(socket, cfg_.host.c_str(), cfg_.port, &tv) != AMQP_STATUS_OK)
         return fail("cannot connect to " + cfg_.host + ":" + std::to_string(cfg_.port));
-    amqp_rpc_reply_t login = amqp_login(conn_, cfg_.vhost.c_str(), 0, 131072, 30, AMQP_SASL_METHOD_PLAIN,
+    amqp_rpc_reply_t login = amqp_login(conn_, cfg_.vhost.c_str(), 0, 131072, heartbeat_s, AMQP_SASL_METHOD_PLAIN,
                                         cfg_.user.c_str(), cfg_.password.c_str());
     if (login.reply_type != AMQP_RESPONSE_NORMAL) return fail("login failed");
     amqp_channel_open(conn_, 1);

@@ -29,7 +29,9 @@ public:
     amqp_session& operator=(const amqp_session&) = delete;
 
     // Connects, opens channel 1 and declares the queues. confirm: put the channel in confirm mode.
-    core::result<void> open(bool confirm);
+    // heartbeat_s: 0 for connections that may sit idle between calls (rabbitmq-c only answers
+    // heartbeats inside its own calls, so an idle publisher would be dropped by the broker).
+    core::result<void> open(bool confirm, int heartbeat_s = 30);
     bool is_open() const { return conn_ != nullptr; }
     void close();
 

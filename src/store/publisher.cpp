@@ -63,6 +63,27 @@ void publisher::enqueue(std::string body, std::string message_id, handler_type h
 
 void publisher::complete(item& it, core::result<void> r) { it.handler(std::move(r)); }
 
+core::result<void> publisher::publish_batch(amqp_session& session, std::vector<item>& batch,
+                                            std::vector<std::uint64_t>& seqs, std::vector<std::uint64_t>& nacked) {
+    seqs.clear();
+    nacked.clear();
+    if (!session.is_open()) {
+        if (auto ok = session.open(true, 0); !ok) {
+            spdlog::warn("publisher: {}", ok.error().message);
+            return ok.error();
+        }
+    }
+    for (auto& it : batch) {
+        auto seq = session.publish(cfg_.queue, it.body, it.message_id);
+        if (!seq) return seq.error();
+        seqs.push_back(*seq);
+    }
+    auto waited = session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    if (!waited) return waited.error();
+    nacked = std::move(*waited);
+    return {};
+}
+
 void publisher::run() {
     amqp_session session(cfg_);
     int backoff_ms = 50;
@@ -77,33 +98,16 @@ void publisher::run() {
                 queue_.pop_front();
             }
         }
+        // Two attempts: a connection that was fine when last used may have been closed since (broker
+        // restart); the second attempt uses a fresh one. Publishing a batch twice is harmless: the
+        // worker recognises the creation ids.
         core::result<void> outcome;
         std::vector<std::uint64_t> seqs;
-        if (!session.is_open()) {
-            if (auto ok = session.open(true); !ok) {
-                outcome = ok.error();
-                spdlog::warn("publisher: {}", ok.error().message);
-            } else {
-                backoff_ms = 50;
-            }
-        }
-        if (outcome) {
-            for (auto& it : batch) {
-                auto seq = session.publish(cfg_.queue, it.body, it.message_id);
-                if (!seq) {
-                    outcome = seq.error();
-                    break;
-                }
-                seqs.push_back(*seq);
-            }
-        }
         std::vector<std::uint64_t> nacked;
-        if (outcome) {
-            auto waited = session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
-            if (!waited)
-                outcome = waited.error();
-            else
-                nacked = std::move(*waited);
+        for (int attempt = 0; attempt < 2; ++attempt) {
+            bool was_open = session.is_open();
+            outcome = publish_batch(session, batch, seqs, nacked);
+            if (outcome || !was_open) break;
         }
         {
             std::lock_guard lock(mu_);
@@ -121,6 +125,8 @@ void publisher::run() {
             // requests during an outage fails fast instead of hammering the broker.
             std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
             backoff_ms = std::min(backoff_ms * 2, 2000);
+        } else {
+            backoff_ms = 50;
         }
     }
 }

@@ -21,6 +21,8 @@
 
 namespace chat::store {
 
+class amqp_session;
+
 class publisher {
 public:
     // Called on a publisher thread; it posts the completion to the requester's executor.
@@ -61,6 +63,8 @@ private:
     };
     void enqueue(std::string body, std::string message_id, handler_type handler);
     void run();
+    core::result<void> publish_batch(amqp_session& session, std::vector<item>& batch, std::vector<std::uint64_t>& seqs,
+                                     std::vector<std::uint64_t>& nacked);
     static void complete(item& it, core::result<void> r);
 
     core::amqp_config cfg_;

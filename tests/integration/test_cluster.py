@@ -6,7 +6,25 @@ import threading
 import time
 import unittest
 
-from harness import Client, app_id, redis_cli, sql, stack, start_api, start_worker, unique, wait_until
+import os
+import signal
+
+from harness import VAR_DIR, Client, app_id, redis_cli, sql, stack, start_api, start_worker, unique, wait_until
+
+
+def stop_service(pidfile):
+    """Stops one server of the stack the way an operator or a crash would (SIGTERM to its pid)."""
+    with open(os.path.join(VAR_DIR, "run", pidfile)) as f:
+        pid = int(f.read().strip())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{pidfile} did not stop")
 
 apis = []
 workers = []
@@ -125,6 +143,34 @@ class Cluster(unittest.TestCase):
         s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after restart"})
         self.assertEqual(s, 201, m)
         self.assertGreater(m["number"], max(acked))
+
+    def restart_during_load(self, service_pidfile):
+        token = new_chat()
+        result = {}
+        t = threading.Thread(target=lambda: result.update(zip(("acked", "failures"), load(token, 400, threads=8))))
+        t.start()
+        time.sleep(1.0)
+        stop_service(service_pidfile)
+        time.sleep(2.0)
+        stack("up")
+        t.join()
+        acked = result["acked"]
+        self.assertGreater(len(acked), 0)
+        assert_stored_exactly(self, token, acked, contiguous=False)
+        return token
+
+    def test_mariadb_restart_mid_run_loses_nothing(self):
+        # Creations never need MariaDB; the workers retry their batch until it is back.
+        token = self.restart_during_load("mysql.pid")
+        c = Client(apis[0].port)
+        self.assertEqual(c.request("GET", f"/api/v1/apps/{token}")[0], 200)
+
+    def test_rabbitmq_restart_mid_run_loses_nothing(self):
+        # Requests during the outage fail cleanly; publishers and consumers reconnect afterwards.
+        token = self.restart_during_load("rabbitmq.pid")
+        c = Client(apis[1].port)
+        s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after the broker restart"})
+        self.assertEqual(s, 201, m)
 
     def test_redis_data_loss_resumes_numbering_from_mysql(self):
         token = new_chat()
