@@ -22,7 +22,7 @@ std::tm utc(std::int64_t epoch_ms) {
 
 std::string iso8601(std::int64_t epoch_ms) {
     std::tm tm = utc(epoch_ms);
-    char buf[40];
+    char buf[64];  // room for any int the compiler can imagine in each field
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(epoch_ms % 1000));
     return buf;
@@ -30,7 +30,7 @@ std::string iso8601(std::int64_t epoch_ms) {
 
 std::string sql_datetime(std::int64_t epoch_ms) {
     std::tm tm = utc(epoch_ms);
-    char buf[40];
+    char buf[64];  // room for any int the compiler can imagine in each field
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(epoch_ms % 1000));
     return buf;

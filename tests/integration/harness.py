@@ -42,7 +42,7 @@ class Process:
         os.makedirs(LOG_DIR, exist_ok=True)
         self.name = name
         self.log_path = os.path.join(LOG_DIR, f"{name}.log")
-        self.log = open(self.log_path, "ab")
+        self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
 
     def kill(self, sig=signal.SIGKILL):
@@ -57,6 +57,15 @@ class Process:
 
     def stop(self):
         self.kill(signal.SIGTERM)
+        self.check_sanitizers()
+
+    def check_sanitizers(self):
+        """In the ASan/UBSan build a report in the log fails the run, even one printed at exit."""
+        with open(self.log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"):
+            if marker in text:
+                raise AssertionError(f"{self.name}: sanitizer report in {self.log_path}")
 
 
 _next_port = [18080 + (os.getpid() % 500) * 4]

@@ -1,0 +1,152 @@
+// Search benchmark: indexes generated messages (realistic lengths, Zipf-distributed vocabulary) over
+// many chats into a separate index through the same client and _bulk path the worker uses, then
+// measures query latency of fragment, word and multi-word searches in random chats.
+//
+// Settings (environment): CHAT_ES_URL, BENCH_MESSAGES (1000000), BENCH_CHATS (2000),
+// BENCH_QUERIES (300 per kind), BENCH_INDEX (bench_messages; recreated when BENCH_REUSE is unset).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "store/elastic.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+std::size_t env_size(const char* name, std::size_t fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+struct vocabulary {
+    std::vector<std::string> words;
+    std::vector<double> cumulative;  // Zipf(s = 1.1)
+
+    explicit vocabulary(std::mt19937_64& rng, std::size_t size) {
+        std::uniform_int_distribution<int> len(3, 10), letter(0, 25);
+        double total = 0;
+        for (std::size_t i = 0; i < size; ++i) {
+            std::string w;
+            int n = len(rng);
+            for (int k = 0; k < n; ++k) w.push_back(static_cast<char>('a' + letter(rng)));
+            words.push_back(w);
+            total += 1.0 / std::pow(static_cast<double>(i + 1), 1.1);
+            cumulative.push_back(total);
+        }
+        for (auto& c : cumulative) c /= total;
+    }
+
+    const std::string& pick(std::mt19937_64& rng) const {
+        double u = std::uniform_real_distribution<double>(0, 1)(rng);
+        auto it = std::lower_bound(cumulative.begin(), cumulative.end(), u);
+        return words[std::min<std::size_t>(static_cast<std::size_t>(it - cumulative.begin()), words.size() - 1)];
+    }
+};
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+}  // namespace
+
+int main() {
+    auto cfg = chat::core::load_config_from_environment();
+    const std::size_t messages = env_size("BENCH_MESSAGES", 1000000);
+    const std::size_t chats = env_size("BENCH_CHATS", 2000);
+    const std::size_t queries = env_size("BENCH_QUERIES", 300);
+    const char* index_env = std::getenv("BENCH_INDEX");
+    const std::string alias = index_env ? index_env : "bench_messages";
+    chat::store::elastic_client es(cfg.es_url, alias);
+    std::mt19937_64 rng(42);
+    vocabulary vocab(rng, 20000);
+
+    if (std::getenv("BENCH_REUSE") == nullptr) {
+        (void)es.request("DELETE", "/" + alias + "_v1");
+        if (auto ok = es.ensure_index(); !ok) {
+            std::fprintf(stderr, "cannot create index: %s\n", ok.error().message.c_str());
+            return 1;
+        }
+        // Bulk loading: no refresh until the end, as an initial load would run.
+        (void)es.request("PUT", "/" + alias + "/_settings", R"({"index":{"refresh_interval":"-1"}})");
+        std::uniform_int_distribution<int> words_in_message(3, 25);
+        std::vector<chat::store::message_doc> batch;
+        const std::size_t batch_size = 5000;
+        auto start = clock_type::now();
+        std::size_t next_report = 100000;
+        for (std::size_t i = 0; i < messages; ++i) {
+            std::string body;
+            int n = words_in_message(rng);
+            for (int k = 0; k < n; ++k) {
+                if (k) body.push_back(' ');
+                body += vocab.pick(rng);
+            }
+            std::uint64_t chat = i % chats + 1;
+            std::int64_t at = 1700000000000 + static_cast<std::int64_t>(i);
+            batch.push_back({1, chat, i / chats + 1, std::move(body), at, at});
+            if (batch.size() == batch_size || i + 1 == messages) {
+                if (auto ok = es.bulk_index(batch); !ok) {
+                    std::fprintf(stderr, "bulk failed: %s\n", ok.error().message.c_str());
+                    return 1;
+                }
+                batch.clear();
+            }
+            if (i + 1 >= next_report) {
+                std::fprintf(stderr, "  indexed %zu\n", i + 1);
+                next_report += 100000;
+            }
+        }
+        (void)es.request("PUT", "/" + alias + "/_settings", R"({"index":{"refresh_interval":"1s"}})");
+        (void)es.request("POST", "/" + alias + "/_refresh");
+        double secs = std::chrono::duration<double>(clock_type::now() - start).count();
+        std::printf("indexing: %zu messages over %zu chats in %.1f s = %.0f messages/s (bulk of %zu)\n", messages,
+                    chats, secs, static_cast<double>(messages) / secs, batch_size);
+    }
+
+    std::uniform_int_distribution<std::uint64_t> pick_chat(1, chats);
+    auto frequent = [&] {
+        // Words common enough to appear in a chat of ~500 messages.
+        return vocab.words[std::uniform_int_distribution<std::size_t>(0, 200)(rng)];
+    };
+    struct kind {
+        const char* name;
+        std::function<std::vector<std::string>()> make;
+    };
+    std::vector<kind> kinds{
+        {"fragment (3 letters inside a word)",
+         [&] {
+             auto w = frequent();
+             auto at = std::uniform_int_distribution<std::size_t>(0, w.size() - 3)(rng);
+             return std::vector<std::string>{w.substr(at, 3)};
+         }},
+        {"word", [&] { return std::vector<std::string>{frequent()}; }},
+        {"two words", [&] { return std::vector<std::string>{frequent(), frequent()}; }},
+    };
+    for (auto& k : kinds) {
+        std::vector<double> ms;
+        std::uint64_t hits = 0;
+        for (std::size_t q = 0; q < queries; ++q) {
+            auto fragments = k.make();
+            auto t0 = clock_type::now();
+            auto page = es.search(1, pick_chat(rng), fragments, 0, 20, chat::store::search_order::relevance);
+            ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+            if (!page) {
+                std::fprintf(stderr, "search failed: %s\n", page.error().message.c_str());
+                return 1;
+            }
+            hits += page->total;
+        }
+        std::printf("query %-36s n=%zu  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (mean hits %.1f)\n", k.name, queries,
+                    percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0),
+                    static_cast<double>(hits) / static_cast<double>(queries));
+    }
+    return 0;
+}

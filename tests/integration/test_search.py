@@ -1,0 +1,98 @@
+"""Search through the real Elasticsearch: fragments, case, several words, order, paging, isolation."""
+import unittest
+from urllib.parse import quote
+
+from harness import Client, start_api, start_worker, unique, wait_until
+
+procs = []
+api = None
+
+
+def setUpModule():
+    global api
+    api = start_api()
+    procs.extend([api, start_worker()])
+
+
+def tearDownModule():
+    for p in procs:
+        p.stop()
+
+
+class Search(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        c = cls.c = Client(api.port)
+        cls.tokens = []
+        for _ in range(2):
+            s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+            cls.tokens.append(app["token"])
+            c.request("POST", f"/api/v1/apps/{app['token']}/chats")
+            c.request("POST", f"/api/v1/apps/{app['token']}/chats")
+        cls.token = cls.tokens[0]
+        cls.bodies = ["hello there", "the shell is open", "Yellow submarine", "say HELLO to the world",
+                      "nothing to see", "world hello again"]
+        for b in cls.bodies:
+            c.request("POST", f"/api/v1/apps/{cls.token}/chats/1/messages", {"body": b})
+        # The same words in another chat and another application must never show up.
+        c.request("POST", f"/api/v1/apps/{cls.token}/chats/2/messages", {"body": "hello from chat two"})
+        c.request("POST", f"/api/v1/apps/{cls.tokens[1]}/chats/1/messages", {"body": "hello from another app"})
+        for token, chat, n in ((cls.token, 1, len(cls.bodies)), (cls.token, 2, 1), (cls.tokens[1], 1, 1)):
+            wait_until(lambda: cls.search(token, chat, "o")["total"] == n, what="indexed")
+
+    @classmethod
+    def search(cls, token, chat, q, extra=""):
+        s, r, _ = cls.c.request("GET", f"/api/v1/apps/{token}/chats/{chat}/messages/search?q={quote(q)}{extra}")
+        assert s == 200, (s, r)
+        return r
+
+    def numbers(self, q, extra=""):
+        return sorted(h["number"] for h in self.search(self.token, 1, q, extra)["hits"])
+
+    def test_fragment_anywhere_in_a_word_any_case(self):
+        self.assertEqual(self.numbers("ell"), [1, 2, 3, 4, 6])
+        self.assertEqual(self.numbers("ELL"), [1, 2, 3, 4, 6])
+        self.assertEqual(self.numbers("marin"), [3])
+
+    def test_every_word_must_match_in_any_order(self):
+        self.assertEqual(self.numbers("world hello"), [4, 6])
+        self.assertEqual(self.numbers("orl ell"), [4, 6])
+        self.assertEqual(self.numbers("hello submarine"), [])
+
+    def test_only_the_chats_own_messages(self):
+        self.assertEqual(self.search(self.token, 2, "hello")["total"], 1)
+        self.assertEqual(self.search(self.tokens[1], 1, "hello")["hits"][0]["body"], "hello from another app")
+        for h in self.search(self.token, 1, "hello")["hits"]:
+            self.assertIn(h["body"], self.bodies)
+
+    def test_highlight_sort_and_cursor(self):
+        r = self.search(self.token, 1, "submar")
+        self.assertIn("<em>", r["hits"][0]["highlight"])
+        by_number = [h["number"] for h in self.search(self.token, 1, "ell", "&sort=number")["hits"]]
+        self.assertEqual(by_number, [1, 2, 3, 4, 6])
+        first = self.search(self.token, 1, "ell", "&sort=number&limit=2")
+        self.assertEqual([h["number"] for h in first["hits"]], [1, 2])
+        self.assertEqual(first["total"], 5)
+        second = self.search(self.token, 1, "ell", f"&sort=number&limit=2&cursor={first['next_cursor']}")
+        self.assertEqual([h["number"] for h in second["hits"]], [3, 4])
+        third = self.search(self.token, 1, "ell", f"&sort=number&limit=2&cursor={second['next_cursor']}")
+        self.assertEqual([h["number"] for h in third["hits"]], [6])
+        self.assertIsNone(third["next_cursor"])
+
+    def test_reference_autocomplete(self):
+        s, hits, h = self.c.request(
+            "GET", f"/api/v1/apps/{self.token}/chats/1/messages/autocomplete?keyword=hello&limit=1&page=2")
+        self.assertEqual(s, 200)
+        self.assertEqual(len(hits), 1)
+        self.assertEqual(h["x-total-hits"], "3")
+        self.assertIn("hello", hits[0]["content"].lower())
+
+    def test_unknown_chat_or_app(self):
+        s, r, _ = self.c.request("GET", f"/api/v1/apps/{self.token}/chats/99/messages/search?q=hello")
+        self.assertEqual((s, r["error"]["code"]), (404, "not_found"))
+        s, r, _ = self.c.request("GET", "/api/v1/apps/nope/chats/1/messages/search?q=hello")
+        self.assertEqual((s, r["error"]["code"]), (404, "not_found"))
+
+
+if __name__ == "__main__":
+    unittest.main()
