@@ -12,13 +12,15 @@ static void bm_validate_body(benchmark::State& st) {
 BENCHMARK(bm_validate_body);
 
 static void bm_encode_event(benchmark::State& st) {
-    chat::domain::message_created ev{1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
+    chat::domain::message_created ev{
+        1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
     for (auto _ : st) benchmark::DoNotOptimize(chat::domain::encode(ev));
 }
 BENCHMARK(bm_encode_event);
 
 static void bm_decode_event(benchmark::State& st) {
-    chat::domain::message_created ev{1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
+    chat::domain::message_created ev{
+        1, "tok", 2, 3, std::string(200, 'b'), std::string(32, 'a'), 1700000000000};
     auto text = chat::domain::encode(ev);
     for (auto _ : st) benchmark::DoNotOptimize(chat::domain::decode(text));
 }

@@ -46,7 +46,8 @@ struct vocabulary {
     const std::string& pick(std::mt19937_64& rng) const {
         double u = std::uniform_real_distribution<double>(0, 1)(rng);
         auto it = std::lower_bound(cumulative.begin(), cumulative.end(), u);
-        return words[std::min<std::size_t>(static_cast<std::size_t>(it - cumulative.begin()), words.size() - 1)];
+        return words[std::min<std::size_t>(static_cast<std::size_t>(it - cumulative.begin()),
+                                           words.size() - 1)];
     }
 };
 
@@ -107,8 +108,8 @@ int main() {
         (void)es.request("PUT", "/" + alias + "/_settings", R"({"index":{"refresh_interval":"1s"}})");
         (void)es.request("POST", "/" + alias + "/_refresh");
         double secs = std::chrono::duration<double>(clock_type::now() - start).count();
-        std::printf("indexing: %zu messages over %zu chats in %.1f s = %.0f messages/s (bulk of %zu)\n", messages,
-                    chats, secs, static_cast<double>(messages) / secs, batch_size);
+        std::printf("indexing: %zu messages over %zu chats in %.1f s = %.0f messages/s (bulk of %zu)\n",
+                    messages, chats, secs, static_cast<double>(messages) / secs, batch_size);
     }
 
     std::uniform_int_distribution<std::uint64_t> pick_chat(1, chats);
@@ -128,7 +129,10 @@ int main() {
              return std::vector<std::string>{w.substr(at, 3)};
          }},
         {"word", [&] { return std::vector<std::string>{frequent()}; }},
-        {"two words", [&] { return std::vector<std::string>{frequent(), frequent()}; }},
+        {"two words",
+         [&] {
+             return std::vector<std::string>{frequent(), frequent()};
+         }},
     };
     for (auto& k : kinds) {
         std::vector<double> ms;
@@ -144,8 +148,8 @@ int main() {
             }
             hits += page->total;
         }
-        std::printf("query %-36s n=%zu  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (mean hits %.1f)\n", k.name, queries,
-                    percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0),
+        std::printf("query %-36s n=%zu  p50 %.2f ms  p99 %.2f ms  max %.2f ms  (mean hits %.1f)\n", k.name,
+                    queries, percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0),
                     static_cast<double>(hits) / static_cast<double>(queries));
     }
     return 0;

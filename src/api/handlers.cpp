@@ -39,7 +39,8 @@ result<json::object> json_body(const request& req) {
         while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
         bool is_json = boost::beast::iequals(media, "application/json") ||
                        (media.size() > 5 && boost::beast::iequals(media.substr(media.size() - 5), "+json"));
-        if (!is_json) return make_error(errc::unsupported_media_type, "Content-Type must be application/json");
+        if (!is_json)
+            return make_error(errc::unsupported_media_type, "Content-Type must be application/json");
     }
     boost::system::error_code ec;
     auto v = json::parse(req.body(), ec);
@@ -52,7 +53,8 @@ result<json::object> json_body(const request& req) {
 result<std::string> string_field(const json::object& o, std::initializer_list<std::string_view> names) {
     for (auto name : names) {
         if (const auto* v = o.if_contains(name)) {
-            if (!v->is_string()) return make_error(errc::invalid_field, std::string(name) + " must be a string");
+            if (!v->is_string())
+                return make_error(errc::invalid_field, std::string(name) + " must be a string");
             return std::string(v->as_string());
         }
     }
@@ -135,8 +137,9 @@ void handlers::add(http::verb v, std::string_view pattern,
 asio::awaitable<response> handlers::handle(const request& req) {
     auto target = std::string_view(req.target());
     auto url = boost::urls::parse_origin_form(target);
-    if (!url) co_return error_response(make_error(errc::bad_request, "malformed request target"), req.version(),
-                                       req.keep_alive());
+    if (!url)
+        co_return error_response(make_error(errc::bad_request, "malformed request target"), req.version(),
+                                 req.keep_alive());
     auto m = router_.find(req.method(), url->encoded_path());
     if (m.handler == nullptr) {
         if (m.path_known) {
@@ -242,7 +245,8 @@ asio::awaitable<result<response>> handlers::get_chat(request_context& ctx) {
 asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
     auto token = token_param(ctx);
     if (!token) co_return token.error();
-    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    auto limit =
+        domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
     auto after = domain::parse_after(query_param(ctx, "after"));
     if (!after) co_return after.error();
@@ -300,7 +304,8 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
     if (!token) co_return token.error();
     auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
     if (!chat) co_return chat.error();
-    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    auto limit =
+        domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
     auto after = domain::parse_after(query_param(ctx, "after"));
     if (!after) co_return after.error();
@@ -310,8 +315,8 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
     for (const auto& m : *msgs) items.push_back(message_json(*chat, m));
     json::value next = nullptr;
     if (static_cast<int>(msgs->size()) == *limit) next = msgs->back().number;
-    co_return json_response(http::status::ok, json::object{{"messages", std::move(items)}, {"next_after", next}},
-                            ctx.req);
+    co_return json_response(http::status::ok,
+                            json::object{{"messages", std::move(items)}, {"next_after", next}}, ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
@@ -341,13 +346,15 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     if (!q || q->empty()) co_return make_error(errc::invalid_field, "q is required");
     auto fragments = domain::parse_search_query(*q);
     if (!fragments) co_return fragments.error();
-    auto limit = domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    auto limit =
+        domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
     // The cursor is the offset of the next page; deep pages are bounded by Elasticsearch's window.
     auto cursor = domain::parse_after(query_param(ctx, "cursor"));
     if (!cursor) co_return make_error(errc::invalid_field, "cursor is not one this server returned");
     if (*cursor + static_cast<std::uint64_t>(*limit) > 10000)
-        co_return make_error(errc::invalid_field, "results past the first 10000 hits cannot be paged; refine the query");
+        co_return make_error(errc::invalid_field,
+                             "results past the first 10000 hits cannot be paged; refine the query");
     auto sort = query_param(ctx, "sort");
     store::search_order order = store::search_order::relevance;
     if (sort && *sort == "number")
@@ -359,16 +366,17 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     if (!page) co_return page.error();
     json::array hits;
     for (const auto& h : page->hits) {
-        auto m = message_json(*chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms});
+        auto m = message_json(*chat,
+                              store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms});
         m["highlight"] = h.highlight;
         hits.push_back(std::move(m));
     }
     json::value next = nullptr;
     auto next_offset = *cursor + page->hits.size();
     if (!page->hits.empty() && next_offset < page->total) next = std::to_string(next_offset);
-    co_return json_response(http::status::ok,
-                            json::object{{"hits", std::move(hits)}, {"total", page->total}, {"next_cursor", next}},
-                            ctx.req);
+    co_return json_response(
+        http::status::ok,
+        json::object{{"hits", std::move(hits)}, {"total", page->total}, {"next_cursor", next}}, ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
@@ -392,7 +400,8 @@ asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
     if (!page) co_return page.error();
     json::array hits;
     for (const auto& h : page->hits)
-        hits.push_back(message_json(*chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms}));
+        hits.push_back(message_json(
+            *chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms}));
     auto res = json_response(http::status::ok, hits, ctx.req);
     res.set("X-Total-Hits", std::to_string(page->total));
     co_return res;

@@ -20,12 +20,12 @@ struct request_context {
 };
 
 class handlers {
-public:
+  public:
     explicit handlers(service& svc);
     // Answers any request; never throws for bad input.
     boost::asio::awaitable<response> handle(const request& req);
 
-private:
+  private:
     using handler_fn = std::function<boost::asio::awaitable<core::result<response>>(request_context&)>;
     void add(http::verb v, std::string_view pattern,
              boost::asio::awaitable<core::result<response>> (handlers::*fn)(request_context&));

@@ -8,16 +8,25 @@ using core::errc;
 
 http::status status_of(errc e) {
     switch (e) {
-        case errc::bad_request: return http::status::bad_request;
-        case errc::invalid_field: return http::status::unprocessable_entity;
+        case errc::bad_request:
+            return http::status::bad_request;
+        case errc::invalid_field:
+            return http::status::unprocessable_entity;
         case errc::not_found:
-        case errc::route_not_found: return http::status::not_found;
-        case errc::method_not_allowed: return http::status::method_not_allowed;
-        case errc::payload_too_large: return http::status::payload_too_large;
-        case errc::unsupported_media_type: return http::status::unsupported_media_type;
-        case errc::conflict: return http::status::conflict;
-        case errc::unavailable: return http::status::service_unavailable;
-        case errc::internal: return http::status::internal_server_error;
+        case errc::route_not_found:
+            return http::status::not_found;
+        case errc::method_not_allowed:
+            return http::status::method_not_allowed;
+        case errc::payload_too_large:
+            return http::status::payload_too_large;
+        case errc::unsupported_media_type:
+            return http::status::unsupported_media_type;
+        case errc::conflict:
+            return http::status::conflict;
+        case errc::unavailable:
+            return http::status::service_unavailable;
+        case errc::internal:
+            return http::status::internal_server_error;
     }
     return http::status::internal_server_error;
 }
@@ -26,8 +35,7 @@ response error_response(const core::error& err, unsigned version, bool keep_aliv
     response res{status_of(err.code), version};
     res.set(http::field::content_type, "application/json");
     if (err.code == errc::unavailable) res.set(http::field::retry_after, "1");
-    boost::json::object body{
-        {"error", {{"code", core::code_name(err.code)}, {"message", err.message}}}};
+    boost::json::object body{{"error", {{"code", core::code_name(err.code)}, {"message", err.message}}}};
     res.body() = boost::json::serialize(body);
     res.keep_alive(keep_alive);
     res.prepare_payload();

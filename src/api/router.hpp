@@ -2,12 +2,11 @@
 // Matches a method and a path against route patterns such as "/api/v1/apps/:token/chats/:chat".
 // Patterns are tried in declaration order, so literal routes (".../messages/search") must be added
 // before the parameterised ones they overlap (".../messages/:message").
-#include <ostream>  // verb.hpp streams without including it
-
 #include <boost/beast/http/verb.hpp>
 #include <functional>
 #include <map>
 #include <optional>
+#include <ostream>  // verb.hpp streams without including it
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,7 +17,7 @@ using params = std::map<std::string, std::string, std::less<>>;
 
 template <class Handler>
 class router {
-public:
+  public:
     void add(boost::beast::http::verb method, std::string_view pattern, Handler h) {
         routes_.push_back(route{method, split(pattern), std::move(h)});
     }
@@ -62,14 +61,15 @@ public:
         return out;
     }
 
-private:
+  private:
     struct route {
         boost::beast::http::verb method;
         std::vector<std::string> segments;
         Handler handler;
     };
 
-    static bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segs, params& p) {
+    static bool matches(const std::vector<std::string>& pattern, const std::vector<std::string>& segs,
+                        params& p) {
         if (pattern.size() != segs.size()) return false;
         for (std::size_t i = 0; i < pattern.size(); ++i) {
             if (!pattern[i].empty() && pattern[i][0] == ':')

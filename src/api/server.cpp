@@ -38,10 +38,12 @@ asio::awaitable<void> session(tcp::socket socket, const core::config& cfg, handl
             if (ec) {
                 // Malformed or oversized input: answer once in JSON, then close (the stream's framing
                 // can no longer be trusted).
-                core::error err = ec == http::error::body_limit
-                                      ? core::make_error(core::errc::payload_too_large,
-                                                         "body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes")
-                                      : core::make_error(core::errc::bad_request, "malformed HTTP request: " + ec.message());
+                core::error err =
+                    ec == http::error::body_limit
+                        ? core::make_error(core::errc::payload_too_large,
+                                           "body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes")
+                        : core::make_error(core::errc::bad_request,
+                                           "malformed HTTP request: " + ec.message());
                 auto res = error_response(err, 11, false);
                 co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
                 break;

@@ -28,7 +28,7 @@ namespace {
 // token -> application id. The mapping never changes once created, so it is cached for the
 // process's life (bounded: cleared when it grows past the cap).
 class app_id_cache {
-public:
+  public:
     std::optional<std::uint64_t> get(const std::string& token) {
         std::lock_guard lock(mu_);
         auto it = map_.find(token);
@@ -41,7 +41,7 @@ public:
         map_.emplace(token, id);
     }
 
-private:
+  private:
     std::mutex mu_;
     std::unordered_map<std::string, std::uint64_t> map_;
 };
@@ -55,7 +55,8 @@ std::string pending_json(const std::string& body, std::int64_t created_at_ms) {
     return json::serialize(json::object{{"body", body}, {"created_at", created_at_ms}});
 }
 
-std::optional<store::message_row> parse_pending(std::uint64_t chat, std::uint64_t number, const std::string& text) {
+std::optional<store::message_row> parse_pending(std::uint64_t chat, std::uint64_t number,
+                                                const std::string& text) {
     boost::system::error_code ec;
     auto v = json::parse(text, ec);
     if (ec || !v.is_object()) return std::nullopt;
@@ -104,7 +105,8 @@ core::error service::unknown_parent(connections& c, const std::string& what) {
     auto seeded = store::is_seeded(c.redis);
     if (!seeded) return seeded.error();
     if (!*seeded)
-        return make_error(errc::unavailable, "numbering state is being recovered from the database; retry shortly");
+        return make_error(errc::unavailable,
+                          "numbering state is being recovered from the database; retry shortly");
     return make_error(errc::not_found, what + " not found");
 }
 
@@ -145,9 +147,10 @@ task<store::app_row> service::get_app(std::string token) {
 
 task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key) {
     auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
-        store::allocation_request req{core::keys::app(token),
-                                      idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
-                                      core::make_creation_id(), store::fingerprint("POST chats"), core::now_ms()};
+        store::allocation_request req{
+            core::keys::app(token),
+            idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
+            core::make_creation_id(), store::fingerprint("POST chats"), core::now_ms()};
         auto a = store::allocate_number(c.redis, req);
         if (!a) return a.error();
         if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "application");
@@ -208,12 +211,13 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
         return a;
     });
     if (!alloc) co_return alloc.error();
-    domain::message_created ev{alloc->app_id, token, chat, alloc->number, body, alloc->creation_id,
+    domain::message_created ev{alloc->app_id,       token, chat, alloc->number, body, alloc->creation_id,
                                alloc->created_at_ms};
     auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
     if (!published) co_return published.error();
     auto kept = co_await blocking([&](connections& c) {
-        return store::put_pending(c.redis, token, chat, alloc->number, pending_json(body, alloc->created_at_ms));
+        return store::put_pending(c.redis, token, chat, alloc->number,
+                                  pending_json(body, alloc->created_at_ms));
     });
     // The message is durably queued; only its readability before the worker stores it is affected.
     if (!kept) spdlog::warn("pending message not kept for read-your-writes: {}", kept.error().message);
@@ -263,7 +267,8 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
     if (!updated) co_return updated.error();
     // The worker re-indexes from MySQL, so the search index follows the edit.
     domain::message_edited ev{app_id, chat, number};
-    auto published = co_await pub_.async_publish(domain::encode(ev), core::make_creation_id(), asio::use_awaitable);
+    auto published =
+        co_await pub_.async_publish(domain::encode(ev), core::make_creation_id(), asio::use_awaitable);
     if (!published) co_return published.error();
     co_return co_await blocking([&](connections& c) -> result<store::message_row> {
         auto row = store::find_message(c.mysql, app_id, chat, number);
@@ -273,8 +278,9 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
     });
 }
 
-task<store::search_page> service::search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
-                                         std::size_t from, std::size_t size, store::search_order order) {
+task<store::search_page> service::search(std::string token, std::uint64_t chat,
+                                         std::vector<std::string> fragments, std::size_t from,
+                                         std::size_t size, store::search_order order) {
     co_return co_await blocking([&](connections& c) -> result<store::search_page> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -292,11 +298,13 @@ task<store::search_page> service::search(std::string token, std::uint64_t chat, 
 task<void> service::ready() {
     auto deps = co_await blocking([&](connections& c) -> result<void> {
         auto pong = c.redis.command({"PING"});
-        if (!pong || store::is_error(pong->get())) return make_error(errc::unavailable, "redis is not reachable");
+        if (!pong || store::is_error(pong->get()))
+            return make_error(errc::unavailable, "redis is not reachable");
         if (auto one = c.mysql.query("SELECT 1"); !one)
             return make_error(errc::unavailable, "mysql is not reachable: " + one.error().message);
         auto health = c.es.request("GET", "/_cluster/health");
-        if (!health || health->status != 200) return make_error(errc::unavailable, "elasticsearch is not reachable");
+        if (!health || health->status != 200)
+            return make_error(errc::unavailable, "elasticsearch is not reachable");
         store::amqp_session amqp(cfg_.amqp);
         if (auto ok = amqp.open(false); !ok)
             return make_error(errc::unavailable, "rabbitmq is not reachable: " + ok.error().message);

@@ -35,7 +35,7 @@ struct created_message {
 };
 
 class service {
-public:
+  public:
     service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub);
 
     task<store::app_row> create_app(std::string name);
@@ -49,8 +49,8 @@ public:
     task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
                                          std::optional<std::string> idempotency_key);
     task<store::message_row> get_message(std::string token, std::uint64_t chat, std::uint64_t number);
-    task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat, std::uint64_t after,
-                                                        int limit);
+    task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
+                                                        std::uint64_t after, int limit);
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                           std::string body);
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
@@ -70,7 +70,7 @@ public:
         store::elastic_client es;
     };
 
-private:
+  private:
     template <class F>
     auto blocking(F f) -> boost::asio::awaitable<decltype(f(std::declval<connections&>()))>;
     connections& local();

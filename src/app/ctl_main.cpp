@@ -1,15 +1,20 @@
 // chat_ctl: small operator commands against the configured stack (same CHAT_* variables).
 //   chat_ctl publish JSON         publish a raw event to the creation queue (confirmed); for drills
 //   chat_ctl dead-letters         print how many events wait in the dead-letter queue
+//   chat_ctl reindex [--delete-old]  rebuild the search index from MariaDB without downtime
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "core/config.hpp"
 #include "store/amqp.hpp"
+#include "store/elastic.hpp"
+#include "store/mysql.hpp"
+#include "worker/reindex.hpp"
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: chat_ctl publish JSON | dead-letters\n");
+        std::fprintf(stderr, "usage: chat_ctl publish JSON | dead-letters | reindex [--delete-old]\n");
         return 2;
     }
     chat::core::config cfg;
@@ -20,6 +25,24 @@ int main(int argc, char** argv) {
         return 2;
     }
     std::string cmd = argv[1];
+    if (cmd == "reindex") {
+        chat::store::mysql_connection db(cfg.mysql);
+        chat::store::elastic_client es(cfg.es_url, cfg.es_index);
+        chat::worker::reindex_options opts;
+        opts.delete_old = argc > 2 && std::string(argv[2]) == "--delete-old";
+        if (const char* settle = std::getenv("CHAT_REINDEX_SETTLE_MS"))
+            opts.settle = std::chrono::milliseconds(std::atoll(settle));
+        auto report = chat::worker::reindex(db, es, opts, [](const std::string& line) {
+            std::fprintf(stderr, "reindex: %s\n", line.c_str());
+        });
+        if (!report) {
+            std::fprintf(stderr, "chat_ctl: reindex failed: %s\n", report.error().message.c_str());
+            return 1;
+        }
+        std::printf("%s -> %s, %llu messages\n", report->old_index.c_str(), report->new_index.c_str(),
+                    static_cast<unsigned long long>(report->copied));
+        return 0;
+    }
     chat::store::amqp_session s(cfg.amqp);
     if (auto ok = s.open(cmd == "publish"); !ok) {
         std::fprintf(stderr, "chat_ctl: %s\n", ok.error().message.c_str());
@@ -47,6 +70,6 @@ int main(int argc, char** argv) {
         std::printf("%u\n", *n);
         return 0;
     }
-    std::fprintf(stderr, "usage: chat_ctl publish JSON | dead-letters\n");
+    std::fprintf(stderr, "usage: chat_ctl publish JSON | dead-letters | reindex [--delete-old]\n");
     return 2;
 }

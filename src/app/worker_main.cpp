@@ -14,7 +14,9 @@
 
 namespace {
 std::atomic<bool> stop_requested{false};
-void on_signal(int) { stop_requested = true; }
+void on_signal(int) {
+    stop_requested = true;
+}
 }  // namespace
 
 int main() {

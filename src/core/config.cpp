@@ -55,7 +55,8 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.str("CHAT_AMQP_DEAD_LETTER_QUEUE", c.amqp.dead_letter_queue);
     r.str("CHAT_ES_URL", c.es_url);
     if (c.es_url.rfind("http://", 0) != 0 && c.es_url.rfind("https://", 0) != 0)
-        throw std::invalid_argument("CHAT_ES_URL must start with http:// or https://, got '" + c.es_url + "'");
+        throw std::invalid_argument("CHAT_ES_URL must start with http:// or https://, got '" + c.es_url +
+                                    "'");
     while (!c.es_url.empty() && c.es_url.back() == '/') c.es_url.pop_back();
     r.str("CHAT_ES_INDEX", c.es_index);
     r.str("CHAT_HTTP_HOST", c.http_host);
@@ -77,9 +78,12 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;
     for (auto* l : levels) ok = ok || c.log_level == l;
-    if (!ok) throw std::invalid_argument("CHAT_LOG_LEVEL must be one of trace, debug, info, warn, error, critical, off");
+    if (!ok)
+        throw std::invalid_argument(
+            "CHAT_LOG_LEVEL must be one of trace, debug, info, warn, error, critical, off");
     if (c.max_message_bytes + 1024 > c.max_body_bytes)
-        throw std::invalid_argument("CHAT_MAX_BODY_BYTES must exceed CHAT_MAX_MESSAGE_BYTES by at least 1024");
+        throw std::invalid_argument(
+            "CHAT_MAX_BODY_BYTES must exceed CHAT_MAX_MESSAGE_BYTES by at least 1024");
     return c;
 }
 

@@ -42,9 +42,9 @@ struct config {
     // API server
     std::string http_host = "0.0.0.0";
     int http_port = 8080;
-    int http_threads = 2;            // I/O threads running the coroutines
-    int blocking_threads = 32;       // pool running blocking MariaDB/Redis calls
-    int publisher_connections = 2;   // AMQP connections, each a group-commit publisher thread
+    int http_threads = 2;           // I/O threads running the coroutines
+    int blocking_threads = 32;      // pool running blocking MariaDB/Redis calls
+    int publisher_connections = 2;  // AMQP connections, each a group-commit publisher thread
     std::size_t max_body_bytes = 64 * 1024;
     std::size_t max_message_bytes = 10000;  // message body, in bytes of UTF-8
     int max_page_size = 100;

@@ -6,16 +6,26 @@ namespace chat::core {
 
 std::string_view code_name(errc e) {
     switch (e) {
-        case errc::bad_request: return "bad_request";
-        case errc::invalid_field: return "invalid_field";
-        case errc::not_found: return "not_found";
-        case errc::route_not_found: return "route_not_found";
-        case errc::method_not_allowed: return "method_not_allowed";
-        case errc::payload_too_large: return "payload_too_large";
-        case errc::unsupported_media_type: return "unsupported_media_type";
-        case errc::conflict: return "conflict";
-        case errc::unavailable: return "unavailable";
-        case errc::internal: return "internal";
+        case errc::bad_request:
+            return "bad_request";
+        case errc::invalid_field:
+            return "invalid_field";
+        case errc::not_found:
+            return "not_found";
+        case errc::route_not_found:
+            return "route_not_found";
+        case errc::method_not_allowed:
+            return "method_not_allowed";
+        case errc::payload_too_large:
+            return "payload_too_large";
+        case errc::unsupported_media_type:
+            return "unsupported_media_type";
+        case errc::conflict:
+            return "conflict";
+        case errc::unavailable:
+            return "unavailable";
+        case errc::internal:
+            return "internal";
     }
     return "internal";
 }

@@ -31,7 +31,9 @@ struct error {
 template <class T>
 using result = boost::system::result<T, error>;
 
-inline error make_error(errc code, std::string message) { return error{code, std::move(message)}; }
+inline error make_error(errc code, std::string message) {
+    return error{code, std::move(message)};
+}
 
 // boost::system::result<T, E>::value() throws through this when E is not an error_code.
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);

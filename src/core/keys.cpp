@@ -4,7 +4,9 @@
 
 namespace chat::core::keys {
 
-std::string app(std::string_view token) { return fmt::format("chat:app:{{{}}}", token); }
+std::string app(std::string_view token) {
+    return fmt::format("chat:app:{{{}}}", token);
+}
 
 std::string app_idempotency(std::string_view token, std::string_view idempotency_key) {
     return fmt::format("chat:app:{{{}}}:idem:{}", token, idempotency_key);
@@ -18,10 +20,13 @@ std::string chat_pending(std::string_view token, std::uint64_t chat_number) {
     return fmt::format("chat:chat:{{{}:{}}}:pending", token, chat_number);
 }
 
-std::string chat_idempotency(std::string_view token, std::uint64_t chat_number, std::string_view idempotency_key) {
+std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
+                             std::string_view idempotency_key) {
     return fmt::format("chat:chat:{{{}:{}}}:idem:{}", token, chat_number, idempotency_key);
 }
 
-std::string seeded() { return "chat:seeded"; }
+std::string seeded() {
+    return "chat:seeded";
+}
 
 }  // namespace chat::core::keys

@@ -17,7 +17,8 @@ std::string chat(std::string_view token, std::uint64_t chat_number);
 // Hash: message number -> JSON of a message acknowledged but maybe not stored yet (read-your-writes).
 std::string chat_pending(std::string_view token, std::uint64_t chat_number);
 // String: idempotency record of a message creation.
-std::string chat_idempotency(std::string_view token, std::uint64_t chat_number, std::string_view idempotency_key);
+std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
+                             std::string_view idempotency_key);
 // String: set once the numbering state was loaded from MySQL; its absence means Redis lost its data.
 std::string seeded();
 

@@ -18,17 +18,15 @@ struct encoder {
                 {"number", e.number},     {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
     }
     json::object operator()(const message_created& e) const {
-        return {{"type", "message.created"},
-                {"app_id", e.app_id},
-                {"token", e.token},
-                {"chat_number", e.chat_number},
-                {"number", e.number},
-                {"body", e.body},
-                {"creation_id", e.creation_id},
-                {"created_at", e.created_at_ms}};
+        return {{"type", "message.created"},    {"app_id", e.app_id},           {"token", e.token},
+                {"chat_number", e.chat_number}, {"number", e.number},           {"body", e.body},
+                {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
     }
     json::object operator()(const message_edited& e) const {
-        return {{"type", "message.edited"}, {"app_id", e.app_id}, {"chat_number", e.chat_number}, {"number", e.number}};
+        return {{"type", "message.edited"},
+                {"app_id", e.app_id},
+                {"chat_number", e.chat_number},
+                {"number", e.number}};
     }
 };
 
@@ -82,7 +80,9 @@ std::string check(const event& e) {
 
 }  // namespace
 
-std::string encode(const event& e) { return json::serialize(std::visit(encoder{}, e)); }
+std::string encode(const event& e) {
+    return json::serialize(std::visit(encoder{}, e));
+}
 
 core::result<event> decode(std::string_view text) {
     boost::system::error_code ec;
@@ -104,8 +104,10 @@ core::result<event> decode(std::string_view text) {
     } else {
         return make_error(errc::bad_request, "unknown event type '" + type + "'");
     }
-    if (!f.ok) return make_error(errc::bad_request, "event '" + type + "' misses a field or has a wrong type");
-    if (auto bad = check(out); !bad.empty()) return make_error(errc::bad_request, "event '" + type + "': " + bad);
+    if (!f.ok)
+        return make_error(errc::bad_request, "event '" + type + "' misses a field or has a wrong type");
+    if (auto bad = check(out); !bad.empty())
+        return make_error(errc::bad_request, "event '" + type + "': " + bad);
     return out;
 }
 

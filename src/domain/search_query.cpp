@@ -10,7 +10,8 @@ using core::make_error;
 core::result<std::vector<std::string>> parse_search_query(std::string_view q) {
     if (!is_valid_utf8(q)) return make_error(errc::invalid_field, "query must be valid UTF-8");
     if (q.size() > max_query_bytes)
-        return make_error(errc::invalid_field, "query must be at most " + std::to_string(max_query_bytes) + " bytes");
+        return make_error(errc::invalid_field,
+                          "query must be at most " + std::to_string(max_query_bytes) + " bytes");
     std::vector<std::string> out;
     std::string cur;
     auto flush = [&] {
@@ -27,7 +28,8 @@ core::result<std::vector<std::string>> parse_search_query(std::string_view q) {
         cur.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : ch);
     }
     flush();
-    if (out.empty()) return make_error(errc::invalid_field, "query must contain at least one letter or digit");
+    if (out.empty())
+        return make_error(errc::invalid_field, "query must contain at least one letter or digit");
     if (out.size() > max_query_fragments)
         return make_error(errc::invalid_field,
                           "query must have at most " + std::to_string(max_query_fragments) + " words");

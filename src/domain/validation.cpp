@@ -49,7 +49,9 @@ std::size_t utf8_length(std::string_view s) {
 }
 
 namespace {
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -70,7 +72,8 @@ result<std::string> normalize_app_name(std::string_view raw) {
     if (name.empty()) return make_error(errc::invalid_field, "name must not be empty");
     if (utf8_length(name) > max_name_chars)
         return make_error(errc::invalid_field, "name must be at most 255 characters");
-    if (has_control_chars(name)) return make_error(errc::invalid_field, "name must not contain control characters");
+    if (has_control_chars(name))
+        return make_error(errc::invalid_field, "name must not contain control characters");
     return std::string(name);
 }
 
@@ -78,14 +81,16 @@ result<std::string> validate_body(std::string_view raw, std::size_t max_bytes) {
     if (!is_valid_utf8(raw)) return make_error(errc::invalid_field, "body must be valid UTF-8");
     if (trim(raw).empty()) return make_error(errc::invalid_field, "body must not be empty");
     if (raw.size() > max_bytes)
-        return make_error(errc::invalid_field, "body must be at most " + std::to_string(max_bytes) + " bytes");
+        return make_error(errc::invalid_field,
+                          "body must be at most " + std::to_string(max_bytes) + " bytes");
     return std::string(raw);
 }
 
 bool is_plausible_token(std::string_view token) {
     if (token.empty() || token.size() > 64) return false;
     for (char c : token) {
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                  c == '_';
         if (!ok) return false;
     }
     return true;
@@ -106,7 +111,8 @@ result<int> parse_limit(std::optional<std::string_view> raw, int default_limit, 
     int v = 0;
     auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
     if (raw->empty() || ec != std::errc{} || p != raw->data() + raw->size() || v < 1 || v > max_limit)
-        return make_error(errc::invalid_field, "limit must be an integer between 1 and " + std::to_string(max_limit));
+        return make_error(errc::invalid_field,
+                          "limit must be an integer between 1 and " + std::to_string(max_limit));
     return v;
 }
 

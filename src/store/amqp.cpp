@@ -11,7 +11,9 @@ using core::errc;
 using core::make_error;
 
 namespace {
-amqp_bytes_t bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
+amqp_bytes_t bytes(const std::string& s) {
+    return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
+}
 
 timeval to_timeval(std::chrono::microseconds us) {
     if (us.count() < 0) us = std::chrono::microseconds(0);
@@ -27,8 +29,9 @@ core::error amqp_session::fail(const std::string& what) {
 core::result<void> amqp_session::check_rpc(const char* what) {
     amqp_rpc_reply_t r = amqp_get_rpc_reply(conn_);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) return {};
-    std::string why = r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION ? amqp_error_string2(r.library_error)
-                                                                       : "server closed the channel or connection";
+    std::string why = r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION
+                          ? amqp_error_string2(r.library_error)
+                          : "server closed the channel or connection";
     return fail(std::string(what) + ": " + why);
 }
 
@@ -49,8 +52,8 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
     timeval tv{5, 0};
     if (amqp_socket_open_noblock(socket, cfg_.host.c_str(), cfg_.port, &tv) != AMQP_STATUS_OK)
         return fail("cannot connect to " + cfg_.host + ":" + std::to_string(cfg_.port));
-    amqp_rpc_reply_t login = amqp_login(conn_, cfg_.vhost.c_str(), 0, 131072, heartbeat_s, AMQP_SASL_METHOD_PLAIN,
-                                        cfg_.user.c_str(), cfg_.password.c_str());
+    amqp_rpc_reply_t login = amqp_login(conn_, cfg_.vhost.c_str(), 0, 131072, heartbeat_s,
+                                        AMQP_SASL_METHOD_PLAIN, cfg_.user.c_str(), cfg_.password.c_str());
     if (login.reply_type != AMQP_RESPONSE_NORMAL) return fail("login failed");
     amqp_channel_open(conn_, 1);
     if (auto ok = check_rpc("channel.open"); !ok) return ok;
@@ -69,7 +72,8 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
 }
 
 core::result<std::uint64_t> amqp_session::publish(const std::string& queue, const std::string& body,
-                                                  const std::string& message_id, const std::string& reason_header) {
+                                                  const std::string& message_id,
+                                                  const std::string& reason_header) {
     if (conn_ == nullptr) return make_error(errc::unavailable, "amqp: not connected");
     amqp_basic_properties_t props;
     std::memset(&props, 0, sizeof props);
@@ -91,12 +95,13 @@ core::result<std::uint64_t> amqp_session::publish(const std::string& queue, cons
     return next_seq_++;
 }
 
-core::result<std::vector<std::uint64_t>> amqp_session::wait_confirms(std::uint64_t last,
-                                                                     std::chrono::steady_clock::time_point deadline) {
+core::result<std::vector<std::uint64_t>> amqp_session::wait_confirms(
+    std::uint64_t last, std::chrono::steady_clock::time_point deadline) {
     std::vector<std::uint64_t> nacked;
     while (confirmed_up_to_ < last) {
         if (conn_ == nullptr) return make_error(errc::unavailable, "amqp: not connected");
-        auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
         if (left.count() <= 0) return fail("timed out waiting for publisher confirms");
         timeval tv = to_timeval(left);
         amqp_frame_t frame;
@@ -156,7 +161,8 @@ core::result<std::optional<delivery>> amqp_session::next(std::chrono::millisecon
     timeval tv = to_timeval(timeout);
     amqp_rpc_reply_t r = amqp_consume_message(conn_, &env, &tv, 0);
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
-        delivery d{env.delivery_tag, std::string(static_cast<char*>(env.message.body.bytes), env.message.body.len),
+        delivery d{env.delivery_tag,
+                   std::string(static_cast<char*>(env.message.body.bytes), env.message.body.len),
                    env.redelivered != 0};
         amqp_destroy_envelope(&env);
         return std::optional<delivery>{std::move(d)};

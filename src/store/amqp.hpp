@@ -22,7 +22,7 @@ struct delivery {
 };
 
 class amqp_session {
-public:
+  public:
     explicit amqp_session(core::amqp_config cfg) : cfg_(std::move(cfg)) {}
     ~amqp_session() { close(); }
     amqp_session(const amqp_session&) = delete;
@@ -54,7 +54,7 @@ public:
 
     const core::amqp_config& config() const { return cfg_; }
 
-private:
+  private:
     core::result<void> check_rpc(const char* what);
     core::error fail(const std::string& what);
     void settle(std::uint64_t tag, bool multiple);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "domain/search_query.hpp"
@@ -38,7 +39,7 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
     return fmt::format("{}:{}", app_id, chat_number);
 }
 
-std::string elastic_client::index_definition(const std::string& alias) {
+std::string elastic_client::index_definition(const std::string& alias, bool with_aliases) {
     json::object def{
         {"settings", {{"number_of_shards", 1}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
         {"mappings",
@@ -53,12 +54,15 @@ std::string elastic_client::index_definition(const std::string& alias) {
             {"body", {{"type", "text"}, {"analyzer", "standard"}}},
             {"created_at", {{"type", "date"}, {"format", "epoch_millis"}}},
             {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}}}}}},
-        {"aliases", {{alias, json::object{}}}}};
+        {"aliases", json::object{}}};
+    if (with_aliases)
+        def["aliases"] = json::object{{alias, json::object{}}, {alias + "_write", json::object{}}};
     return json::serialize(def);
 }
 
 core::result<http_response> elastic_client::request(const std::string& method, const std::string& path,
-                                                    const std::string& body, const std::string& content_type) {
+                                                    const std::string& body,
+                                                    const std::string& content_type) {
     if (!curl_) curl_.reset(curl_easy_init());
     CURL* c = curl_.get();
     if (c == nullptr) return make_error(errc::unavailable, "elasticsearch: curl init failed");
@@ -89,9 +93,9 @@ core::result<http_response> elastic_client::request(const std::string& method, c
 }
 
 core::result<void> elastic_client::ensure_index() {
-    auto alias = request("GET", "/_alias/" + alias_);
-    if (!alias) return alias.error();
-    if (alias->status != 200) {
+    auto current = alias_indices(alias_);
+    if (!current) return current.error();
+    if (current->empty()) {
         auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
         if (!created) return created.error();
         // 400 resource_already_exists: another worker won the race, which is fine.
@@ -99,6 +103,12 @@ core::result<void> elastic_client::ensure_index() {
             created->body.find("resource_already_exists_exception") == std::string::npos)
             return make_error(errc::unavailable, fmt::format("elasticsearch: cannot create index ({}): {}",
                                                              created->status, created->body.substr(0, 500)));
+    } else {
+        // An index made before the write alias existed: give it one.
+        auto writers = alias_indices(write_alias());
+        if (!writers) return writers.error();
+        if (writers->empty())
+            if (auto ok = update_aliases({{"add", current->front(), write_alias()}}); !ok) return ok;
     }
     // A new index answers searches only once its primary shard is allocated.
     auto health = request("GET", "/_cluster/health/" + alias_ + "?wait_for_status=yellow&timeout=30s");
@@ -108,30 +118,76 @@ core::result<void> elastic_client::ensure_index() {
     return {};
 }
 
+core::result<std::vector<std::string>> elastic_client::alias_indices(const std::string& alias) {
+    auto resp = request("GET", "/_alias/" + alias);
+    if (!resp) return resp.error();
+    std::vector<std::string> out;
+    if (resp->status == 404) return out;
+    boost::system::error_code ec;
+    auto v = json::parse(resp->body, ec);
+    if (resp->status != 200 || ec || !v.is_object())
+        return make_error(errc::unavailable,
+                          fmt::format("elasticsearch: cannot read alias {} ({})", alias, resp->status));
+    for (const auto& [index, _] : v.as_object()) out.emplace_back(index);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+core::result<void> elastic_client::update_aliases(const std::vector<std::array<std::string, 3>>& actions) {
+    json::array list;
+    for (const auto& [op, index, alias] : actions)
+        list.push_back(json::object{{op, {{"index", index}, {"alias", alias}}}});
+    auto resp = request("POST", "/_aliases", json::serialize(json::object{{"actions", list}}));
+    if (!resp) return resp.error();
+    if (resp->status != 200)
+        return make_error(errc::unavailable, fmt::format("elasticsearch: alias update failed ({}): {}",
+                                                         resp->status, resp->body.substr(0, 300)));
+    write_targets_at_ = {};
+    return {};
+}
+
 core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& docs) {
     if (docs.empty()) return {};
-    std::string nd;
-    nd.reserve(docs.size() * 256);
-    for (const auto& d : docs) {
-        json::object action{{"index",
-                             {{"_index", alias_},
-                              {"_id", doc_id(d.app_id, d.chat_number, d.number)},
-                              {"routing", routing(d.app_id, d.chat_number)},
-                              {"version", d.updated_at_ms},
-                              {"version_type", "external_gte"}}}};
-        json::object source{{"app_id", d.app_id},         {"chat_number", d.chat_number},
-                            {"number", d.number},         {"body", d.body},
-                            {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
-        nd += json::serialize(action);
-        nd += '\n';
-        nd += json::serialize(source);
-        nd += '\n';
+    auto now = std::chrono::steady_clock::now();
+    if (write_targets_.empty() || now - write_targets_at_ > std::chrono::seconds(2)) {
+        auto targets = alias_indices(write_alias());
+        if (!targets) return targets.error();
+        // Never write to the alias name itself when it is missing: that would create an index with a
+        // dynamic mapping. ensure_index() must have run.
+        if (targets->empty())
+            return make_error(errc::unavailable, "elasticsearch: no index behind " + write_alias());
+        write_targets_ = std::move(*targets);
+        write_targets_at_ = now;
     }
+    return bulk_index_into(write_targets_, docs);
+}
+
+core::result<void> elastic_client::bulk_index_into(const std::vector<std::string>& indices,
+                                                   const std::vector<message_doc>& docs) {
+    if (docs.empty()) return {};
+    std::string nd;
+    nd.reserve(docs.size() * indices.size() * 256);
+    for (const auto& index : indices)
+        for (const auto& d : docs) {
+            json::object action{{"index",
+                                 {{"_index", index},
+                                  {"_id", doc_id(d.app_id, d.chat_number, d.number)},
+                                  {"routing", routing(d.app_id, d.chat_number)},
+                                  {"version", d.updated_at_ms},
+                                  {"version_type", "external_gte"}}}};
+            json::object source{
+                {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
+                {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
+            nd += json::serialize(action);
+            nd += '\n';
+            nd += json::serialize(source);
+            nd += '\n';
+        }
     auto resp = request("POST", "/_bulk", nd, "application/x-ndjson");
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return make_error(errc::unavailable,
-                          fmt::format("elasticsearch: bulk failed ({}): {}", resp->status, resp->body.substr(0, 300)));
+        return make_error(errc::unavailable, fmt::format("elasticsearch: bulk failed ({}): {}", resp->status,
+                                                         resp->body.substr(0, 300)));
     boost::system::error_code ec;
     auto v = json::parse(resp->body, ec);
     if (ec || !v.is_object()) return make_error(errc::unavailable, "elasticsearch: unreadable bulk response");
@@ -141,9 +197,10 @@ core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& do
         const auto& r = item.as_object().at("index").as_object();
         auto status = u64(r.if_contains("status"));
         if (status == 200 || status == 201 || status == 409) continue;  // 409: a newer version is stored
-        return make_error(errc::unavailable,
-                          fmt::format("elasticsearch: bulk item failed ({}): {}", status,
-                                      r.contains("error") ? json::serialize(r.at("error")).substr(0, 300) : ""));
+        return make_error(
+            errc::unavailable,
+            fmt::format("elasticsearch: bulk item failed ({}): {}", status,
+                        r.contains("error") ? json::serialize(r.at("error")).substr(0, 300) : ""));
     }
     return {};
 }
@@ -161,24 +218,28 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
     json::object q{
         {"query",
          {{"bool",
-           {{"filter", json::array{{{"term", {{"app_id", app_id}}}}, {{"term", {{"chat_number", chat_number}}}}}},
+           {{"filter",
+             json::array{{{"term", {{"app_id", app_id}}}}, {{"term", {{"chat_number", chat_number}}}}}},
             {"must", must}}}}},
         {"sort", sort},
         {"from", from},
         {"size", size},
         {"track_total_hits", true},
         {"highlight",
-         {{"fields", {{"body", {{"number_of_fragments", 1}, {"fragment_size", 150}, {"no_match_size", 150}}}}},
+         {{"fields",
+           {{"body", {{"number_of_fragments", 1}, {"fragment_size", 150}, {"no_match_size", 150}}}}},
           {"pre_tags", json::array{"<em>"}},
           {"post_tags", json::array{"</em>"}}}}};
-    auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number), json::serialize(q));
+    auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number),
+                        json::serialize(q));
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return make_error(errc::unavailable,
-                          fmt::format("elasticsearch: search failed ({}): {}", resp->status, resp->body.substr(0, 300)));
+        return make_error(errc::unavailable, fmt::format("elasticsearch: search failed ({}): {}",
+                                                         resp->status, resp->body.substr(0, 300)));
     boost::system::error_code ec;
     auto v = json::parse(resp->body, ec);
-    if (ec || !v.is_object()) return make_error(errc::unavailable, "elasticsearch: unreadable search response");
+    if (ec || !v.is_object())
+        return make_error(errc::unavailable, "elasticsearch: unreadable search response");
     search_page page;
     const auto& hits = v.as_object().at("hits").as_object();
     page.total = u64(hits.at("total").as_object().if_contains("value"));

@@ -1,9 +1,13 @@
 #pragma once
 // A blocking Elasticsearch client over libcurl, owned by one thread at a time (keeps its connection
-// alive between requests). The index is an alias (`messages`) over a versioned index (`messages_v1`),
-// created here with an explicit mapping; documents are routed by chat so one chat lives on one shard.
+// alive between requests). Searches read the alias `messages`; writes go to every index behind the
+// alias `messages_write` (one index normally, two while a reindex builds the next version). Indices
+// are versioned (`messages_v1`, `messages_v2`…) and created here with an explicit mapping; documents
+// are routed by chat so one chat lives on one shard.
 #include <curl/curl.h>
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -43,7 +47,7 @@ struct search_page {
 enum class search_order { relevance, number };
 
 class elastic_client {
-public:
+  public:
     elastic_client(std::string base_url, std::string alias);
     elastic_client(const elastic_client&) = delete;
     elastic_client& operator=(const elastic_client&) = delete;
@@ -51,23 +55,36 @@ public:
     core::result<http_response> request(const std::string& method, const std::string& path,
                                         const std::string& body = {},
                                         const std::string& content_type = "application/json");
-    // Creates <alias>_v1 with our mapping and points the alias at it, unless the alias exists.
+    // Creates <alias>_v1 with our mapping behind both aliases, unless the read alias exists.
     core::result<void> ensure_index();
-    // Indexes (or re-indexes) the documents with one _bulk request. Fails unless every document is
-    // stored (a version conflict means a newer edit is already there, which counts as stored).
+    // Indexes (or re-indexes) the documents into every index behind the write alias, with one _bulk
+    // request. Fails unless every document is stored (a version conflict means a newer edit is
+    // already there, which counts as stored).
     core::result<void> bulk_index(const std::vector<message_doc>& docs);
+    // The same into named indices (used by the reindex, which fills an index no alias points at yet).
+    core::result<void> bulk_index_into(const std::vector<std::string>& indices,
+                                       const std::vector<message_doc>& docs);
+    // The indices behind an alias (empty when the alias does not exist).
+    core::result<std::vector<std::string>> alias_indices(const std::string& alias);
+    // Atomic alias changes: {"add"|"remove", index, alias}.
+    core::result<void> update_aliases(const std::vector<std::array<std::string, 3>>& actions);
     core::result<search_page> search(std::uint64_t app_id, std::uint64_t chat_number,
-                                     const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
-                                     search_order order);
+                                     const std::vector<std::string>& fragments, std::size_t from,
+                                     std::size_t size, search_order order);
 
     static std::string doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number);
     static std::string routing(std::uint64_t app_id, std::uint64_t chat_number);
-    // The JSON of the index (settings, mapping, alias), kept in one place for setup and tests.
-    static std::string index_definition(const std::string& alias);
+    // The JSON of an index (settings, mapping, and when with_aliases both aliases), in one place.
+    static std::string index_definition(const std::string& alias, bool with_aliases = true);
+    const std::string& alias() const { return alias_; }
+    std::string write_alias() const { return alias_ + "_write"; }
 
-private:
+  private:
     std::string base_url_;
     std::string alias_;
+    // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).
+    std::vector<std::string> write_targets_;
+    std::chrono::steady_clock::time_point write_targets_at_{};
     std::unique_ptr<CURL, void (*)(CURL*)> curl_{nullptr, curl_easy_cleanup};
 };
 

@@ -25,15 +25,17 @@ core::result<void> mysql_connection::ensure_connected() {
     mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &rw_timeout);
     mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &rw_timeout);
     mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (mysql_real_connect(m, cfg_.host.c_str(), cfg_.user.c_str(), cfg_.password.c_str(), cfg_.database.c_str(),
-                           static_cast<unsigned>(cfg_.port), nullptr, 0) == nullptr) {
+    if (mysql_real_connect(m, cfg_.host.c_str(), cfg_.user.c_str(), cfg_.password.c_str(),
+                           cfg_.database.c_str(), static_cast<unsigned>(cfg_.port), nullptr, 0) == nullptr) {
         std::string why = mysql_error(m);
         mysql_close(m);
         return make_error(errc::unavailable, "mysql: cannot connect: " + why);
     }
     db_.reset(m);
     // UTC everywhere: DATETIME values are written and read as UTC.
-    if (mysql_query(m, "SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'") != 0) {
+    if (mysql_query(
+            m, "SET time_zone = '+00:00', SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'") !=
+        0) {
         std::string why = mysql_error(m);
         db_.reset();
         return make_error(errc::unavailable, "mysql: session setup failed: " + why);
@@ -101,14 +103,16 @@ core::result<std::uint64_t> mysql_connection::execute(std::string_view sql) {
     return static_cast<std::uint64_t>(mysql_affected_rows(db_.get()));
 }
 
-std::uint64_t mysql_connection::last_insert_id() const { return db_ ? mysql_insert_id(db_.get()) : 0; }
+std::uint64_t mysql_connection::last_insert_id() const {
+    return db_ ? mysql_insert_id(db_.get()) : 0;
+}
 
 core::result<std::string> mysql_connection::quote(std::string_view text) {
     if (auto ok = ensure_connected(); !ok) return ok.error();
     std::string out(text.size() * 2 + 3, '\0');
     out[0] = '\'';
-    unsigned long n =
-        mysql_real_escape_string(db_.get(), out.data() + 1, text.data(), static_cast<unsigned long>(text.size()));
+    unsigned long n = mysql_real_escape_string(db_.get(), out.data() + 1, text.data(),
+                                               static_cast<unsigned long>(text.size()));
     out.resize(n + 1);
     out.push_back('\'');
     return out;

@@ -18,7 +18,7 @@ namespace chat::store {
 using row = std::vector<std::optional<std::string>>;
 
 class mysql_connection {
-public:
+  public:
     explicit mysql_connection(core::mysql_config cfg) : cfg_(std::move(cfg)) {}
     mysql_connection(const mysql_connection&) = delete;
     mysql_connection& operator=(const mysql_connection&) = delete;
@@ -34,7 +34,7 @@ public:
     unsigned last_errno() const { return last_errno_; }
     void disconnect() { db_.reset(); }
 
-private:
+  private:
     core::result<void> ensure_connected();
     core::result<void> run(std::string_view sql);
 

@@ -45,7 +45,8 @@ std::uint64_t to_u64(std::string_view s) {
 
 core::result<void> expect_ok(core::result<reply_ptr> r, const char* what) {
     if (!r) return r.error();
-    if (is_error(r->get())) return make_error(errc::unavailable, std::string("redis: ") + what + ": " + reply_string(r->get()));
+    if (is_error(r->get()))
+        return make_error(errc::unavailable, std::string("redis: ") + what + ": " + reply_string(r->get()));
     return {};
 }
 
@@ -125,10 +126,12 @@ core::result<void> raise_app_counter(redis_connection& r, const std::string& tok
 }
 
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
-                                 std::uint64_t app_id, std::int64_t created_at_ms, std::uint64_t seq_at_least) {
-    return expect_ok(r.eval(register_script, {core::keys::chat(token, chat_number)},
-                            {std::to_string(app_id), std::to_string(seq_at_least), std::to_string(created_at_ms)}),
-                     "register chat");
+                                 std::uint64_t app_id, std::int64_t created_at_ms,
+                                 std::uint64_t seq_at_least) {
+    return expect_ok(
+        r.eval(register_script, {core::keys::chat(token, chat_number)},
+               {std::to_string(app_id), std::to_string(seq_at_least), std::to_string(created_at_ms)}),
+        "register chat");
 }
 
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
@@ -152,7 +155,8 @@ core::result<void> put_pending(redis_connection& r, const std::string& token, st
     auto replies = r.pipeline({{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}});
     if (!replies) return replies.error();
     for (auto& rep : *replies)
-        if (is_error(rep.get())) return make_error(errc::unavailable, "redis: put pending: " + reply_string(rep.get()));
+        if (is_error(rep.get()))
+            return make_error(errc::unavailable, "redis: put pending: " + reply_string(rep.get()));
     return {};
 }
 
@@ -171,7 +175,8 @@ core::result<void> clear_pending(redis_connection& r, const std::vector<pending_
     std::vector<std::vector<std::string>> cmds;
     cmds.reserve(refs.size());
     for (const auto& ref : refs)
-        cmds.push_back({"HDEL", core::keys::chat_pending(ref.token, ref.chat_number), std::to_string(ref.number)});
+        cmds.push_back(
+            {"HDEL", core::keys::chat_pending(ref.token, ref.chat_number), std::to_string(ref.number)});
     auto replies = r.pipeline(cmds);
     if (!replies) return replies.error();
     return {};

@@ -39,7 +39,8 @@ core::result<void> mark_seeded(redis_connection& r);
 core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id);
 // Makes a chat known to message creation; never lowers the counter. seq_at_least: the highest stored number.
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
-                                 std::uint64_t app_id, std::int64_t created_at_ms, std::uint64_t seq_at_least = 0);
+                                 std::uint64_t app_id, std::int64_t created_at_ms,
+                                 std::uint64_t seq_at_least = 0);
 // Raises an application's chat counter to at least seq (used when recovering from MySQL).
 core::result<void> raise_app_counter(redis_connection& r, const std::string& token, std::uint64_t app_id,
                                      std::uint64_t seq);

@@ -14,7 +14,9 @@ using core::make_error;
 publisher::publisher(core::amqp_config cfg, int connections, std::size_t max_batch)
     : cfg_(std::move(cfg)), connections_(connections), max_batch_(max_batch) {}
 
-publisher::~publisher() { stop(); }
+publisher::~publisher() {
+    stop();
+}
 
 void publisher::start() {
     for (int i = 0; i < connections_; ++i) threads_.emplace_back([this] { run(); });
@@ -61,10 +63,13 @@ void publisher::enqueue(std::string body, std::string message_id, handler_type h
     complete(it, make_error(errc::unavailable, "publisher stopped"));
 }
 
-void publisher::complete(item& it, core::result<void> r) { it.handler(std::move(r)); }
+void publisher::complete(item& it, core::result<void> r) {
+    it.handler(std::move(r));
+}
 
 core::result<void> publisher::publish_batch(amqp_session& session, std::vector<item>& batch,
-                                            std::vector<std::uint64_t>& seqs, std::vector<std::uint64_t>& nacked) {
+                                            std::vector<std::uint64_t>& seqs,
+                                            std::vector<std::uint64_t>& nacked) {
     seqs.clear();
     nacked.clear();
     if (!session.is_open()) {
@@ -78,7 +83,8 @@ core::result<void> publisher::publish_batch(amqp_session& session, std::vector<i
         if (!seq) return seq.error();
         seqs.push_back(*seq);
     }
-    auto waited = session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    auto waited =
+        session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
     if (!waited) return waited.error();
     nacked = std::move(*waited);
     return {};
@@ -117,8 +123,9 @@ void publisher::run() {
         for (std::size_t i = 0; i < batch.size(); ++i) {
             bool ok = outcome && std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end();
             complete(batch[i], ok ? core::result<void>{}
-                                  : core::result<void>{outcome ? make_error(errc::unavailable, "broker refused the message")
-                                                               : outcome.error()});
+                                  : core::result<void>{
+                                        outcome ? make_error(errc::unavailable, "broker refused the message")
+                                                : outcome.error()});
         }
         if (!outcome) {
             // The broker is unreachable: wait a little before the next attempt so that a burst of

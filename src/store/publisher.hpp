@@ -7,10 +7,10 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <functional>
-#include <memory>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -24,7 +24,7 @@ namespace chat::store {
 class amqp_session;
 
 class publisher {
-public:
+  public:
     // Called on a publisher thread; it posts the completion to the requester's executor.
     using handler_type = std::function<void(core::result<void>)>;
 
@@ -55,7 +55,7 @@ public:
     std::uint64_t batches() const;
     std::uint64_t messages() const;
 
-private:
+  private:
     struct item {
         std::string body;
         std::string message_id;
@@ -63,8 +63,8 @@ private:
     };
     void enqueue(std::string body, std::string message_id, handler_type handler);
     void run();
-    core::result<void> publish_batch(amqp_session& session, std::vector<item>& batch, std::vector<std::uint64_t>& seqs,
-                                     std::vector<std::uint64_t>& nacked);
+    core::result<void> publish_batch(amqp_session& session, std::vector<item>& batch,
+                                     std::vector<std::uint64_t>& seqs, std::vector<std::uint64_t>& nacked);
     static void complete(item& it, core::result<void> r);
 
     core::amqp_config cfg_;

@@ -10,7 +10,9 @@ namespace chat::store {
 using core::errc;
 using core::make_error;
 
-bool is_error(const redisReply* r) { return r == nullptr || r->type == REDIS_REPLY_ERROR; }
+bool is_error(const redisReply* r) {
+    return r == nullptr || r->type == REDIS_REPLY_ERROR;
+}
 
 std::string reply_string(const redisReply* r) {
     if (r == nullptr) return {};
@@ -106,7 +108,8 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
     return out;
 }
 
-core::result<reply_ptr> redis_connection::eval(const std::string& script, const std::vector<std::string>& keys,
+core::result<reply_ptr> redis_connection::eval(const std::string& script,
+                                               const std::vector<std::string>& keys,
                                                const std::vector<std::string>& args) {
     for (int attempt = 0; attempt < 2; ++attempt) {
         std::string sha;
@@ -116,7 +119,8 @@ core::result<reply_ptr> redis_connection::eval(const std::string& script, const 
             auto loaded = command({"SCRIPT", "LOAD", script});
             if (!loaded) return loaded.error();
             if (is_error(loaded->get()))
-                return make_error(errc::internal, "redis: SCRIPT LOAD failed: " + reply_string(loaded->get()));
+                return make_error(errc::internal,
+                                  "redis: SCRIPT LOAD failed: " + reply_string(loaded->get()));
             sha = reply_string(loaded->get());
             script_shas_.emplace_back(script, sha);
         }

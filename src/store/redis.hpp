@@ -18,7 +18,7 @@ struct reply_deleter {
 using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 class redis_connection {
-public:
+  public:
     explicit redis_connection(core::redis_config cfg) : cfg_(std::move(cfg)) {}
     redis_connection(const redis_connection&) = delete;
     redis_connection& operator=(const redis_connection&) = delete;
@@ -32,7 +32,7 @@ public:
     core::result<reply_ptr> eval(const std::string& script, const std::vector<std::string>& keys,
                                  const std::vector<std::string>& args);
 
-private:
+  private:
     core::result<void> ensure_connected();
     void drop();
 

@@ -9,25 +9,30 @@ namespace chat::store {
 using core::sql_datetime;
 
 namespace {
-std::int64_t ms(const std::optional<std::string>& v) { return v ? core::parse_sql_datetime(*v) : 0; }
+std::int64_t ms(const std::optional<std::string>& v) {
+    return v ? core::parse_sql_datetime(*v) : 0;
+}
 
-chat_row to_chat(const row& r) { return chat_row{to_u64(r[0]), to_u64(r[1]), ms(r[2]), ms(r[3])}; }
+chat_row to_chat(const row& r) {
+    return chat_row{to_u64(r[0]), to_u64(r[1]), ms(r[2]), ms(r[3])};
+}
 
 message_row to_message(const row& r) {
     return message_row{to_u64(r[0]), to_u64(r[1]), r[2].value_or(""), ms(r[3]), ms(r[4])};
 }
 }  // namespace
 
-core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token, const std::string& name,
-                                       std::int64_t now_ms) {
+core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token,
+                                       const std::string& name, std::int64_t now_ms) {
     auto t = db.quote(token);
     if (!t) return t.error();
     auto n = db.quote(name);
     if (!n) return n.error();
     auto at = sql_datetime(now_ms);
-    auto r = db.execute(fmt::format(
-        "INSERT INTO applications (token, name, chats_count, created_at, updated_at) VALUES ({}, {}, 0, '{}', '{}')",
-        *t, *n, at, at));
+    auto r =
+        db.execute(fmt::format("INSERT INTO applications (token, name, chats_count, created_at, updated_at) "
+                               "VALUES ({}, {}, 0, '{}', '{}')",
+                               *t, *n, at, at));
     if (!r) return r.error();
     return db.last_insert_id();
 }
@@ -36,12 +41,13 @@ core::result<std::optional<app_row>> find_app(mysql_connection& db, const std::s
     auto t = db.quote(token);
     if (!t) return t.error();
     auto rows = db.query(fmt::format(
-        "SELECT id, token, name, chats_count, created_at, updated_at FROM applications WHERE token = {}", *t));
+        "SELECT id, token, name, chats_count, created_at, updated_at FROM applications WHERE token = {}",
+        *t));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<app_row>{};
     const auto& r = rows->front();
-    return std::optional<app_row>{app_row{to_u64(r[0]), r[1].value_or(""), r[2].value_or(""), to_u64(r[3]),
-                                          ms(r[4]), ms(r[5])}};
+    return std::optional<app_row>{
+        app_row{to_u64(r[0]), r[1].value_or(""), r[2].value_or(""), to_u64(r[3]), ms(r[4]), ms(r[5])}};
 }
 
 core::result<bool> update_app_name(mysql_connection& db, const std::string& token, const std::string& name,
@@ -60,21 +66,24 @@ core::result<bool> update_app_name(mysql_connection& db, const std::string& toke
     return true;
 }
 
-core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id, std::uint64_t number) {
-    auto rows = db.query(fmt::format(
-        "SELECT number, messages_count, created_at, updated_at FROM chats WHERE application_id = {} AND number = {}",
-        app_id, number));
+core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id,
+                                                std::uint64_t number) {
+    auto rows =
+        db.query(fmt::format("SELECT number, messages_count, created_at, updated_at FROM chats WHERE "
+                             "application_id = {} AND number = {}",
+                             app_id, number));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<chat_row>{};
     return std::optional<chat_row>{to_chat(rows->front())};
 }
 
-core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id, std::uint64_t after,
-                                               int limit) {
-    auto rows = db.query(fmt::format(
-        "SELECT number, messages_count, created_at, updated_at FROM chats WHERE application_id = {} AND number > {} "
-        "ORDER BY number LIMIT {}",
-        app_id, after, limit));
+core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id,
+                                               std::uint64_t after, int limit) {
+    auto rows =
+        db.query(fmt::format("SELECT number, messages_count, created_at, updated_at FROM chats WHERE "
+                             "application_id = {} AND number > {} "
+                             "ORDER BY number LIMIT {}",
+                             app_id, after, limit));
     if (!rows) return rows.error();
     std::vector<chat_row> out;
     out.reserve(rows->size());
@@ -84,21 +93,22 @@ core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64
 
 core::result<std::optional<message_row>> find_message(mysql_connection& db, std::uint64_t app_id,
                                                       std::uint64_t chat_number, std::uint64_t number) {
-    auto rows = db.query(
-        fmt::format("SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
-                    "AND chat_number = {} AND number = {}",
-                    app_id, chat_number, number));
+    auto rows = db.query(fmt::format(
+        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
+        "AND chat_number = {} AND number = {}",
+        app_id, chat_number, number));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<message_row>{};
     return std::optional<message_row>{to_message(rows->front())};
 }
 
 core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
-                                                     std::uint64_t chat_number, std::uint64_t after, int limit) {
-    auto rows = db.query(
-        fmt::format("SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
-                    "AND chat_number = {} AND number > {} ORDER BY number LIMIT {}",
-                    app_id, chat_number, after, limit));
+                                                     std::uint64_t chat_number, std::uint64_t after,
+                                                     int limit) {
+    auto rows = db.query(fmt::format(
+        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
+        "AND chat_number = {} AND number > {} ORDER BY number LIMIT {}",
+        app_id, chat_number, after, limit));
     if (!rows) return rows.error();
     std::vector<message_row> out;
     out.reserve(rows->size());

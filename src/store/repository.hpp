@@ -34,19 +34,21 @@ struct message_row {
     std::int64_t updated_at_ms = 0;
 };
 
-core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token, const std::string& name,
-                                       std::int64_t now_ms);
+core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token,
+                                       const std::string& name, std::int64_t now_ms);
 core::result<std::optional<app_row>> find_app(mysql_connection& db, const std::string& token);
 // Returns false when no application has this token.
 core::result<bool> update_app_name(mysql_connection& db, const std::string& token, const std::string& name,
                                    std::int64_t now_ms);
-core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id, std::uint64_t number);
-core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id, std::uint64_t after,
-                                               int limit);
+core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id,
+                                                std::uint64_t number);
+core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id,
+                                               std::uint64_t after, int limit);
 core::result<std::optional<message_row>> find_message(mysql_connection& db, std::uint64_t app_id,
                                                       std::uint64_t chat_number, std::uint64_t number);
 core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
-                                                     std::uint64_t chat_number, std::uint64_t after, int limit);
+                                                     std::uint64_t chat_number, std::uint64_t after,
+                                                     int limit);
 // Returns false when the message is not stored (yet).
 core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
                                        std::uint64_t number, const std::string& body, std::int64_t now_ms);

@@ -15,8 +15,8 @@ using core::sql_datetime;
 
 namespace {
 
-using chat_key = std::pair<std::uint64_t, std::uint64_t>;                        // app, number
-using message_key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;     // app, chat, number
+using chat_key = std::pair<std::uint64_t, std::uint64_t>;                     // app, number
+using message_key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;  // app, chat, number
 
 struct stored_message {
     std::string creation_id;
@@ -27,7 +27,7 @@ struct stored_message {
 
 // Rolls back unless committed, so an error return never leaves a transaction open.
 class transaction {
-public:
+  public:
     explicit transaction(store::mysql_connection& db) : db_(db) {}
     ~transaction() {
         if (open_) (void)db_.execute("ROLLBACK");
@@ -45,11 +45,10 @@ public:
         return {};
     }
 
-private:
+  private:
     store::mysql_connection& db_;
     bool open_ = false;
 };
-
 
 }  // namespace
 
@@ -72,55 +71,60 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
     for (const auto& ev : events) {
         if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
             auto at = sql_datetime(c->created_at_ms);
-            chat_values += fmt::format("{}({}, {}, '{}', '{}', '{}')", chat_values.empty() ? "" : ",", c->app_id,
-                                       c->number, c->creation_id, at, at);
+            chat_values += fmt::format("{}({}, {}, '{}', '{}', '{}')", chat_values.empty() ? "" : ",",
+                                       c->app_id, c->number, c->creation_id, at, at);
             chat_keys += fmt::format("{}({}, {})", chat_keys.empty() ? "" : ",", c->app_id, c->number);
         } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
             auto body = db_.quote(m->body);
             if (!body) return body.error();
             auto at = sql_datetime(m->created_at_ms);
-            message_values += fmt::format("{}({}, {}, {}, {}, '{}', '{}', '{}')", message_values.empty() ? "" : ",",
-                                          m->app_id, m->chat_number, m->number, *body, m->creation_id, at, at);
-            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", m->app_id, m->chat_number,
-                                        m->number);
+            message_values +=
+                fmt::format("{}({}, {}, {}, {}, '{}', '{}', '{}')", message_values.empty() ? "" : ",",
+                            m->app_id, m->chat_number, m->number, *body, m->creation_id, at, at);
+            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", m->app_id,
+                                        m->chat_number, m->number);
         } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
-            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", e->app_id, e->chat_number,
-                                        e->number);
+            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", e->app_id,
+                                        e->chat_number, e->number);
         }
     }
     transaction tx(db_);
     if (auto ok = tx.begin(); !ok) return ok.error();
     if (!chat_values.empty()) {
         auto r = db_.execute(
-            "INSERT INTO chats (application_id, number, creation_id, created_at, updated_at) VALUES " + chat_values +
-            " ON DUPLICATE KEY UPDATE number = number");
+            "INSERT INTO chats (application_id, number, creation_id, created_at, updated_at) VALUES " +
+            chat_values + " ON DUPLICATE KEY UPDATE number = number");
         if (!r) return r.error();
     }
     if (!message_values.empty()) {
         auto r = db_.execute(
-            "INSERT INTO messages (application_id, chat_number, number, body, creation_id, created_at, updated_at) "
+            "INSERT INTO messages (application_id, chat_number, number, body, creation_id, created_at, "
+            "updated_at) "
             "VALUES " +
             message_values + " ON DUPLICATE KEY UPDATE number = number");
         if (!r) return r.error();
     }
     std::map<chat_key, std::string> stored_chats;
     if (!chat_keys.empty()) {
-        auto rows = db_.query("SELECT application_id, number, creation_id FROM chats WHERE (application_id, number) IN (" +
-                              chat_keys + ")");
+        auto rows = db_.query(
+            "SELECT application_id, number, creation_id FROM chats WHERE (application_id, number) IN (" +
+            chat_keys + ")");
         if (!rows) return rows.error();
-        for (const auto& r : *rows) stored_chats[{store::to_u64(r[0]), store::to_u64(r[1])}] = r[2].value_or("");
+        for (const auto& r : *rows)
+            stored_chats[{store::to_u64(r[0]), store::to_u64(r[1])}] = r[2].value_or("");
     }
     std::map<message_key, stored_message> stored_messages;
     if (!message_keys.empty()) {
         auto rows = db_.query(
-            "SELECT application_id, chat_number, number, creation_id, body, created_at, updated_at FROM messages "
+            "SELECT application_id, chat_number, number, creation_id, body, created_at, updated_at FROM "
+            "messages "
             "WHERE (application_id, chat_number, number) IN (" +
             message_keys + ")");
         if (!rows) return rows.error();
         for (const auto& r : *rows)
-            stored_messages[{store::to_u64(r[0]), store::to_u64(r[1]), store::to_u64(r[2])}] =
-                stored_message{r[3].value_or(""), r[4].value_or(""), core::parse_sql_datetime(r[5].value_or("")),
-                               core::parse_sql_datetime(r[6].value_or(""))};
+            stored_messages[{store::to_u64(r[0]), store::to_u64(r[1]), store::to_u64(r[2])}] = stored_message{
+                r[3].value_or(""), r[4].value_or(""), core::parse_sql_datetime(r[5].value_or("")),
+                core::parse_sql_datetime(r[6].value_or(""))};
     }
 
     std::string marks;
@@ -133,9 +137,10 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
         if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
             auto it = stored_chats.find({c->app_id, c->number});
             if (it == stored_chats.end() || it->second != c->creation_id) {
-                out.rejected.push_back({i, fmt::format("number conflict: chat {} of application {} is stored by "
-                                                       "another creation",
-                                                       c->number, c->app_id)});
+                out.rejected.push_back(
+                    {i, fmt::format("number conflict: chat {} of application {} is stored by "
+                                    "another creation",
+                                    c->number, c->app_id)});
                 continue;
             }
             out.stored_chats.push_back(*c);
@@ -145,9 +150,10 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             message_key k{m->app_id, m->chat_number, m->number};
             auto it = stored_messages.find(k);
             if (it == stored_messages.end() || it->second.creation_id != m->creation_id) {
-                out.rejected.push_back({i, fmt::format("number conflict: message {} of chat {} of application {} "
-                                                       "is stored by another creation",
-                                                       m->number, m->chat_number, m->app_id)});
+                out.rejected.push_back(
+                    {i, fmt::format("number conflict: message {} of chat {} of application {} "
+                                    "is stored by another creation",
+                                    m->number, m->chat_number, m->app_id)});
                 continue;
             }
             out.stored_messages.push_back({m->token, m->chat_number, m->number});
@@ -155,7 +161,8 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             if (!indexed[k]) {
                 indexed[k] = true;
                 const auto& s = it->second;
-                docs.push_back({m->app_id, m->chat_number, m->number, s.body, s.created_at_ms, s.updated_at_ms});
+                docs.push_back(
+                    {m->app_id, m->chat_number, m->number, s.body, s.created_at_ms, s.updated_at_ms});
             }
         } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
             message_key k{e->app_id, e->chat_number, e->number};
@@ -167,7 +174,8 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             if (!indexed[k]) {
                 indexed[k] = true;
                 const auto& s = it->second;
-                docs.push_back({e->app_id, e->chat_number, e->number, s.body, s.created_at_ms, s.updated_at_ms});
+                docs.push_back(
+                    {e->app_id, e->chat_number, e->number, s.body, s.created_at_ms, s.updated_at_ms});
             }
         }
     }

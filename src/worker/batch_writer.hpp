@@ -27,13 +27,13 @@ struct batch_outcome {
 };
 
 class batch_writer {
-public:
+  public:
     batch_writer(store::mysql_connection& db, store::elastic_client& es) : db_(db), es_(es) {}
     // Fails (errc::unavailable) when MariaDB or Elasticsearch could not take the batch; the caller
     // retries the same batch later.
     core::result<batch_outcome> write(const std::vector<domain::event>& events);
 
-private:
+  private:
     core::result<batch_outcome> write_sql(const std::vector<domain::event>& events,
                                           std::vector<store::message_doc>& docs);
     store::mysql_connection& db_;

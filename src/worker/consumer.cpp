@@ -35,7 +35,8 @@ std::vector<consumer::pending_delivery> consumer::collect() {
     auto first_event = domain::decode((**first).body);
     batch.push_back({std::move(**first), std::move(first_event)});
     while (batch.size() < static_cast<std::size_t>(cfg_.batch_size)) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         auto more = in_.next(left);
         if (!more || !*more) break;  // a broken connection surfaces on the next ack or read
@@ -45,8 +46,8 @@ std::vector<consumer::pending_delivery> consumer::collect() {
     return batch;
 }
 
-bool consumer::store_batch(std::vector<pending_delivery>& batch, std::vector<std::pair<std::size_t, std::string>>& dead,
-                           batch_outcome& stored) {
+bool consumer::store_batch(std::vector<pending_delivery>& batch,
+                           std::vector<std::pair<std::size_t, std::string>>& dead, batch_outcome& stored) {
     std::vector<domain::event> events;
     std::vector<std::size_t> positions;  // event index -> batch index
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -80,7 +81,8 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch, std::vector<std
             auto out = writer_.write({events[e]});
             if (out) {
                 for (auto& r : out->rejected) dead.emplace_back(positions[e], r.reason);
-                stored.stored_chats.insert(stored.stored_chats.end(), out->stored_chats.begin(), out->stored_chats.end());
+                stored.stored_chats.insert(stored.stored_chats.end(), out->stored_chats.begin(),
+                                           out->stored_chats.end());
                 stored.stored_messages.insert(stored.stored_messages.end(), out->stored_messages.begin(),
                                               out->stored_messages.end());
                 break;
@@ -110,7 +112,8 @@ bool consumer::dead_letter(const std::vector<pending_delivery>& batch,
             if (ok) last = *seq;
         }
         if (ok) {
-            auto confirmed = dlq_.wait_confirms(last, std::chrono::steady_clock::now() + std::chrono::seconds(10));
+            auto confirmed =
+                dlq_.wait_confirms(last, std::chrono::steady_clock::now() + std::chrono::seconds(10));
             if (confirmed && confirmed->empty()) return true;
             dlq_.close();
         }
@@ -140,7 +143,9 @@ void consumer::run() {
     while (!stop_) {
         if (!in_.is_open()) {
             auto ok = in_.open(false);
-            if (ok) ok = in_.consume(cfg_.amqp.queue, static_cast<std::uint16_t>(std::min(cfg_.batch_size * 2, 65535)));
+            if (ok)
+                ok = in_.consume(cfg_.amqp.queue,
+                                 static_cast<std::uint16_t>(std::min(cfg_.batch_size * 2, 65535)));
             if (!ok) {
                 spdlog::warn("consumer: {}", ok.error().message);
                 backoff(delay);
@@ -162,7 +167,8 @@ void consumer::run() {
             spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
             continue;
         }
-        spdlog::debug("stored batch: {} events, {} rejected, {} indexed", batch.size(), dead.size(), stored.indexed);
+        spdlog::debug("stored batch: {} events, {} rejected, {} indexed", batch.size(), dead.size(),
+                      stored.indexed);
     }
     in_.close();
     dlq_.close();

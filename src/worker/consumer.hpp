@@ -15,11 +15,11 @@
 namespace chat::worker {
 
 class consumer {
-public:
+  public:
     consumer(const core::config& cfg, std::atomic<bool>& stop);
     void run();
 
-private:
+  private:
     struct pending_delivery {
         store::delivery d;
         core::result<domain::event> ev;
@@ -27,8 +27,8 @@ private:
     std::vector<pending_delivery> collect();
     // Writes the batch, retrying with back-off while servers are away; isolates events that fail alone.
     // Returns false when stopped before the batch could be stored (it is then left unacknowledged).
-    bool store_batch(std::vector<pending_delivery>& batch, std::vector<std::pair<std::size_t, std::string>>& dead,
-                     batch_outcome& stored);
+    bool store_batch(std::vector<pending_delivery>& batch,
+                     std::vector<std::pair<std::size_t, std::string>>& dead, batch_outcome& stored);
     bool dead_letter(const std::vector<pending_delivery>& batch,
                      const std::vector<std::pair<std::size_t, std::string>>& dead);
     void after_store(const batch_outcome& stored);

@@ -22,7 +22,9 @@ core::result<bool> jobs::lock(const char* name) {
     return !rows->empty() && rows->front()[0] && *rows->front()[0] == "1";
 }
 
-void jobs::unlock(const char* name) { (void)db_.query(fmt::format("SELECT RELEASE_LOCK('{}')", name)); }
+void jobs::unlock(const char* name) {
+    (void)db_.query(fmt::format("SELECT RELEASE_LOCK('{}')", name));
+}
 
 core::result<std::size_t> jobs::refresh_counts() {
     auto locked = lock("chat.count_refresh");
@@ -44,17 +46,20 @@ core::result<std::size_t> jobs::refresh_counts() {
             auto version = store::to_u64(m[2]);
             // COUNT(*) over a primary-key prefix: an index range scan of this one chat or application.
             auto sql = chat == 0
-                           ? fmt::format("UPDATE applications SET chats_count = (SELECT COUNT(*) FROM chats WHERE "
-                                         "application_id = {0}) WHERE id = {0}",
-                                         app)
-                           : fmt::format("UPDATE chats SET messages_count = (SELECT COUNT(*) FROM messages WHERE "
-                                         "application_id = {0} AND chat_number = {1}) WHERE application_id = {0} AND "
-                                         "number = {1}",
-                                         app, chat);
+                           ? fmt::format(
+                                 "UPDATE applications SET chats_count = (SELECT COUNT(*) FROM chats WHERE "
+                                 "application_id = {0}) WHERE id = {0}",
+                                 app)
+                           : fmt::format(
+                                 "UPDATE chats SET messages_count = (SELECT COUNT(*) FROM messages WHERE "
+                                 "application_id = {0} AND chat_number = {1}) WHERE application_id = {0} AND "
+                                 "number = {1}",
+                                 app, chat);
             auto r = db_.execute(sql);
-            if (r) r = db_.execute(fmt::format(
-                       "DELETE FROM count_marks WHERE application_id = {} AND chat_number = {} AND version = {}", app,
-                       chat, version));
+            if (r)
+                r = db_.execute(fmt::format(
+                    "DELETE FROM count_marks WHERE application_id = {} AND chat_number = {} AND version = {}",
+                    app, chat, version));
             if (!r) {
                 out = r.error();
                 failed = true;
@@ -84,7 +89,8 @@ core::result<void> jobs::wait_for_drained_queue() {
         if (empty_checks >= 2) return {};
         std::this_thread::sleep_for(std::chrono::milliseconds(cfg_.batch_delay_ms + 1000));
     }
-    spdlog::warn("recovery: queue did not drain in 60 s; seeding anyway (conflicts are caught by the worker)");
+    spdlog::warn(
+        "recovery: queue did not drain in 60 s; seeding anyway (conflicts are caught by the worker)");
     return {};
 }
 
@@ -107,10 +113,11 @@ core::result<bool> jobs::recover_numbering() {
     std::size_t apps = 0, chats = 0;
     std::uint64_t after = 0;
     while (!stop_) {
-        auto rows = db_.query(fmt::format(
-            "SELECT a.id, a.token, COALESCE((SELECT MAX(number) FROM chats c WHERE c.application_id = a.id), 0) "
-            "FROM applications a WHERE a.id > {} ORDER BY a.id LIMIT 1000",
-            after));
+        auto rows =
+            db_.query(fmt::format("SELECT a.id, a.token, COALESCE((SELECT MAX(number) FROM chats c WHERE "
+                                  "c.application_id = a.id), 0) "
+                                  "FROM applications a WHERE a.id > {} ORDER BY a.id LIMIT 1000",
+                                  after));
         if (!rows) return rows.error();
         if (rows->empty()) break;
         for (const auto& r : *rows) {
@@ -124,7 +131,8 @@ core::result<bool> jobs::recover_numbering() {
     std::uint64_t after_app = 0, after_chat = 0;
     while (!stop_) {
         auto rows = db_.query(fmt::format(
-            "SELECT c.application_id, a.token, c.number, c.created_at, COALESCE((SELECT MAX(m.number) FROM messages m "
+            "SELECT c.application_id, a.token, c.number, c.created_at, COALESCE((SELECT MAX(m.number) FROM "
+            "messages m "
             "WHERE m.application_id = c.application_id AND m.chat_number = c.number), 0) FROM chats c JOIN "
             "applications a ON a.id = c.application_id WHERE (c.application_id, c.number) > ({}, {}) "
             "ORDER BY c.application_id, c.number LIMIT 1000",
@@ -134,8 +142,9 @@ core::result<bool> jobs::recover_numbering() {
         for (const auto& r : *rows) {
             after_app = store::to_u64(r[0]);
             after_chat = store::to_u64(r[2]);
-            if (auto ok = store::register_chat(redis_, r[1].value_or(""), after_chat, after_app,
-                                               core::parse_sql_datetime(r[3].value_or("")), store::to_u64(r[4]));
+            if (auto ok =
+                    store::register_chat(redis_, r[1].value_or(""), after_chat, after_app,
+                                         core::parse_sql_datetime(r[3].value_or("")), store::to_u64(r[4]));
                 !ok)
                 return ok.error();
             ++chats;

@@ -13,7 +13,7 @@
 namespace chat::worker {
 
 class jobs {
-public:
+  public:
     jobs(const core::config& cfg, std::atomic<bool>& stop);
     // Loops until stop: runs each job when it is due.
     void run();
@@ -22,7 +22,7 @@ public:
     core::result<std::size_t> refresh_counts();
     core::result<bool> recover_numbering();
 
-private:
+  private:
     core::result<bool> lock(const char* name);
     void unlock(const char* name);
     core::result<void> wait_for_drained_queue();

@@ -1,8 +1,13 @@
 """Search through the real Elasticsearch: fragments, case, several words, order, paging, isolation."""
+import json
+import os
+import threading
+import time
 import unittest
+import urllib.request
 from urllib.parse import quote
 
-from harness import Client, start_api, start_worker, unique, wait_until
+from harness import Client, ctl, start_api, start_worker, unique, wait_until
 
 procs = []
 api = None
@@ -86,6 +91,44 @@ class Search(unittest.TestCase):
         self.assertEqual(len(hits), 1)
         self.assertEqual(h["x-total-hits"], "3")
         self.assertIn("hello", hits[0]["content"].lower())
+
+    def test_reindex_without_downtime(self):
+        es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+        before = json.load(urllib.request.urlopen(f"{es}/_alias/messages"))
+        s, app, _ = self.c.request("POST", "/api/v1/apps", {"name": unique()})
+        token = app["token"]
+        self.c.request("POST", f"/api/v1/apps/{token}/chats")
+        for i in range(20):
+            self.c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"zebra before {i}"})
+        stop = threading.Event()
+        during = []
+
+        def write_while_reindexing():
+            cl = Client(api.port)
+            i = 0
+            while not stop.is_set():
+                s, m, _ = cl.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"zebra during {i}"})
+                self.assertEqual(s, 201)
+                during.append(m["number"])
+                i += 1
+                time.sleep(0.05)
+        t = threading.Thread(target=write_while_reindexing)
+        t.start()
+        try:
+            out = ctl("reindex", "--delete-old", CHAT_REINDEX_SETTLE_MS=2500)
+        finally:
+            stop.set()
+            t.join()
+        old_index = next(iter(before))
+        self.assertIn(f"{old_index} -> ", out)
+        after = json.load(urllib.request.urlopen(f"{es}/_alias/messages"))
+        self.assertEqual(len(after), 1)
+        self.assertNotEqual(next(iter(after)), old_index)
+        self.assertGreater(len(during), 0)
+        # Everything written before and during the reindex is found in the new index.
+        wait_until(lambda: self.search(token, 1, "zebra")["total"] == 20 + len(during), what="all messages searchable")
+        # Earlier data survived the move too.
+        self.assertEqual(self.numbers("submar"), [3])
 
     def test_unknown_chat_or_app(self):
         s, r, _ = self.c.request("GET", f"/api/v1/apps/{self.token}/chats/99/messages/search?q=hello")

@@ -7,8 +7,8 @@
 using namespace chat;
 
 TEST(http_error, maps_every_code_to_its_status) {
-    using core::errc;
     using boost::beast::http::status;
+    using core::errc;
     EXPECT_EQ(api::status_of(errc::bad_request), status::bad_request);
     EXPECT_EQ(api::status_of(errc::invalid_field), status::unprocessable_entity);
     EXPECT_EQ(api::status_of(errc::not_found), status::not_found);

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-using chat::api::router;
 using boost::beast::http::verb;
+using chat::api::router;
 
 TEST(router, captures_parameters) {
     router<int> r;

@@ -25,7 +25,8 @@ TEST(config, defaults_when_nothing_is_set) {
 }
 
 TEST(config, reads_values_and_strips_trailing_slash) {
-    auto c = load({{"CHAT_HTTP_PORT", "9000"}, {"CHAT_ES_URL", "http://es:9200/"}, {"CHAT_BATCH_SIZE", "10"}});
+    auto c =
+        load({{"CHAT_HTTP_PORT", "9000"}, {"CHAT_ES_URL", "http://es:9200/"}, {"CHAT_BATCH_SIZE", "10"}});
     EXPECT_EQ(c.http_port, 9000);
     EXPECT_EQ(c.es_url, "http://es:9200");
     EXPECT_EQ(c.batch_size, 10);

@@ -9,7 +9,8 @@ TEST(random, tokens_are_22_url_safe_characters_and_distinct) {
     for (int i = 0; i < 1000; ++i) {
         auto t = chat::core::make_token();
         ASSERT_EQ(t.size(), 22u);
-        for (char c : t) ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << t;
+        for (char c : t)
+            ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') << t;
         seen.insert(t);
     }
     EXPECT_EQ(seen.size(), 1000u);

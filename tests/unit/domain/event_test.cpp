@@ -33,12 +33,14 @@ TEST(event, chat_and_edit_round_trip) {
 }
 
 TEST(event, poison_is_an_error_not_a_crash) {
-    for (std::string bad : {"", "not json", "[]", "{}", R"({"type":"chat.created"})", R"({"type":"nope"})",
-                            R"({"type":"chat.created","app_id":"x","token":"t","number":1,"creation_id":"c","created_at":1})",
-                            // creation id that is not 32 hex characters would end up in SQL text
-                            R"({"type":"chat.created","app_id":1,"token":"t","number":1,"creation_id":"'; DROP","created_at":1})",
-                            R"({"type":"chat.created","app_id":1,"token":"t{x}","number":1,"creation_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","created_at":1})",
-                            R"({"type":"message.edited","app_id":0,"chat_number":1,"number":1})"}) {
+    for (
+        std::string bad :
+        {"", "not json", "[]", "{}", R"({"type":"chat.created"})", R"({"type":"nope"})",
+         R"({"type":"chat.created","app_id":"x","token":"t","number":1,"creation_id":"c","created_at":1})",
+         // creation id that is not 32 hex characters would end up in SQL text
+         R"({"type":"chat.created","app_id":1,"token":"t","number":1,"creation_id":"'; DROP","created_at":1})",
+         R"({"type":"chat.created","app_id":1,"token":"t{x}","number":1,"creation_id":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","created_at":1})",
+         R"({"type":"message.edited","app_id":0,"chat_number":1,"number":1})"}) {
         EXPECT_FALSE(decode(bad).has_value()) << bad;
     }
 }
