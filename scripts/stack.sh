@@ -536,11 +536,22 @@ cmd_status() {
     return "$rc"
 }
 
+# stop SERVICE: one server only (fault drills and tests); `up` starts it again.
+cmd_stop() {
+    case "${1:-}" in
+        mysql) mysql_stop ;;
+        redis) redis_stop ;;
+        rabbitmq) rmq_stop ;;
+        elasticsearch) es_stop ;;
+        *) die "usage: $0 stop mysql|redis|rabbitmq|elasticsearch" ;;
+    esac
+}
+
 main() {
     local cmd="${1:-}"
     case "$cmd" in
-        up | down | status) ;;
-        *) die "usage: $0 up|down|status" ;;
+        up | down | status | stop) ;;
+        *) die "usage: $0 up|down|status|stop SERVICE" ;;
     esac
     ((EUID == 0)) || die "must run as root (Elasticsearch is started as $ES_USER via runuser)"
     mkdir -p "$RUN_DIR" "$LOG_DIR"
@@ -552,7 +563,8 @@ main() {
     fi
     unset CHAT_STACK_LOCKED # not for the daemons
     es_setup_paths
-    "cmd_$cmd"
+    shift
+    "cmd_$cmd" "$@"
 }
 
 main "$@"

@@ -215,12 +215,17 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
     json::array sort;
     if (order == search_order::relevance) sort.push_back(json::object{{"_score", "desc"}});
     sort.push_back(json::object{{"number", order == search_order::relevance ? "desc" : "asc"}});
+    // Fragments decide what matches (constant score); a match query on the same words adds relevance, so
+    // whole-word and repeated matches rank above mere fragments. It is analyzed text, never query syntax.
+    std::string words;
+    for (const auto& f : fragments) words += (words.empty() ? "" : " ") + f;
     json::object q{
         {"query",
          {{"bool",
            {{"filter",
              json::array{{{"term", {{"app_id", app_id}}}}, {{"term", {{"chat_number", chat_number}}}}}},
-            {"must", must}}}}},
+            {"must", must},
+            {"should", json::array{{{"match", {{"body", {{"query", words}}}}}}}}}}}},
         {"sort", sort},
         {"from", from},
         {"size", size},

@@ -172,6 +172,24 @@ class Cluster(unittest.TestCase):
         s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after the broker restart"})
         self.assertEqual(s, 201, m)
 
+    def test_elasticsearch_down_loses_nothing(self):
+        # Creations never need Elasticsearch. Workers hold their batch unacknowledged (already in
+        # MariaDB; storing it again is harmless) and retry with back-off until the index takes it.
+        token = new_chat()
+        stack("stop", "elasticsearch")
+        try:
+            acked, failures = load(token, 100, threads=4)
+            self.assertEqual(failures, 0)
+            time.sleep(3)
+        finally:
+            stack("up")
+        assert_stored_exactly(self, token, acked)
+        c = Client(apis[0].port)
+        def searchable():
+            s, r, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/search?q=message&limit=1")
+            return s == 200 and r["total"] == 100
+        wait_until(searchable, timeout=120, what="all 100 messages indexed after Elasticsearch came back")
+
     def test_redis_data_loss_resumes_numbering_from_mysql(self):
         token = new_chat()
         acked, _ = load(token, 50, threads=4)

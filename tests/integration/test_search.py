@@ -70,6 +70,17 @@ class Search(unittest.TestCase):
         for h in self.search(self.token, 1, "hello")["hits"]:
             self.assertIn(h["body"], self.bodies)
 
+    def test_whole_words_rank_above_fragments(self):
+        # "hello" is a whole word in 1, 4 and 6 and only a fragment nowhere else; "ell" also finds
+        # shell (2) and Yellow (3), which rank below the whole words.
+        self.assertEqual(sorted(h["number"] for h in self.search(self.token, 1, "hello")["hits"]), [1, 4, 6])
+        ranked = [h["number"] for h in self.search(self.token, 1, "ell")["hits"]]
+        self.assertEqual(sorted(ranked), [1, 2, 3, 4, 6])
+        ranked = [h["number"] for h in self.search(self.token, 1, "the")["hits"]]
+        # "the" is a word in 2 and 4, only a fragment of "there" in 1: the words come first.
+        self.assertEqual(sorted(ranked[:2]), [2, 4])
+        self.assertEqual(ranked[2], 1)
+
     def test_highlight_sort_and_cursor(self):
         r = self.search(self.token, 1, "submar")
         self.assertIn("<em>", r["hits"][0]["highlight"])
