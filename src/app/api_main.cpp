@@ -16,13 +16,7 @@
 #include "store/publisher.hpp"
 
 int main() {
-    chat::core::config cfg;
-    try {
-        cfg = chat::core::load_config_from_environment();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "chat_api: invalid configuration: %s\n", e.what());
-        return 2;
-    }
+    const auto cfg = chat::core::load_config_or_exit("chat_api");
     chat::core::init_logging("chat_api", cfg.log_level);
     try {
         boost::asio::io_context ioc(cfg.http_threads);

@@ -17,13 +17,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: chat_ctl publish JSON | dead-letters | reindex [--delete-old]\n");
         return 2;
     }
-    chat::core::config cfg;
-    try {
-        cfg = chat::core::load_config_from_environment();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "chat_ctl: invalid configuration: %s\n", e.what());
-        return 2;
-    }
+    const auto cfg = chat::core::load_config_or_exit("chat_ctl");
     std::string cmd = argv[1];
     if (cmd == "reindex") {
         chat::store::mysql_connection db(cfg.mysql);

@@ -20,13 +20,7 @@ void on_signal(int) {
 }  // namespace
 
 int main() {
-    chat::core::config cfg;
-    try {
-        cfg = chat::core::load_config_from_environment();
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "chat_worker: invalid configuration: %s\n", e.what());
-        return 2;
-    }
+    const auto cfg = chat::core::load_config_or_exit("chat_worker");
     chat::core::init_logging("chat_worker", cfg.log_level);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -1,6 +1,7 @@
 #include "core/config.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -85,6 +86,15 @@ config load_config(const std::function<std::optional<std::string>(const std::str
         throw std::invalid_argument(
             "CHAT_MAX_BODY_BYTES must exceed CHAT_MAX_MESSAGE_BYTES by at least 1024");
     return c;
+}
+
+config load_config_or_exit(const char* program) {
+    try {
+        return load_config_from_environment();
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "%s: invalid configuration: %s\n", program, e.what());
+        std::exit(2);
+    }
 }
 
 config load_config_from_environment() {

@@ -63,5 +63,7 @@ struct config {
 // Reads the configuration through `getenv` (injectable for tests).
 config load_config(const std::function<std::optional<std::string>(const std::string&)>& getenv);
 config load_config_from_environment();
+// For main(): the environment's configuration, or a message naming the bad setting and exit(2).
+config load_config_or_exit(const char* program);
 
 }  // namespace chat::core

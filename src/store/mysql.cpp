@@ -1,6 +1,9 @@
 #include "store/mysql.hpp"
 
 #include <errmsg.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <charconv>
 
@@ -15,8 +18,19 @@ std::uint64_t to_u64(const std::optional<std::string>& v) {
     return out;
 }
 
+namespace {
+// True when the server closed this idle connection (restart, wait_timeout): reconnect before sending,
+// so that no statement is ever sent on a dead connection and none needs a blind retry.
+bool peer_closed(MYSQL* m) {
+    char byte;
+    ssize_t n = ::recv(mysql_get_socket(m), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+}  // namespace
+
 core::result<void> mysql_connection::ensure_connected() {
-    if (db_) return {};
+    if (db_ && !peer_closed(db_.get())) return {};
+    db_.reset();
     MYSQL* m = mysql_init(nullptr);
     if (m == nullptr) return make_error(errc::unavailable, "mysql: out of memory");
     unsigned timeout = 5;
