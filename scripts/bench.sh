@@ -21,7 +21,7 @@ log "micro-benchmarks"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-CHAT_HTTP_PORT=$PORT CHAT_LOG_LEVEL=warn "$BUILD/chat_api_server" & pids+=($!)
+CHAT_HTTP_PORT=$PORT CHAT_LOG_LEVEL=warn CHAT_RATE_LIMIT_RPS=0 "$BUILD/chat_api_server" & pids+=($!)
 CHAT_LOG_LEVEL=warn "$BUILD/chat_worker" & pids+=($!)
 wait_for "curl -fs http://127.0.0.1:$PORT/readyz" 60 "API server"
 

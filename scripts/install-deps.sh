@@ -14,7 +14,7 @@ PACKAGES=(
     build-essential cmake ninja-build pkg-config git clang-format
     # C++ libraries
     libboost1.81-all-dev libhiredis-dev librabbitmq-dev libmariadb-dev
-    libcurl4-openssl-dev libspdlog-dev libfmt-dev
+    libcurl4-openssl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
     libgtest-dev libgmock-dev libbenchmark-dev
     # services we run ourselves (scripts/stack.sh), never as system daemons
     mariadb-server mariadb-client redis-server redis-tools rabbitmq-server

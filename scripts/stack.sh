@@ -547,18 +547,23 @@ cmd_stop() {
     esac
 }
 
+# rabbitmqctl ARGS: rabbitmqctl against this stack's node (e.g. list_queues name type messages).
+cmd_rabbitmqctl() {
+    rmq rabbitmqctl "$@"
+}
+
 main() {
     local cmd="${1:-}"
     case "$cmd" in
-        up | down | status | stop) ;;
-        *) die "usage: $0 up|down|status|stop SERVICE" ;;
+        up | down | status | stop | rabbitmqctl) ;;
+        *) die "usage: $0 up|down|status|stop SERVICE|rabbitmqctl ARGS" ;;
     esac
     ((EUID == 0)) || die "must run as root (Elasticsearch is started as $ES_USER via runuser)"
     mkdir -p "$RUN_DIR" "$LOG_DIR"
     # One up/down at a time per var dir (e.g. parallel make targets). flock -o
     # keeps the lock fd out of the daemons we spawn, which would otherwise
     # hold the lock forever.
-    if [[ "$cmd" != status && "${CHAT_STACK_LOCKED:-}" != "$CHAT_VAR_DIR" ]]; then
+    if [[ "$cmd" != status && "$cmd" != rabbitmqctl && "${CHAT_STACK_LOCKED:-}" != "$CHAT_VAR_DIR" ]]; then
         CHAT_STACK_LOCKED="$CHAT_VAR_DIR" exec flock -o "$RUN_DIR/stack.lock" "$BASH" "$0" "$@"
     fi
     unset CHAT_STACK_LOCKED # not for the daemons

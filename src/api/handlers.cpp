@@ -2,9 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <cctype>
 
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/random.hpp"
 #include "core/time.hpp"
 #include "domain/search_query.hpp"
 #include "domain/validation.hpp"
@@ -114,6 +119,7 @@ handlers::handlers(service& svc) : svc_(svc) {
     using http::verb;
     add(verb::get, "/healthz", &handlers::healthz);
     add(verb::get, "/readyz", &handlers::readyz);
+    add(verb::get, "/metrics", &handlers::metrics);
     add(verb::post, "/api/v1/apps", &handlers::create_app);
     add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
     add(verb::get, "/api/v1/apps/:token", &handlers::get_app);
@@ -134,7 +140,48 @@ void handlers::add(http::verb v, std::string_view pattern,
     router_.add(v, pattern, [this, fn](request_context& ctx) { return (this->*fn)(ctx); });
 }
 
+namespace {
+
+// X-Request-Id from the client when it is a sane token (so it is safe in logs and events), else ours.
+std::string request_id_of(const request& req) {
+    auto it = req.find("X-Request-Id");
+    if (it != req.end()) {
+        auto v = it->value();
+        bool sane = !v.empty() && v.size() <= 128 && std::all_of(v.begin(), v.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                   c == ':';
+        });
+        if (sane) return std::string(v);
+    }
+    return core::make_creation_id();
+}
+
+}  // namespace
+
 asio::awaitable<response> handlers::handle(const request& req) {
+    const auto started = std::chrono::steady_clock::now();
+    auto& in_flight = core::metrics::requests_in_flight();
+    in_flight.Increment();
+    struct leave {
+        prometheus::Gauge& g;
+        ~leave() { g.Decrement(); }
+    } guard{in_flight};
+    std::string rid = request_id_of(req);
+    std::string_view route = "unmatched";
+    response res = co_await dispatch(req, rid, route);
+    res.set("X-Request-Id", rid);
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    core::metrics::observe_request(route, req.method_string(), res.result_int(), seconds);
+    // The access log: identifiers only (never a body), at info for server errors.
+    core::request_id_scope scope(rid);
+    auto level = res.result_int() >= 500 ? spdlog::level::info : spdlog::level::debug;
+    spdlog::log(level, "{} {} {} {:.2f}ms", std::string(req.method_string()), route, res.result_int(),
+                seconds * 1000);
+    co_return res;
+}
+
+asio::awaitable<response> handlers::dispatch(const request& req, const std::string& rid,
+                                             std::string_view& route) {
     auto target = std::string_view(req.target());
     auto url = boost::urls::parse_origin_form(target);
     if (!url)
@@ -151,23 +198,43 @@ asio::awaitable<response> handlers::handle(const request& req) {
         co_return error_response(make_error(errc::route_not_found, "no such route"), req.version(),
                                  req.keep_alive());
     }
-    request_context ctx{req, std::move(m.captured), {}};
+    route = m.pattern;
+    request_context ctx{req, std::move(m.captured), {}, rid};
     for (auto p : url->params()) ctx.query[std::string(p.key)] = p.has_value ? std::string(p.value) : "";
     result<response> res = make_error(errc::internal, "unhandled");
     try {
-        res = co_await (*m.handler)(ctx);
+        // Every application-scoped request spends a token of that application's bucket first.
+        auto token = ctx.path.find("token");
+        result<void> admitted;
+        if (token != ctx.path.end() && domain::is_plausible_token(token->second))
+            admitted = co_await svc_.admit(token->second);
+        if (admitted)
+            res = co_await (*m.handler)(ctx);
+        else
+            res = admitted.error();
     } catch (const std::exception& e) {
         // A bug, never bad input: log it and answer 500 rather than dropping the connection.
+        core::request_id_scope scope(rid);
         spdlog::error("handler threw: {}", e.what());
         res = make_error(errc::internal, "internal error");
     }
     if (!res) {
-        if (res.error().code == errc::unavailable || res.error().code == errc::internal)
-            spdlog::warn("{} {}: {}", std::string(req.method_string()), std::string(url->encoded_path()),
-                         res.error().message);
+        if (res.error().code == errc::unavailable || res.error().code == errc::internal) {
+            core::request_id_scope scope(rid);
+            spdlog::warn("{} {}: {}", std::string(req.method_string()), route, res.error().message);
+        }
         co_return error_response(res.error(), req.version(), req.keep_alive());
     }
     co_return std::move(*res);
+}
+
+asio::awaitable<result<response>> handlers::metrics(request_context& ctx) {
+    response res{http::status::ok, ctx.req.version()};
+    res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = core::metrics::serialize();
+    res.keep_alive(ctx.req.keep_alive());
+    res.prepare_payload();
+    co_return res;
 }
 
 asio::awaitable<result<response>> handlers::healthz(request_context& ctx) {
@@ -219,7 +286,7 @@ asio::awaitable<result<response>> handlers::create_chat(request_context& ctx) {
     if (!token) co_return token.error();
     auto key = idempotency_key(ctx.req);
     if (!key) co_return key.error();
-    auto chat = co_await svc_.create_chat(std::move(*token), std::move(*key));
+    auto chat = co_await svc_.create_chat(std::move(*token), std::move(*key), ctx.request_id);
     if (!chat) co_return chat.error();
     auto res = json_response(http::status::created,
                              json::object{{"chat_number", chat->number},
@@ -273,7 +340,8 @@ asio::awaitable<result<response>> handlers::create_message(request_context& ctx)
     if (!raw) co_return raw.error();
     auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
     if (!text) co_return text.error();
-    auto msg = co_await svc_.create_message(std::move(*token), *chat, std::move(*text), std::move(*key));
+    auto msg = co_await svc_.create_message(std::move(*token), *chat, std::move(*text), std::move(*key),
+                                            ctx.request_id);
     if (!msg) co_return msg.error();
     auto res = json_response(http::status::created,
                              json::object{{"msg_number", msg->number},
@@ -332,7 +400,8 @@ asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
     if (!raw) co_return raw.error();
     auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
     if (!text) co_return text.error();
-    auto msg = co_await svc_.edit_message(std::move(*token), *chat, *number, std::move(*text));
+    auto msg =
+        co_await svc_.edit_message(std::move(*token), *chat, *number, std::move(*text), ctx.request_id);
     if (!msg) co_return msg.error();
     co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
 }

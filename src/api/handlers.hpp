@@ -17,15 +17,19 @@ struct request_context {
     const request& req;
     params path;
     std::map<std::string, std::string, std::less<>> query;
+    std::string request_id;  // from X-Request-Id or generated; echoed in the response, carried in events
 };
 
 class handlers {
   public:
     explicit handlers(service& svc);
-    // Answers any request; never throws for bad input.
+    // Answers any request; never throws for bad input. Counts it in the metrics and logs it.
     boost::asio::awaitable<response> handle(const request& req);
 
   private:
+    // Routing, rate limiting and the handler; `route` receives the matched pattern.
+    boost::asio::awaitable<response> dispatch(const request& req, const std::string& rid,
+                                              std::string_view& route);
     using handler_fn = std::function<boost::asio::awaitable<core::result<response>>(request_context&)>;
     void add(http::verb v, std::string_view pattern,
              boost::asio::awaitable<core::result<response>> (handlers::*fn)(request_context&));
@@ -44,6 +48,7 @@ class handlers {
     boost::asio::awaitable<core::result<response>> autocomplete(request_context& ctx);
     boost::asio::awaitable<core::result<response>> healthz(request_context& ctx);
     boost::asio::awaitable<core::result<response>> readyz(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> metrics(request_context& ctx);
 
     service& svc_;
     router<handler_fn> router_;

@@ -1,5 +1,6 @@
 #include "api/http_error.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 namespace chat::api {
@@ -19,10 +20,14 @@ http::status status_of(errc e) {
             return http::status::method_not_allowed;
         case errc::payload_too_large:
             return http::status::payload_too_large;
+        case errc::headers_too_large:
+            return http::status::request_header_fields_too_large;
         case errc::unsupported_media_type:
             return http::status::unsupported_media_type;
         case errc::conflict:
             return http::status::conflict;
+        case errc::rate_limited:
+            return http::status::too_many_requests;
         case errc::unavailable:
             return http::status::service_unavailable;
         case errc::internal:
@@ -35,6 +40,8 @@ response error_response(const core::error& err, unsigned version, bool keep_aliv
     response res{status_of(err.code), version};
     res.set(http::field::content_type, "application/json");
     if (err.code == errc::unavailable) res.set(http::field::retry_after, "1");
+    if (err.code == errc::rate_limited)
+        res.set(http::field::retry_after, std::to_string(std::max(1, err.retry_after_s)));
     boost::json::object body{{"error", {{"code", core::code_name(err.code)}, {"message", err.message}}}};
     res.body() = boost::json::serialize(body);
     res.keep_alive(keep_alive);

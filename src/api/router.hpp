@@ -19,11 +19,12 @@ template <class Handler>
 class router {
   public:
     void add(boost::beast::http::verb method, std::string_view pattern, Handler h) {
-        routes_.push_back(route{method, split(pattern), std::move(h)});
+        routes_.push_back(route{method, std::string(pattern), split(pattern), std::move(h)});
     }
 
     struct match {
         const Handler* handler = nullptr;  // null: no route for this method
+        std::string_view pattern;          // the matched route's pattern (a low-cardinality metrics label)
         params captured;
         bool path_known = false;  // some route has this path (so the answer is 405, not 404)
         std::string allow;        // methods allowed on this path, for the Allow header
@@ -37,6 +38,7 @@ class router {
             if (!matches(r.segments, segs, p)) continue;
             if (r.method == method && m.handler == nullptr) {
                 m.handler = &r.handler;
+                m.pattern = r.pattern;
                 m.captured = std::move(p);
             }
             if (!m.path_known || m.allow.find(std::string(to_string(r.method))) == std::string::npos) {
@@ -64,6 +66,7 @@ class router {
   private:
     struct route {
         boost::beast::http::verb method;
+        std::string pattern;
         std::vector<std::string> segments;
         Handler handler;
     };

@@ -4,12 +4,16 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "core/random.hpp"
 
 namespace chat::api {
 
@@ -17,40 +21,139 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
 
+struct server::connection {
+    explicit connection(tcp::socket s) : stream(std::move(s)) {}
+    beast::tcp_stream stream;
+    bool busy = false;  // a request is being read, handled or answered
+};
+
 namespace {
 
-asio::awaitable<void> session(tcp::socket socket, const core::config& cfg, handlers& h) {
+bool is_disconnect(const beast::error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+           ec == asio::error::connection_reset || ec == asio::error::operation_aborted;
+}
+
+response with_request_id(response res) {
+    res.set("X-Request-Id", core::make_creation_id());
+    return res;
+}
+
+}  // namespace
+
+server::server(asio::io_context& ioc, const core::config& cfg, handlers& h)
+    : ioc_(ioc), cfg_(cfg), handlers_(h), accept_strand_(asio::make_strand(ioc)), acceptor_(accept_strand_) {}
+
+unsigned short server::start() {
+    tcp::endpoint ep{asio::ip::make_address(cfg_.http_host), static_cast<unsigned short>(cfg_.http_port)};
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    auto port = acceptor_.local_endpoint().port();
+    asio::co_spawn(accept_strand_, listen(), asio::detached);
+    return port;
+}
+
+asio::awaitable<void> server::listen() {
+    for (;;) {
+        beast::error_code ec;
+        // A strand per connection: tcp_stream's timeout timer and the socket's reads must never run
+        // at the same time on two I/O threads.
+        auto socket = co_await acceptor_.async_accept(asio::make_strand(ioc_),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || draining_) co_return;
+        if (ec) {
+            // e.g. out of file descriptors: do not spin.
+            spdlog::warn("accept failed: {}", ec.message());
+            asio::steady_timer t(accept_strand_, std::chrono::milliseconds(50));
+            co_await t.async_wait(asio::use_awaitable);
+            continue;
+        }
+        socket.set_option(tcp::no_delay(true), ec);
+        auto ex = socket.get_executor();
+        if (open_.load() >= cfg_.max_connections) {
+            core::metrics::connections_rejected().Increment();
+            asio::co_spawn(ex, refuse(std::move(socket)), asio::detached);
+            continue;
+        }
+        auto conn = std::make_shared<connection>(std::move(socket));
+        {
+            std::lock_guard lock(mu_);
+            connections_.emplace(conn.get(), conn);
+        }
+        ++open_;
+        core::metrics::connections_open().Increment();
+        asio::co_spawn(ex, session(std::move(conn)), asio::detached);
+    }
+}
+
+asio::awaitable<void> server::refuse(tcp::socket socket) {
+    // Over the connection cap: a clear answer beats a silent reset; the client may retry elsewhere.
     beast::tcp_stream stream(std::move(socket));
+    stream.expires_after(std::chrono::seconds(1));
+    auto res = with_request_id(
+        error_response(core::make_error(core::errc::unavailable, "too many connections"), 11, false));
+    beast::error_code ec;
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+void server::forget(connection* c) {
+    {
+        std::lock_guard lock(mu_);
+        connections_.erase(c);
+    }
+    --open_;
+    core::metrics::connections_open().Decrement();
+}
+
+asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
+    auto& stream = conn->stream;
     beast::flat_buffer buffer;
-    const auto timeout = std::chrono::milliseconds(cfg.request_timeout_ms);
+    const auto idle = std::chrono::milliseconds(cfg_.idle_timeout_ms);
+    const auto timeout = std::chrono::milliseconds(cfg_.request_timeout_ms);
     // One try around the whole loop: any I/O error ends the session (Boost 1.81 idiom).
     try {
-        for (;;) {
-            http::request_parser<http::string_body> parser;
-            parser.body_limit(cfg.max_body_bytes);
-            parser.header_limit(16 * 1024);
-            stream.expires_after(timeout);
+        while (!draining_) {
             beast::error_code ec;
+            if (buffer.size() == 0) {
+                // Idle between requests: wait for the first bytes of the next one.
+                conn->busy = false;
+                stream.expires_after(idle);
+                auto n = co_await stream.async_read_some(buffer.prepare(4096),
+                                                         asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) break;
+                buffer.commit(n);
+            }
+            conn->busy = true;
+            http::request_parser<http::string_body> parser;
+            parser.body_limit(cfg_.max_body_bytes);
+            parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
+            stream.expires_after(timeout);
             co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
-                ec == asio::error::connection_reset)
-                break;
+            if (is_disconnect(ec)) break;
             if (ec) {
                 // Malformed or oversized input: answer once in JSON, then close (the stream's framing
                 // can no longer be trusted).
                 core::error err =
                     ec == http::error::body_limit
                         ? core::make_error(core::errc::payload_too_large,
-                                           "body exceeds " + std::to_string(cfg.max_body_bytes) + " bytes")
+                                           "body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes")
+                    : ec == http::error::header_limit
+                        ? core::make_error(
+                              core::errc::headers_too_large,
+                              "headers exceed " + std::to_string(cfg_.max_header_bytes) + " bytes")
                         : core::make_error(core::errc::bad_request,
                                            "malformed HTTP request: " + ec.message());
-                auto res = error_response(err, 11, false);
+                auto res = with_request_id(error_response(err, 11, false));
                 co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
                 break;
             }
             auto req = parser.release();
-            response res = co_await h.handle(req);
-            res.keep_alive(req.keep_alive());
+            response res = co_await handlers_.handle(req);
+            // While draining, the answer is the connection's last.
+            res.keep_alive(req.keep_alive() && !draining_);
             stream.expires_after(timeout);
             co_await http::async_write(stream, res, asio::use_awaitable);
             if (!res.keep_alive()) break;
@@ -60,41 +163,43 @@ asio::awaitable<void> session(tcp::socket socket, const core::config& cfg, handl
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.close();
+    forget(conn.get());
 }
 
-asio::awaitable<void> listen(tcp::acceptor acceptor, const core::config& cfg, handlers& h) {
-    for (;;) {
+void server::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {
+    draining_ = true;
+    asio::post(accept_strand_, [this] {
         beast::error_code ec;
-        // A strand per connection: tcp_stream's timeout timer and the socket's reads must never run
-        // at the same time on two I/O threads.
-        auto socket = co_await acceptor.async_accept(asio::make_strand(acceptor.get_executor()),
-                                                     asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == asio::error::operation_aborted) co_return;
-        if (ec) {
-            // e.g. out of file descriptors: do not spin.
-            spdlog::warn("accept failed: {}", ec.message());
-            asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(50));
-            co_await t.async_wait(asio::use_awaitable);
-            continue;
-        }
-        socket.set_option(tcp::no_delay(true), ec);
-        auto ex = socket.get_executor();
-        asio::co_spawn(ex, session(std::move(socket), cfg, h), asio::detached);
+        acceptor_.close(ec);
+    });
+    std::vector<std::shared_ptr<connection>> live;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [ptr, weak] : connections_)
+            if (auto c = weak.lock()) live.push_back(std::move(c));
     }
-}
-
-}  // namespace
-
-unsigned short start_listener(asio::io_context& ioc, const core::config& cfg, handlers& h) {
-    tcp::endpoint ep{asio::ip::make_address(cfg.http_host), static_cast<unsigned short>(cfg.http_port)};
-    tcp::acceptor acceptor(ioc);
-    acceptor.open(ep.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(ep);
-    acceptor.listen(asio::socket_base::max_listen_connections);
-    auto port = acceptor.local_endpoint().port();
-    asio::co_spawn(ioc, listen(std::move(acceptor), cfg, h), asio::detached);
-    return port;
+    spdlog::info("draining {} connections (at most {} ms)", live.size(), timeout.count());
+    for (auto& c : live) {
+        // On the connection's strand, so `busy` is read between the session's steps: an idle session
+        // is woken (its read is cancelled) and ends; a busy one ends after its answer.
+        asio::post(c->stream.get_executor(), [c] {
+            if (!c->busy) c->stream.cancel();
+        });
+    }
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    asio::co_spawn(
+        ioc_,
+        [this, deadline, done = std::move(done)]() -> asio::awaitable<void> {
+            asio::steady_timer t(ioc_);
+            while (open_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+                t.expires_after(std::chrono::milliseconds(20));
+                co_await t.async_wait(asio::use_awaitable);
+            }
+            if (open_.load() > 0) spdlog::warn("shutdown timeout: closing {} connections", open_.load());
+            done();
+        },
+        asio::detached);
 }
 
 }  // namespace chat::api

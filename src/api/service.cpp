@@ -9,11 +9,13 @@
 #include <unordered_map>
 
 #include "core/keys.hpp"
+#include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "domain/event.hpp"
 #include "store/amqp.hpp"
 #include "store/numbering.hpp"
+#include "store/rate_limit.hpp"
 
 namespace chat::api {
 
@@ -145,7 +147,21 @@ task<store::app_row> service::get_app(std::string token) {
     });
 }
 
-task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key) {
+task<void> service::admit(std::string token) {
+    if (cfg_.rate_limit_rps <= 0) co_return result<void>{};
+    co_return co_await blocking([&](connections& c) -> result<void> {
+        auto d = store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
+        if (!d) return {};  // fail open; the error is counted in chat_dependency_errors_total
+        if (d->allowed) return {};
+        core::metrics::rate_limited().Increment();
+        auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
+        err.retry_after_s = static_cast<int>((d->retry_after_ms + 999) / 1000);
+        return err;
+    });
+}
+
+task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key,
+                                        std::string request_id) {
     auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             core::keys::app(token),
@@ -159,7 +175,8 @@ task<created_chat> service::create_chat(std::string token, std::optional<std::st
     if (!alloc) co_return alloc.error();
     // A replay publishes the same event again: if the first attempt never reached the broker this
     // completes it, and if it did the worker recognises the creation id and stores nothing twice.
-    domain::chat_created ev{alloc->app_id, token, alloc->number, alloc->creation_id, alloc->created_at_ms};
+    domain::chat_created ev{
+        alloc->app_id, token, alloc->number, alloc->creation_id, alloc->created_at_ms, std::move(request_id)};
     auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
     if (!published) co_return published.error();
     auto registered = co_await blocking([&](connections& c) {
@@ -195,7 +212,8 @@ task<std::vector<store::chat_row>> service::list_chats(std::string token, std::u
 }
 
 task<created_message> service::create_message(std::string token, std::uint64_t chat, std::string body,
-                                              std::optional<std::string> idempotency_key) {
+                                              std::optional<std::string> idempotency_key,
+                                              std::string request_id) {
     auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             core::keys::chat(token, chat),
@@ -211,8 +229,9 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
         return a;
     });
     if (!alloc) co_return alloc.error();
-    domain::message_created ev{alloc->app_id,       token, chat, alloc->number, body, alloc->creation_id,
-                               alloc->created_at_ms};
+    domain::message_created ev{
+        alloc->app_id,        token, chat, alloc->number, body, alloc->creation_id, alloc->created_at_ms,
+        std::move(request_id)};
     auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
     if (!published) co_return published.error();
     auto kept = co_await blocking([&](connections& c) {
@@ -250,7 +269,7 @@ task<std::vector<store::message_row>> service::list_messages(std::string token, 
 }
 
 task<store::message_row> service::edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
-                                               std::string body) {
+                                               std::string body, std::string request_id) {
     std::uint64_t app_id = 0;
     auto updated = co_await blocking([&](connections& c) -> result<void> {
         auto id = resolve_app(c, token);
@@ -266,7 +285,7 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
     });
     if (!updated) co_return updated.error();
     // The worker re-indexes from MySQL, so the search index follows the edit.
-    domain::message_edited ev{app_id, chat, number};
+    domain::message_edited ev{app_id, chat, number, std::move(request_id)};
     auto published =
         co_await pub_.async_publish(domain::encode(ev), core::make_creation_id(), asio::use_awaitable);
     if (!published) co_return published.error();

@@ -42,17 +42,22 @@ class service {
     task<store::app_row> rename_app(std::string token, std::string name);
     task<store::app_row> get_app(std::string token);
 
-    task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key);
+    // Takes a token from the application's rate-limit bucket: errc::rate_limited when it is empty.
+    // Fails open (admits) when Redis cannot answer: the limit protects, it must not cause an outage.
+    task<void> admit(std::string token);
+
+    task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
+                                   std::string request_id);
     task<store::chat_row> get_chat(std::string token, std::uint64_t number);
     task<std::vector<store::chat_row>> list_chats(std::string token, std::uint64_t after, int limit);
 
     task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
-                                         std::optional<std::string> idempotency_key);
+                                         std::optional<std::string> idempotency_key, std::string request_id);
     task<store::message_row> get_message(std::string token, std::uint64_t chat, std::uint64_t number);
     task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
                                                         std::uint64_t after, int limit);
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
-                                          std::string body);
+                                          std::string body, std::string request_id);
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
                                     std::size_t from, std::size_t size, store::search_order order);
 

@@ -1,5 +1,7 @@
 // chat_api: the HTTP API server. Wiring only: configuration, logging, the blocking pool, the
-// publisher, the listener, and a clean stop on SIGINT/SIGTERM.
+// publisher, the listener, and a graceful stop on SIGINT/SIGTERM: stop accepting, finish the requests
+// in progress (their broker confirms included) for at most CHAT_SHUTDOWN_TIMEOUT_S, then exit. A
+// second signal stops at once.
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
@@ -25,19 +27,26 @@ int main() {
         publisher.start();
         chat::api::service svc(cfg, blocking_pool, publisher);
         chat::api::handlers handlers(svc);
-        auto port = chat::api::start_listener(ioc, cfg, handlers);
+        chat::api::server server(ioc, cfg, handlers);
+        auto port = server.start();
         spdlog::info("listening on {}:{}", cfg.http_host, port);
 
         boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
-        signals.async_wait([&](const boost::system::error_code&, int sig) {
-            spdlog::info("signal {}: stopping", sig);
-            ioc.stop();
+        signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+            if (ec) return;
+            spdlog::info("signal {}: draining", sig);
+            server.shutdown(std::chrono::seconds(cfg.shutdown_timeout_s), [&] { ioc.stop(); });
+            signals.async_wait([&](const boost::system::error_code& ec2, int) {
+                if (ec2) return;
+                spdlog::warn("second signal: stopping now");
+                ioc.stop();
+            });
         });
         std::vector<std::thread> threads;
         for (int i = 1; i < cfg.http_threads; ++i) threads.emplace_back([&] { ioc.run(); });
         ioc.run();
         for (auto& t : threads) t.join();
-        publisher.stop();
+        publisher.stop();  // publishes and confirms anything still queued
         blocking_pool.join();
         spdlog::info("stopped");
     } catch (const std::exception& e) {

@@ -1,5 +1,8 @@
 // chat_worker: consumes the creation queue into MariaDB and Elasticsearch and runs the scheduled
-// jobs. Wiring only: configuration, logging, index setup, two threads, a clean stop on SIGINT/SIGTERM.
+// jobs. Wiring only: configuration, logging, metrics endpoint, index setup, two threads, a clean stop
+// on SIGINT/SIGTERM (the current batch is finished and acknowledged, see consumer.hpp).
+#include <fmt/format.h>
+#include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -8,6 +11,7 @@
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "store/elastic.hpp"
 #include "worker/consumer.hpp"
 #include "worker/jobs.hpp"
@@ -24,6 +28,21 @@ int main() {
     chat::core::init_logging("chat_worker", cfg.log_level);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
+
+    // Prometheus scrapes the worker here (prometheus-cpp's own small HTTP server).
+    std::unique_ptr<prometheus::Exposer> exposer;
+    if (cfg.worker_metrics_port != 0) {
+        try {
+            exposer = std::make_unique<prometheus::Exposer>(
+                fmt::format("{}:{}", cfg.http_host, cfg.worker_metrics_port));
+            exposer->RegisterCollectable(chat::core::metrics::registry());
+            spdlog::info("metrics on {}:{}/metrics", cfg.http_host, cfg.worker_metrics_port);
+        } catch (const std::exception& e) {
+            spdlog::critical("cannot serve metrics on port {} (CHAT_WORKER_METRICS_PORT): {}",
+                             cfg.worker_metrics_port, e.what());
+            return 1;
+        }
+    }
 
     // The index must exist with our mapping before the first bulk (never dynamic mapping).
     chat::store::elastic_client es(cfg.es_url, cfg.es_index);

@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,10 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.str("CHAT_AMQP_VHOST", c.amqp.vhost);
     r.str("CHAT_AMQP_QUEUE", c.amqp.queue);
     r.str("CHAT_AMQP_DEAD_LETTER_QUEUE", c.amqp.dead_letter_queue);
+    r.str("CHAT_AMQP_QUEUE_TYPE", c.amqp.queue_type);
+    if (c.amqp.queue_type != "classic" && c.amqp.queue_type != "quorum")
+        throw std::invalid_argument("CHAT_AMQP_QUEUE_TYPE must be classic or quorum, got '" +
+                                    c.amqp.queue_type + "'");
     r.str("CHAT_ES_URL", c.es_url);
     if (c.es_url.rfind("http://", 0) != 0 && c.es_url.rfind("https://", 0) != 0)
         throw std::invalid_argument("CHAT_ES_URL must start with http:// or https://, got '" + c.es_url +
@@ -69,12 +74,22 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.integer("CHAT_MAX_MESSAGE_BYTES", c.max_message_bytes, 1, 1024 * 1024);
     r.integer("CHAT_MAX_PAGE_SIZE", c.max_page_size, 1, 10000);
     r.integer("CHAT_REQUEST_TIMEOUT_MS", c.request_timeout_ms, 100, 3600000);
+    r.integer("CHAT_IDLE_TIMEOUT_MS", c.idle_timeout_ms, 100, 3600000);
+    r.integer("CHAT_MAX_HEADER_BYTES", c.max_header_bytes, 1024, 1024 * 1024);
+    r.integer("CHAT_MAX_CONNECTIONS", c.max_connections, 1, 1000000);
+    r.integer("CHAT_RATE_LIMIT_RPS", c.rate_limit_rps, 0, 10000000);
+    c.rate_limit_burst = std::max(1, 2 * c.rate_limit_rps);  // default: two seconds' worth
+    r.integer("CHAT_RATE_LIMIT_BURST", c.rate_limit_burst, 1, 100000000);
+    if (c.rate_limit_rps > 0 && c.rate_limit_burst < c.rate_limit_rps)
+        throw std::invalid_argument("CHAT_RATE_LIMIT_BURST must be at least CHAT_RATE_LIMIT_RPS");
+    r.integer("CHAT_SHUTDOWN_TIMEOUT_S", c.shutdown_timeout_s, 1, 3600);
     r.integer("CHAT_BATCH_SIZE", c.batch_size, 1, 10000);
     r.integer("CHAT_BATCH_DELAY_MS", c.batch_delay_ms, 0, 60000);
     // The count columns may never lag more than an hour.
     r.integer("CHAT_COUNT_REFRESH_INTERVAL_S", c.count_refresh_interval_s, 1, 3600);
     r.integer("CHAT_RECOVERY_CHECK_INTERVAL_S", c.recovery_check_interval_s, 1, 3600);
     r.integer("CHAT_RETRY_MAX_BACKOFF_MS", c.retry_max_backoff_ms, 10, 600000);
+    r.integer("CHAT_WORKER_METRICS_PORT", c.worker_metrics_port, 0, 65535);
     r.str("CHAT_LOG_LEVEL", c.log_level);
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;

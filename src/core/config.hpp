@@ -30,6 +30,9 @@ struct amqp_config {
     std::string vhost = "/";
     std::string queue = "chat.events";
     std::string dead_letter_queue = "chat.events.dead";
+    // "classic" or "quorum" (replicated on a RabbitMQ cluster). A queue's type is fixed when it is
+    // first declared: changing it means draining and deleting the queue.
+    std::string queue_type = "classic";
 };
 
 struct config {
@@ -48,7 +51,16 @@ struct config {
     std::size_t max_body_bytes = 64 * 1024;
     std::size_t max_message_bytes = 10000;  // message body, in bytes of UTF-8
     int max_page_size = 100;
-    int request_timeout_ms = 30000;
+    int request_timeout_ms = 30000;  // reading one request (headers and body) and writing its response
+    int idle_timeout_ms = 60000;     // a keep-alive connection waiting for its next request
+    std::size_t max_header_bytes = 16 * 1024;
+    int max_connections = 10000;  // beyond it, new connections get a 503 and are closed
+    // Per-application token bucket in Redis, shared by all API servers: `rate_limit_rps` requests a
+    // second on average, bursts up to `rate_limit_burst`. 0 turns the limit off.
+    int rate_limit_rps = 1000;
+    int rate_limit_burst = 2000;
+    // SIGTERM: stop accepting, finish in-flight work (API requests, the worker's batch) for at most this.
+    int shutdown_timeout_s = 20;
 
     // Worker
     int batch_size = 500;
@@ -56,6 +68,7 @@ struct config {
     int count_refresh_interval_s = 60;
     int recovery_check_interval_s = 5;
     int retry_max_backoff_ms = 5000;
+    int worker_metrics_port = 9464;  // Prometheus /metrics of the worker (on http_host); 0: off
 
     std::string log_level = "info";
 };

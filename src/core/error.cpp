@@ -18,10 +18,14 @@ std::string_view code_name(errc e) {
             return "method_not_allowed";
         case errc::payload_too_large:
             return "payload_too_large";
+        case errc::headers_too_large:
+            return "headers_too_large";
         case errc::unsupported_media_type:
             return "unsupported_media_type";
         case errc::conflict:
             return "conflict";
+        case errc::rate_limited:
+            return "rate_limited";
         case errc::unavailable:
             return "unavailable";
         case errc::internal:

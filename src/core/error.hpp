@@ -14,8 +14,10 @@ enum class errc {
     route_not_found,         // no such path
     method_not_allowed,      // path exists, method does not
     payload_too_large,       // body over the limit
+    headers_too_large,       // request line and headers over the limit
     unsupported_media_type,  // body is not JSON
     conflict,                // e.g. Idempotency-Key reused with another request
+    rate_limited,            // the application is over its request rate (retry after retry_after_s)
     unavailable,             // a dependency cannot be reached right now (retryable)
     internal,                // a bug: never expected
 };
@@ -26,6 +28,7 @@ std::string_view code_name(errc e);
 struct error {
     errc code;
     std::string message;
+    int retry_after_s = 0;  // rate_limited: when the client may try again
 };
 
 template <class T>

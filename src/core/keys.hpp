@@ -19,6 +19,8 @@ std::string chat_pending(std::string_view token, std::uint64_t chat_number);
 // String: idempotency record of a message creation.
 std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
                              std::string_view idempotency_key);
+// Hash: tokens, ts (ms): the application's rate-limit bucket (same slot as the application's hash).
+std::string app_rate(std::string_view token);
 // String: set once the numbering state was loaded from MySQL; its absence means Redis lost its data.
 std::string seeded();
 

@@ -12,21 +12,33 @@ using core::make_error;
 
 namespace {
 
+// The request id is optional on the wire: events queued by older servers have none.
+void put_request_id(json::object& o, const std::string& id) {
+    if (!id.empty()) o["request_id"] = id;
+}
+
 struct encoder {
     json::object operator()(const chat_created& e) const {
-        return {{"type", "chat.created"}, {"app_id", e.app_id},           {"token", e.token},
-                {"number", e.number},     {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
+        json::object o{
+            {"type", "chat.created"}, {"app_id", e.app_id},           {"token", e.token},
+            {"number", e.number},     {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
     }
     json::object operator()(const message_created& e) const {
-        return {{"type", "message.created"},    {"app_id", e.app_id},           {"token", e.token},
-                {"chat_number", e.chat_number}, {"number", e.number},           {"body", e.body},
-                {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
+        json::object o{{"type", "message.created"},    {"app_id", e.app_id},           {"token", e.token},
+                       {"chat_number", e.chat_number}, {"number", e.number},           {"body", e.body},
+                       {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
     }
     json::object operator()(const message_edited& e) const {
-        return {{"type", "message.edited"},
-                {"app_id", e.app_id},
-                {"chat_number", e.chat_number},
-                {"number", e.number}};
+        json::object o{{"type", "message.edited"},
+                       {"app_id", e.app_id},
+                       {"chat_number", e.chat_number},
+                       {"number", e.number}};
+        put_request_id(o, e.request_id);
+        return o;
     }
 };
 
@@ -48,6 +60,12 @@ struct fields {
         if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
         ok = false;
         return 0;
+    }
+    // An optional short string; anything else is ignored rather than poisoning the event.
+    std::string optional_str(std::string_view k) {
+        auto* v = o.if_contains(k);
+        if (v && v->is_string() && v->as_string().size() <= 128) return std::string(v->as_string());
+        return {};
     }
     std::string str(std::string_view k) {
         auto* v = o.if_contains(k);
@@ -80,6 +98,10 @@ std::string check(const event& e) {
 
 }  // namespace
 
+const std::string& request_id(const event& e) {
+    return std::visit([](const auto& x) -> const std::string& { return x.request_id; }, e);
+}
+
 std::string encode(const event& e) {
     return json::serialize(std::visit(encoder{}, e));
 }
@@ -94,13 +116,15 @@ core::result<event> decode(std::string_view text) {
     if (!f.ok) return make_error(errc::bad_request, "event has no type");
     event out;
     if (type == "chat.created") {
-        out = chat_created{f.u64("app_id"), f.str("token"), f.u64("number"), f.str("creation_id"),
-                           f.i64("created_at")};
+        out = chat_created{f.u64("app_id"),      f.str("token"),      f.u64("number"),
+                           f.str("creation_id"), f.i64("created_at"), f.optional_str("request_id")};
     } else if (type == "message.created") {
-        out = message_created{f.u64("app_id"), f.str("token"),       f.u64("chat_number"), f.u64("number"),
-                              f.str("body"),   f.str("creation_id"), f.i64("created_at")};
+        out = message_created{
+            f.u64("app_id"), f.str("token"),       f.u64("chat_number"), f.u64("number"),
+            f.str("body"),   f.str("creation_id"), f.i64("created_at"),  f.optional_str("request_id")};
     } else if (type == "message.edited") {
-        out = message_edited{f.u64("app_id"), f.u64("chat_number"), f.u64("number")};
+        out = message_edited{f.u64("app_id"), f.u64("chat_number"), f.u64("number"),
+                             f.optional_str("request_id")};
     } else {
         return make_error(errc::bad_request, "unknown event type '" + type + "'");
     }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "core/metrics.hpp"
 #include "domain/search_query.hpp"
 
 namespace chat::store {
@@ -65,7 +66,8 @@ core::result<http_response> elastic_client::request(const std::string& method, c
                                                     const std::string& content_type) {
     if (!curl_) curl_.reset(curl_easy_init());
     CURL* c = curl_.get();
-    if (c == nullptr) return make_error(errc::unavailable, "elasticsearch: curl init failed");
+    if (c == nullptr)
+        return core::metrics::dependency_error("elasticsearch", "elasticsearch: curl init failed");
     curl_easy_reset(c);
     std::string url = base_url_ + path;
     http_response resp;
@@ -87,7 +89,8 @@ core::result<http_response> elastic_client::request(const std::string& method, c
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK)
-        return make_error(errc::unavailable, std::string("elasticsearch: ") + curl_easy_strerror(rc));
+        return core::metrics::dependency_error("elasticsearch",
+                                               std::string("elasticsearch: ") + curl_easy_strerror(rc));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
     return resp;
 }
@@ -101,8 +104,9 @@ core::result<void> elastic_client::ensure_index() {
         // 400 resource_already_exists: another worker won the race, which is fine.
         if (created->status != 200 &&
             created->body.find("resource_already_exists_exception") == std::string::npos)
-            return make_error(errc::unavailable, fmt::format("elasticsearch: cannot create index ({}): {}",
-                                                             created->status, created->body.substr(0, 500)));
+            return core::metrics::dependency_error(
+                "elasticsearch", fmt::format("elasticsearch: cannot create index ({}): {}", created->status,
+                                             created->body.substr(0, 500)));
     } else {
         // An index made before the write alias existed: give it one.
         auto writers = alias_indices(write_alias());
@@ -114,7 +118,8 @@ core::result<void> elastic_client::ensure_index() {
     auto health = request("GET", "/_cluster/health/" + alias_ + "?wait_for_status=yellow&timeout=30s");
     if (!health) return health.error();
     if (health->status != 200)
-        return make_error(errc::unavailable, "elasticsearch: index " + alias_ + " is not ready");
+        return core::metrics::dependency_error("elasticsearch",
+                                               "elasticsearch: index " + alias_ + " is not ready");
     return {};
 }
 
@@ -126,8 +131,8 @@ core::result<std::vector<std::string>> elastic_client::alias_indices(const std::
     boost::system::error_code ec;
     auto v = json::parse(resp->body, ec);
     if (resp->status != 200 || ec || !v.is_object())
-        return make_error(errc::unavailable,
-                          fmt::format("elasticsearch: cannot read alias {} ({})", alias, resp->status));
+        return core::metrics::dependency_error(
+            "elasticsearch", fmt::format("elasticsearch: cannot read alias {} ({})", alias, resp->status));
     for (const auto& [index, _] : v.as_object()) out.emplace_back(index);
     std::sort(out.begin(), out.end());
     return out;
@@ -140,8 +145,9 @@ core::result<void> elastic_client::update_aliases(const std::vector<std::array<s
     auto resp = request("POST", "/_aliases", json::serialize(json::object{{"actions", list}}));
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return make_error(errc::unavailable, fmt::format("elasticsearch: alias update failed ({}): {}",
-                                                         resp->status, resp->body.substr(0, 300)));
+        return core::metrics::dependency_error(
+            "elasticsearch", fmt::format("elasticsearch: alias update failed ({}): {}", resp->status,
+                                         resp->body.substr(0, 300)));
     write_targets_at_ = {};
     return {};
 }
@@ -155,7 +161,8 @@ core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& do
         // Never write to the alias name itself when it is missing: that would create an index with a
         // dynamic mapping. ensure_index() must have run.
         if (targets->empty())
-            return make_error(errc::unavailable, "elasticsearch: no index behind " + write_alias());
+            return core::metrics::dependency_error("elasticsearch",
+                                                   "elasticsearch: no index behind " + write_alias());
         write_targets_ = std::move(*targets);
         write_targets_at_ = now;
     }
@@ -186,11 +193,13 @@ core::result<void> elastic_client::bulk_index_into(const std::vector<std::string
     auto resp = request("POST", "/_bulk", nd, "application/x-ndjson");
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return make_error(errc::unavailable, fmt::format("elasticsearch: bulk failed ({}): {}", resp->status,
-                                                         resp->body.substr(0, 300)));
+        return core::metrics::dependency_error(
+            "elasticsearch",
+            fmt::format("elasticsearch: bulk failed ({}): {}", resp->status, resp->body.substr(0, 300)));
     boost::system::error_code ec;
     auto v = json::parse(resp->body, ec);
-    if (ec || !v.is_object()) return make_error(errc::unavailable, "elasticsearch: unreadable bulk response");
+    if (ec || !v.is_object())
+        return core::metrics::dependency_error("elasticsearch", "elasticsearch: unreadable bulk response");
     const auto* errors = v.as_object().if_contains("errors");
     if (errors && errors->is_bool() && !errors->as_bool()) return {};
     for (const auto& item : v.as_object().at("items").as_array()) {
@@ -239,12 +248,13 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
                         json::serialize(q));
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return make_error(errc::unavailable, fmt::format("elasticsearch: search failed ({}): {}",
-                                                         resp->status, resp->body.substr(0, 300)));
+        return core::metrics::dependency_error(
+            "elasticsearch",
+            fmt::format("elasticsearch: search failed ({}): {}", resp->status, resp->body.substr(0, 300)));
     boost::system::error_code ec;
     auto v = json::parse(resp->body, ec);
     if (ec || !v.is_object())
-        return make_error(errc::unavailable, "elasticsearch: unreadable search response");
+        return core::metrics::dependency_error("elasticsearch", "elasticsearch: unreadable search response");
     search_page page;
     const auto& hits = v.as_object().at("hits").as_object();
     page.total = u64(hits.at("total").as_object().if_contains("value"));

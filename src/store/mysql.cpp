@@ -4,8 +4,9 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-
 #include <charconv>
+
+#include "core/metrics.hpp"
 
 namespace chat::store {
 
@@ -32,7 +33,7 @@ core::result<void> mysql_connection::ensure_connected() {
     if (db_ && !peer_closed(db_.get())) return {};
     db_.reset();
     MYSQL* m = mysql_init(nullptr);
-    if (m == nullptr) return make_error(errc::unavailable, "mysql: out of memory");
+    if (m == nullptr) return core::metrics::dependency_error("mysql", "mysql: out of memory");
     unsigned timeout = 5;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     unsigned rw_timeout = 30;
@@ -43,7 +44,7 @@ core::result<void> mysql_connection::ensure_connected() {
                            cfg_.database.c_str(), static_cast<unsigned>(cfg_.port), nullptr, 0) == nullptr) {
         std::string why = mysql_error(m);
         mysql_close(m);
-        return make_error(errc::unavailable, "mysql: cannot connect: " + why);
+        return core::metrics::dependency_error("mysql", "mysql: cannot connect: " + why);
     }
     db_.reset(m);
     // UTC everywhere: DATETIME values are written and read as UTC.
@@ -52,7 +53,7 @@ core::result<void> mysql_connection::ensure_connected() {
         0) {
         std::string why = mysql_error(m);
         db_.reset();
-        return make_error(errc::unavailable, "mysql: session setup failed: " + why);
+        return core::metrics::dependency_error("mysql", "mysql: session setup failed: " + why);
     }
     return {};
 }
@@ -75,11 +76,11 @@ core::result<void> mysql_connection::run(std::string_view sql) {
             // Retry only if the connection was stale before we sent anything (GONE); a LOST statement
             // may have run, so report it instead.
             if (last_errno_ == CR_SERVER_GONE_ERROR && attempt == 0) continue;
-            return make_error(errc::unavailable, "mysql: " + why);
+            return core::metrics::dependency_error("mysql", "mysql: " + why);
         }
         return make_error(errc::internal, "mysql: " + why);
     }
-    return make_error(errc::unavailable, "mysql: connection lost");
+    return core::metrics::dependency_error("mysql", "mysql: connection lost");
 }
 
 core::result<std::vector<row>> mysql_connection::query(std::string_view sql) {
@@ -90,7 +91,7 @@ core::result<std::vector<row>> mysql_connection::query(std::string_view sql) {
         if (mysql_field_count(db_.get()) != 0) {
             std::string why = mysql_error(db_.get());
             db_.reset();
-            return make_error(errc::unavailable, "mysql: reading result: " + why);
+            return core::metrics::dependency_error("mysql", "mysql: reading result: " + why);
         }
         return rows;
     }

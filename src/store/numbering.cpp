@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/keys.hpp"
+#include "core/metrics.hpp"
 
 namespace chat::store {
 
@@ -46,7 +47,8 @@ std::uint64_t to_u64(std::string_view s) {
 core::result<void> expect_ok(core::result<reply_ptr> r, const char* what) {
     if (!r) return r.error();
     if (is_error(r->get()))
-        return make_error(errc::unavailable, std::string("redis: ") + what + ": " + reply_string(r->get()));
+        return core::metrics::dependency_error("redis",
+                                               std::string("redis: ") + what + ": " + reply_string(r->get()));
     return {};
 }
 
@@ -70,7 +72,8 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
-        return make_error(errc::unavailable, "redis: numbering script failed: " + reply_string(rep));
+        return core::metrics::dependency_error("redis",
+                                               "redis: numbering script failed: " + reply_string(rep));
     allocation out;
     auto status = rep->element[0]->integer;
     if (status == 0) return out;
@@ -105,7 +108,7 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
 core::result<bool> is_seeded(redis_connection& r) {
     auto reply = r.command({"EXISTS", core::keys::seeded()});
     if (!reply) return reply.error();
-    if (is_error(reply->get())) return make_error(errc::unavailable, "redis: EXISTS failed");
+    if (is_error(reply->get())) return core::metrics::dependency_error("redis", "redis: EXISTS failed");
     return reply->get()->integer == 1;
 }
 
@@ -140,7 +143,7 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
-        return make_error(errc::unavailable, "redis: HMGET failed");
+        return core::metrics::dependency_error("redis", "redis: HMGET failed");
     if (rep->element[0]->type == REDIS_REPLY_NIL) return std::optional<chat_meta>{};
     chat_meta m;
     m.app_id = to_u64(reply_string(rep->element[0]));
@@ -156,7 +159,7 @@ core::result<void> put_pending(redis_connection& r, const std::string& token, st
     if (!replies) return replies.error();
     for (auto& rep : *replies)
         if (is_error(rep.get()))
-            return make_error(errc::unavailable, "redis: put pending: " + reply_string(rep.get()));
+            return core::metrics::dependency_error("redis", "redis: put pending: " + reply_string(rep.get()));
     return {};
 }
 
@@ -165,7 +168,7 @@ core::result<std::optional<std::string>> get_pending(redis_connection& r, const 
     auto reply = r.command({"HGET", core::keys::chat_pending(token, chat_number), std::to_string(number)});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep)) return make_error(errc::unavailable, "redis: HGET pending failed");
+    if (is_error(rep)) return core::metrics::dependency_error("redis", "redis: HGET pending failed");
     if (rep->type != REDIS_REPLY_STRING) return std::optional<std::string>{};
     return std::optional<std::string>{reply_string(rep)};
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/metrics.hpp"
 #include "store/amqp.hpp"
 
 namespace chat::store {
@@ -110,6 +111,7 @@ void publisher::run() {
         core::result<void> outcome;
         std::vector<std::uint64_t> seqs;
         std::vector<std::uint64_t> nacked;
+        auto started = std::chrono::steady_clock::now();
         for (int attempt = 0; attempt < 2; ++attempt) {
             bool was_open = session.is_open();
             outcome = publish_batch(session, batch, seqs, nacked);
@@ -120,6 +122,9 @@ void publisher::run() {
             ++batches_;
             messages_ += batch.size();
         }
+        core::metrics::broker_confirm(
+            batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+            outcome.has_value() && nacked.empty());
         for (std::size_t i = 0; i < batch.size(); ++i) {
             bool ok = outcome && std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end();
             complete(batch[i], ok ? core::result<void>{}

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "core/metrics.hpp"
+
 namespace chat::store {
 
 using core::errc;
@@ -45,7 +47,7 @@ core::result<void> redis_connection::ensure_connected() {
     if (c == nullptr || c->err) {
         std::string why = c ? c->errstr : "allocation failed";
         if (c) redisFree(c);
-        return make_error(errc::unavailable, "redis: cannot connect: " + why);
+        return core::metrics::dependency_error("redis", "redis: cannot connect: " + why);
     }
     ctx_.reset(c);
     timeval io{5, 0};
@@ -55,7 +57,7 @@ core::result<void> redis_connection::ensure_connected() {
         if (!r) return r.error();
         if (is_error(r->get())) {
             drop();
-            return make_error(errc::unavailable, "redis: AUTH failed");
+            return core::metrics::dependency_error("redis", "redis: AUTH failed");
         }
     }
     return {};
@@ -74,7 +76,7 @@ core::result<reply_ptr> redis_connection::command(const std::vector<std::string>
     if (r == nullptr) {
         std::string why = ctx_->errstr;
         drop();
-        return make_error(errc::unavailable, "redis: " + why);
+        return core::metrics::dependency_error("redis", "redis: " + why);
     }
     return reply_ptr(r);
 }
@@ -92,7 +94,7 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
         if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
             REDIS_OK) {
             drop();
-            return make_error(errc::unavailable, "redis: cannot buffer command");
+            return core::metrics::dependency_error("redis", "redis: cannot buffer command");
         }
     }
     std::vector<reply_ptr> out;
@@ -101,7 +103,7 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
         if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
             std::string why = ctx_->errstr;
             drop();
-            return make_error(errc::unavailable, "redis: " + why);
+            return core::metrics::dependency_error("redis", "redis: " + why);
         }
         out.emplace_back(static_cast<redisReply*>(raw));
     }
@@ -135,7 +137,7 @@ core::result<reply_ptr> redis_connection::eval(const std::string& script,
         }
         return r;
     }
-    return make_error(errc::unavailable, "redis: script could not be loaded");
+    return core::metrics::dependency_error("redis", "redis: script could not be loaded");
 }
 
 }  // namespace chat::store

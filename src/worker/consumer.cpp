@@ -2,7 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
+
+#include "core/log.hpp"
+#include "core/metrics.hpp"
+#include "core/time.hpp"
 
 namespace chat::worker {
 
@@ -18,8 +23,15 @@ consumer::consumer(const core::config& cfg, std::atomic<bool>& stop)
       es_(cfg.es_url, cfg.es_index),
       writer_(db_, es_) {}
 
+bool consumer::out_of_time() {
+    if (!stop_) return false;
+    auto now = std::chrono::steady_clock::now();
+    if (!stop_seen_) stop_seen_ = now;
+    return now - *stop_seen_ > std::chrono::seconds(cfg_.shutdown_timeout_s);
+}
+
 void consumer::backoff(int& delay_ms) {
-    for (int waited = 0; waited < delay_ms && !stop_; waited += 50)
+    for (int waited = 0; waited < delay_ms && !out_of_time(); waited += 50)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     delay_ms = std::min(delay_ms * 2, cfg_.retry_max_backoff_ms);
 }
@@ -34,7 +46,7 @@ std::vector<consumer::pending_delivery> consumer::collect() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.batch_delay_ms);
     auto first_event = domain::decode((**first).body);
     batch.push_back({std::move(**first), std::move(first_event)});
-    while (batch.size() < static_cast<std::size_t>(cfg_.batch_size)) {
+    while (batch.size() < static_cast<std::size_t>(cfg_.batch_size) && !stop_) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                           std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
@@ -60,7 +72,7 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
     }
     int delay = 100;
     int internal_failures = 0;
-    while (!stop_) {
+    while (!out_of_time()) {
         auto out = writer_.write(events);
         if (out) {
             for (auto& r : out->rejected) dead.emplace_back(positions[r.index], r.reason);
@@ -71,13 +83,13 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
         if (out.error().code == errc::internal && ++internal_failures >= 3) break;
         backoff(delay);
     }
-    if (stop_) return false;
+    if (out_of_time()) return false;
     // The batch keeps failing for a reason other than an outage: store the events one by one so that
     // only the ones that cannot be stored go to the dead-letter queue.
     for (std::size_t e = 0; e < events.size(); ++e) {
         int attempts = 0;
         int one_delay = 100;
-        while (!stop_) {
+        while (!out_of_time()) {
             auto out = writer_.write({events[e]});
             if (out) {
                 for (auto& r : out->rejected) dead.emplace_back(positions[e], r.reason);
@@ -94,19 +106,22 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
             backoff(one_delay);
         }
     }
-    return !stop_;
+    return !out_of_time();
 }
 
 bool consumer::dead_letter(const std::vector<pending_delivery>& batch,
                            const std::vector<std::pair<std::size_t, std::string>>& dead) {
     if (dead.empty()) return true;
     int delay = 100;
-    while (!stop_) {
+    while (!out_of_time()) {
         bool ok = dlq_.is_open() || dlq_.open(true).has_value();
         std::uint64_t last = 0;
         for (std::size_t k = 0; ok && k < dead.size(); ++k) {
             const auto& [i, reason] = dead[k];
-            spdlog::error("dead-lettering delivery: {}", reason);
+            {
+                core::request_id_scope scope(batch[i].ev ? domain::request_id(*batch[i].ev) : "");
+                spdlog::error("dead-lettering delivery: {}", reason);
+            }
             auto seq = dlq_.publish(cfg_.amqp.dead_letter_queue, batch[i].d.body, "dead", reason);
             ok = seq.has_value();
             if (ok) last = *seq;
@@ -138,6 +153,29 @@ void consumer::after_store(const batch_outcome& stored) {
     }
 }
 
+void consumer::observe(const std::vector<pending_delivery>& batch, std::size_t dead, double seconds) {
+    core::metrics::worker_batch(batch.size(), seconds);
+    core::metrics::worker_events("dead_lettered", dead);
+    core::metrics::worker_events("stored", batch.size() - dead);
+    auto now = core::now_ms();
+    std::string ids;
+    std::size_t listed = 0;
+    for (const auto& p : batch) {
+        if (!p.ev) continue;
+        std::visit(
+            [&](const auto& e) {
+                if constexpr (requires { e.created_at_ms; })
+                    core::metrics::persistence_lag(
+                        static_cast<double>(std::max<std::int64_t>(0, now - e.created_at_ms)) / 1000.0);
+            },
+            *p.ev);
+        const auto& rid = domain::request_id(*p.ev);
+        if (!rid.empty() && listed++ < 10) ids += (ids.empty() ? "" : ",") + rid;
+    }
+    spdlog::debug("stored batch: {} events, {} rejected in {:.1f} ms; request ids {}{}", batch.size(), dead,
+                  seconds * 1000, ids, listed > 10 ? ",..." : "");
+}
+
 void consumer::run() {
     int delay = 100;
     while (!stop_) {
@@ -156,6 +194,7 @@ void consumer::run() {
         }
         auto batch = collect();
         if (batch.empty()) continue;
+        auto started = std::chrono::steady_clock::now();
         std::vector<std::pair<std::size_t, std::string>> dead;
         batch_outcome stored;
         if (!store_batch(batch, dead, stored)) break;  // stopping: unacked deliveries return to the queue
@@ -167,9 +206,10 @@ void consumer::run() {
             spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
             continue;
         }
-        spdlog::debug("stored batch: {} events, {} rejected, {} indexed", batch.size(), dead.size(),
-                      stored.indexed);
+        observe(batch, dead.size(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
+    if (stop_) spdlog::info("consumer stopped; unacknowledged deliveries return to the queue");
     in_.close();
     dlq_.close();
 }

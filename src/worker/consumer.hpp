@@ -3,7 +3,13 @@
 // dead-lettering (confirm mode), and its own MariaDB, Redis and Elasticsearch connections; runs on
 // the thread that calls run(). A batch is acknowledged only after MariaDB and Elasticsearch hold it
 // and every rejected event is confirmed in the dead-letter queue.
+//
+// Stopping (the `stop` flag, set on SIGTERM): no new batch is started; the current one is still
+// stored, dead-lettered and acknowledged, with retries for at most CHAT_SHUTDOWN_TIMEOUT_S, after
+// which it is left unacknowledged for the broker to redeliver to another worker.
 #include <atomic>
+#include <chrono>
+#include <optional>
 
 #include "core/config.hpp"
 #include "store/amqp.hpp"
@@ -33,9 +39,13 @@ class consumer {
                      const std::vector<std::pair<std::size_t, std::string>>& dead);
     void after_store(const batch_outcome& stored);
     void backoff(int& delay_ms);
+    // True once stopping and the shutdown timeout has passed: give up the current batch.
+    bool out_of_time();
+    void observe(const std::vector<pending_delivery>& batch, std::size_t dead, double seconds);
 
     const core::config& cfg_;
     std::atomic<bool>& stop_;
+    std::optional<std::chrono::steady_clock::time_point> stop_seen_;
     store::amqp_session in_;
     store::amqp_session dlq_;
     store::mysql_connection db_;

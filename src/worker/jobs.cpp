@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "core/metrics.hpp"
 #include "core/time.hpp"
 #include "store/numbering.hpp"
 
@@ -26,12 +27,12 @@ void jobs::unlock(const char* name) {
     (void)db_.query(fmt::format("SELECT RELEASE_LOCK('{}')", name));
 }
 
-core::result<std::size_t> jobs::refresh_counts() {
+core::result<std::optional<std::size_t>> jobs::refresh_counts() {
     auto locked = lock("chat.count_refresh");
     if (!locked) return locked.error();
-    if (!*locked) return std::size_t{0};  // another worker is on it
+    if (!*locked) return std::optional<std::size_t>{};  // another worker is on it
     std::size_t refreshed = 0;
-    core::result<std::size_t> out = refreshed;
+    core::result<std::optional<std::size_t>> out = std::optional<std::size_t>{refreshed};
     while (!stop_) {
         auto marks = db_.query("SELECT application_id, chat_number, version FROM count_marks LIMIT 500");
         if (!marks) {
@@ -68,7 +69,7 @@ core::result<std::size_t> jobs::refresh_counts() {
             ++refreshed;
         }
         if (failed) break;
-        out = refreshed;
+        out = std::optional<std::size_t>{refreshed};
     }
     unlock("chat.count_refresh");
     return out;
@@ -156,9 +157,19 @@ core::result<bool> jobs::recover_numbering() {
     return true;
 }
 
+void jobs::sample_queue_depth() {
+    if (!amqp_.is_open())
+        if (auto ok = amqp_.open(false); !ok) return;  // counted as a dependency error
+    if (auto depth = amqp_.queue_depth(cfg_.amqp.queue); depth)
+        core::metrics::queue_depth().Set(static_cast<double>(*depth));
+    else
+        amqp_.close();
+}
+
 void jobs::run() {
     auto next_counts = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.count_refresh_interval_s);
     auto next_recovery = std::chrono::steady_clock::now();
+    auto next_depth = std::chrono::steady_clock::now();
     while (!stop_) {
         auto now = std::chrono::steady_clock::now();
         if (now >= next_recovery) {
@@ -167,11 +178,19 @@ void jobs::run() {
         }
         if (now >= next_counts) {
             auto r = refresh_counts();
-            if (!r)
+            auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
+            if (!r) {
+                core::metrics::count_refresh(false, took);
                 spdlog::warn("count refresh: {}", r.error().message);
-            else if (*r > 0)
-                spdlog::info("count refresh: {} counters updated", *r);
+            } else if (*r) {  // this instance held the lock and ran it
+                core::metrics::count_refresh(true, took);
+                if (**r > 0) spdlog::info("count refresh: {} counters updated", **r);
+            }
             next_counts = now + std::chrono::seconds(cfg_.count_refresh_interval_s);
+        }
+        if (now >= next_depth) {
+            sample_queue_depth();
+            next_depth = now + std::chrono::seconds(5);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

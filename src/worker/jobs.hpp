@@ -4,6 +4,7 @@
 //  - count refresh: recomputes chats_count / messages_count for what changed (count_marks).
 //  - recovery: when Redis lost its numbering state (keys::seeded() missing), reloads it from MySQL.
 #include <atomic>
+#include <optional>
 
 #include "core/config.hpp"
 #include "store/amqp.hpp"
@@ -19,13 +20,15 @@ class jobs {
     void run();
 
     // One pass of each job (public for tests and for an initial run at start-up).
-    core::result<std::size_t> refresh_counts();
+    // The number of counters refreshed, or nothing when another instance holds the lock.
+    core::result<std::optional<std::size_t>> refresh_counts();
     core::result<bool> recover_numbering();
 
   private:
     core::result<bool> lock(const char* name);
     void unlock(const char* name);
     core::result<void> wait_for_drained_queue();
+    void sample_queue_depth();
 
     const core::config& cfg_;
     std::atomic<bool>& stop_;

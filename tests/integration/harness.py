@@ -97,7 +97,12 @@ def start_worker(**extra):
     """Starts a worker and waits until the stack is ready for tests: the numbering state is in Redis
     (a worker loads it at its first start) and the search index exists (a worker creates it)."""
     _worker_count[0] += 1
+    metrics_port = _next_port[0]
+    _next_port[0] += 1
+    extra.setdefault("CHAT_WORKER_METRICS_PORT", metrics_port)
+    extra.setdefault("CHAT_HTTP_HOST", "127.0.0.1")
     p = Process(f"worker-{_worker_count[0]}", [WORKER_BIN], env(**extra))
+    p.metrics_port = int(extra["CHAT_WORKER_METRICS_PORT"])
     es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
 
     def ready():

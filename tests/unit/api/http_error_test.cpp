@@ -18,6 +18,7 @@ TEST(http_error, maps_every_code_to_its_status) {
     EXPECT_EQ(api::status_of(errc::unsupported_media_type), status::unsupported_media_type);
     EXPECT_EQ(api::status_of(errc::conflict), status::conflict);
     EXPECT_EQ(api::status_of(errc::unavailable), status::service_unavailable);
+    EXPECT_EQ(api::status_of(errc::headers_too_large), status::request_header_fields_too_large);
 }
 
 TEST(http_error, body_has_code_and_message) {
@@ -29,4 +30,17 @@ TEST(http_error, body_has_code_and_message) {
     EXPECT_EQ(v.at("error").at("message").as_string(), "chat not found");
     auto busy = api::error_response(core::make_error(core::errc::unavailable, "x"), 11, true);
     EXPECT_EQ(busy[boost::beast::http::field::retry_after], "1");
+}
+
+TEST(http_error, rate_limited_is_429_with_retry_after) {
+    EXPECT_EQ(api::status_of(core::errc::rate_limited), boost::beast::http::status::too_many_requests);
+    auto err = core::make_error(core::errc::rate_limited, "slow down");
+    err.retry_after_s = 3;
+    auto res = api::error_response(err, 11, true);
+    EXPECT_EQ(res.result_int(), 429);
+    EXPECT_EQ(res[boost::beast::http::field::retry_after], "3");
+    EXPECT_EQ(boost::json::parse(res.body()).at("error").at("code").as_string(), "rate_limited");
+    // A computed wait under a second still tells the client to wait, never "0".
+    err.retry_after_s = 0;
+    EXPECT_EQ(api::error_response(err, 11, true)[boost::beast::http::field::retry_after], "1");
 }

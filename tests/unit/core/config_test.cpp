@@ -48,4 +48,15 @@ TEST(config, bad_values_name_the_variable) {
     expect_message({{"CHAT_LOG_LEVEL", "loud"}}, "CHAT_LOG_LEVEL");
     expect_message({{"CHAT_MYSQL_HOST", ""}}, "CHAT_MYSQL_HOST");
     expect_message({{"CHAT_MAX_BODY_BYTES", "2000"}}, "CHAT_MAX_BODY_BYTES");
+    expect_message({{"CHAT_AMQP_QUEUE_TYPE", "stream"}}, "CHAT_AMQP_QUEUE_TYPE");
+    expect_message({{"CHAT_RATE_LIMIT_RPS", "100"}, {"CHAT_RATE_LIMIT_BURST", "50"}},
+                   "CHAT_RATE_LIMIT_BURST");
+}
+
+TEST(config, rate_limit_burst_defaults_to_two_seconds_of_rate) {
+    auto c = load({{"CHAT_RATE_LIMIT_RPS", "50"}});
+    EXPECT_EQ(c.rate_limit_rps, 50);
+    EXPECT_EQ(c.rate_limit_burst, 100);
+    auto off = load({{"CHAT_RATE_LIMIT_RPS", "0"}});
+    EXPECT_EQ(off.rate_limit_rps, 0);
 }

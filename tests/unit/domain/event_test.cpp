@@ -44,3 +44,22 @@ TEST(event, poison_is_an_error_not_a_crash) {
         EXPECT_FALSE(decode(bad).has_value()) << bad;
     }
 }
+
+TEST(event, request_id_travels_and_is_optional) {
+    auto with = decode(encode(message_created{7, "tok", 3, 42, "hi", cid, 1, "req-1"}));
+    ASSERT_TRUE(with.has_value());
+    EXPECT_EQ(request_id(*with), "req-1");
+    auto edited = decode(encode(message_edited{1, 2, 3, "req-2"}));
+    ASSERT_TRUE(edited.has_value());
+    EXPECT_EQ(request_id(*edited), "req-2");
+    // Events queued before request ids existed still decode, with an empty id.
+    auto old = decode(R"({"type":"chat.created","app_id":1,"token":"tok","number":9,"creation_id":")" + cid +
+                      R"(","created_at":5})");
+    ASSERT_TRUE(old.has_value());
+    EXPECT_EQ(request_id(*old), "");
+    // A wrong-typed request id is dropped, not a reason to dead-letter the creation.
+    auto odd = decode(R"({"type":"chat.created","app_id":1,"token":"tok","number":9,"creation_id":")" + cid +
+                      R"(","created_at":5,"request_id":17})");
+    ASSERT_TRUE(odd.has_value());
+    EXPECT_EQ(request_id(*odd), "");
+}

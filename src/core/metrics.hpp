@@ -1,0 +1,44 @@
+#pragma once
+// Process-wide Prometheus metrics (prometheus-cpp's registry). The API serves them at /metrics on its
+// own listener; the worker exposes them on CHAT_WORKER_METRICS_PORT. Every function here is
+// thread-safe and cheap enough for the request path (a label lookup under the family's mutex and an
+// atomic add); they are free functions so that store and worker code can count without wiring.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+
+namespace chat::core::metrics {
+
+std::shared_ptr<prometheus::Registry> registry();
+// The whole registry in the Prometheus text exposition format (version 0.0.4).
+std::string serialize();
+
+// API server.
+void observe_request(std::string_view route, std::string_view method, unsigned status, double seconds);
+prometheus::Gauge& requests_in_flight();
+prometheus::Gauge& connections_open();
+prometheus::Counter& connections_rejected();
+prometheus::Counter& rate_limited();
+// One group-commit round of the publisher: how many events, how long until the broker confirmed.
+void broker_confirm(std::size_t messages, double seconds, bool ok);
+
+// Worker.
+void worker_batch(std::size_t events, double seconds);
+void worker_events(std::string_view outcome, std::size_t n);  // stored, dead_lettered
+void persistence_lag(double seconds);                         // event created -> stored and indexed
+void count_refresh(bool ok, double seconds);
+prometheus::Gauge& queue_depth();
+
+// A dependency (redis, mysql, amqp, elasticsearch) failed a call. Store code builds its
+// `unavailable` errors through dependency_error so that each one is counted.
+void dependency_failed(std::string_view dependency);
+error dependency_error(std::string_view dependency, std::string message);
+
+}  // namespace chat::core::metrics
