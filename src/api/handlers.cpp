@@ -203,15 +203,9 @@ asio::awaitable<response> handlers::dispatch(const request& req, const std::stri
     for (auto p : url->params()) ctx.query[std::string(p.key)] = p.has_value ? std::string(p.value) : "";
     result<response> res = make_error(errc::internal, "unhandled");
     try {
-        // Every application-scoped request spends a token of that application's bucket first.
-        auto token = ctx.path.find("token");
-        result<void> admitted;
-        if (token != ctx.path.end() && domain::is_plausible_token(token->second))
-            admitted = co_await svc_.admit(token->second);
-        if (admitted)
-            res = co_await (*m.handler)(ctx);
-        else
-            res = admitted.error();
+        // Application-scoped operations take a rate-limit token in the service, on the same trip to
+        // the blocking pool as their own work.
+        res = co_await (*m.handler)(ctx);
     } catch (const std::exception& e) {
         // A bug, never bad input: log it and answer 500 rather than dropping the connection.
         core::request_id_scope scope(rid);

@@ -87,6 +87,26 @@ auto service::blocking(F f) -> asio::awaitable<decltype(f(std::declval<connectio
         pool_, [this, &f]() -> asio::awaitable<R> { co_return f(local()); }, asio::use_awaitable);
 }
 
+template <class F>
+auto service::admitted(const std::string& token, F f)
+    -> asio::awaitable<decltype(f(std::declval<connections&>()))> {
+    // The rate-limit check rides on the operation's own trip to the blocking pool.
+    co_return co_await blocking([&](connections& c) -> decltype(f(c)) {
+        if (auto limited = take_token(c, token)) return *limited;
+        return f(c);
+    });
+}
+
+std::optional<core::error> service::take_token(connections& c, const std::string& token) {
+    if (cfg_.rate_limit_rps <= 0) return std::nullopt;
+    auto d = store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
+    if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
+    core::metrics::rate_limited().Increment();
+    auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
+    err.retry_after_s = static_cast<int>((d->retry_after_ms + 999) / 1000);
+    return err;
+}
+
 result<std::uint64_t> service::resolve_app(connections& c, const std::string& token) {
     if (auto id = app_ids().get(token)) return *id;
     auto reply = c.redis.command({"HGET", core::keys::app(token), "app_id"});
@@ -127,7 +147,7 @@ task<store::app_row> service::create_app(std::string name) {
 }
 
 task<store::app_row> service::rename_app(std::string token, std::string name) {
-    co_return co_await blocking([&](connections& c) -> result<store::app_row> {
+    co_return co_await admitted(token, [&](connections& c) -> result<store::app_row> {
         auto ok = store::update_app_name(c.mysql, token, name, core::now_ms());
         if (!ok) return ok.error();
         if (!*ok) return make_error(errc::not_found, "application not found");
@@ -139,7 +159,7 @@ task<store::app_row> service::rename_app(std::string token, std::string name) {
 }
 
 task<store::app_row> service::get_app(std::string token) {
-    co_return co_await blocking([&](connections& c) -> result<store::app_row> {
+    co_return co_await admitted(token, [&](connections& c) -> result<store::app_row> {
         auto app = store::find_app(c.mysql, token);
         if (!app) return app.error();
         if (!*app) return make_error(errc::not_found, "application not found");
@@ -147,22 +167,9 @@ task<store::app_row> service::get_app(std::string token) {
     });
 }
 
-task<void> service::admit(std::string token) {
-    if (cfg_.rate_limit_rps <= 0) co_return result<void>{};
-    co_return co_await blocking([&](connections& c) -> result<void> {
-        auto d = store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
-        if (!d) return {};  // fail open; the error is counted in chat_dependency_errors_total
-        if (d->allowed) return {};
-        core::metrics::rate_limited().Increment();
-        auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
-        err.retry_after_s = static_cast<int>((d->retry_after_ms + 999) / 1000);
-        return err;
-    });
-}
-
 task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key,
                                         std::string request_id) {
-    auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
+    auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             core::keys::app(token),
             idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
@@ -189,7 +196,7 @@ task<created_chat> service::create_chat(std::string token, std::optional<std::st
 }
 
 task<store::chat_row> service::get_chat(std::string token, std::uint64_t number) {
-    co_return co_await blocking([&](connections& c) -> result<store::chat_row> {
+    co_return co_await admitted(token, [&](connections& c) -> result<store::chat_row> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
         auto row = store::find_chat(c.mysql, *app_id, number);
@@ -204,7 +211,7 @@ task<store::chat_row> service::get_chat(std::string token, std::uint64_t number)
 }
 
 task<std::vector<store::chat_row>> service::list_chats(std::string token, std::uint64_t after, int limit) {
-    co_return co_await blocking([&](connections& c) -> result<std::vector<store::chat_row>> {
+    co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::chat_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
         return store::list_chats(c.mysql, *app_id, after, limit);
@@ -214,7 +221,7 @@ task<std::vector<store::chat_row>> service::list_chats(std::string token, std::u
 task<created_message> service::create_message(std::string token, std::uint64_t chat, std::string body,
                                               std::optional<std::string> idempotency_key,
                                               std::string request_id) {
-    auto alloc = co_await blocking([&](connections& c) -> result<store::allocation> {
+    auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             core::keys::chat(token, chat),
             idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
@@ -245,7 +252,7 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
 }
 
 task<store::message_row> service::get_message(std::string token, std::uint64_t chat, std::uint64_t number) {
-    co_return co_await blocking([&](connections& c) -> result<store::message_row> {
+    co_return co_await admitted(token, [&](connections& c) -> result<store::message_row> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
         auto row = store::find_message(c.mysql, *app_id, chat, number);
@@ -261,7 +268,7 @@ task<store::message_row> service::get_message(std::string token, std::uint64_t c
 
 task<std::vector<store::message_row>> service::list_messages(std::string token, std::uint64_t chat,
                                                              std::uint64_t after, int limit) {
-    co_return co_await blocking([&](connections& c) -> result<std::vector<store::message_row>> {
+    co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
         return store::list_messages(c.mysql, *app_id, chat, after, limit);
@@ -271,7 +278,7 @@ task<std::vector<store::message_row>> service::list_messages(std::string token, 
 task<store::message_row> service::edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                                std::string body, std::string request_id) {
     std::uint64_t app_id = 0;
-    auto updated = co_await blocking([&](connections& c) -> result<void> {
+    auto updated = co_await admitted(token, [&](connections& c) -> result<void> {
         auto id = resolve_app(c, token);
         if (!id) return id.error();
         app_id = *id;
@@ -300,7 +307,7 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
 task<store::search_page> service::search(std::string token, std::uint64_t chat,
                                          std::vector<std::string> fragments, std::size_t from,
                                          std::size_t size, store::search_order order) {
-    co_return co_await blocking([&](connections& c) -> result<store::search_page> {
+    co_return co_await admitted(token, [&](connections& c) -> result<store::search_page> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
         auto row = store::find_chat(c.mysql, *app_id, chat);

@@ -42,10 +42,6 @@ class service {
     task<store::app_row> rename_app(std::string token, std::string name);
     task<store::app_row> get_app(std::string token);
 
-    // Takes a token from the application's rate-limit bucket: errc::rate_limited when it is empty.
-    // Fails open (admits) when Redis cannot answer: the limit protects, it must not cause an outage.
-    task<void> admit(std::string token);
-
     task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
                                    std::string request_id);
     task<store::chat_row> get_chat(std::string token, std::uint64_t number);
@@ -78,6 +74,14 @@ class service {
   private:
     template <class F>
     auto blocking(F f) -> boost::asio::awaitable<decltype(f(std::declval<connections&>()))>;
+    // blocking(f) for an application-scoped operation: first takes a token from the application's
+    // rate-limit bucket (errc::rate_limited when empty, and f does not run: nothing is consumed).
+    template <class F>
+    auto admitted(const std::string& token, F f)
+        -> boost::asio::awaitable<decltype(f(std::declval<connections&>()))>;
+    // The rate-limit decision: an error when over the limit. Fails open (admits) when Redis cannot
+    // answer: the limit protects the service, it must not cause an outage.
+    std::optional<core::error> take_token(connections& c, const std::string& token);
     connections& local();
     core::result<std::uint64_t> resolve_app(connections& c, const std::string& token);
     core::error unknown_parent(connections& c, const std::string& what);
