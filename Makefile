@@ -8,7 +8,7 @@ RELEASE_DIR := build/release
 
 help:
 	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
-	@echo "make test    every test: unit + integration, plain and ASan/UBSan builds, on a test stack"
+	@echo "make test    every test: unit + integration, plain, ASan/UBSan and TSan builds, on a test stack"
 	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
 	@echo "make down    stop them"
 	@echo "make bench   benchmarks"

@@ -25,3 +25,19 @@ run_suite build/debug -DCMAKE_BUILD_TYPE=Debug
 # connections; ASan still catches every use-after-free, overflow and UB.
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_suite build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHAT_SANITIZE=ON -DCHAT_BUILD_BENCH=OFF
+
+# ThreadSanitizer for the concurrent parts: the unit tests, and the integration modules that drive
+# many requests through several servers and workers at once (group commit, strands, blocking pool,
+# worker retries, graceful drain).
+log "building build/tsan (-DCHAT_TSAN=ON)"
+cmake -S "$ROOT" -B "$ROOT/build/tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHAT_TSAN=ON \
+    -DCHAT_BUILD_BENCH=OFF >/dev/null
+cmake --build "$ROOT/build/tsan"
+log "running the concurrent tests under TSan"
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+"$ROOT/build/tsan/tests/unit_tests"
+(cd "$ROOT/tests/integration" &&
+    CHAT_API_BIN="$ROOT/build/tsan/chat_api_server" CHAT_WORKER_BIN="$ROOT/build/tsan/chat_worker" \
+    CHAT_CTL_BIN="$ROOT/build/tsan/chat_ctl" \
+    python3 -W ignore::ResourceWarning -m unittest -v test_cluster test_ops)
+log "all suites passed"

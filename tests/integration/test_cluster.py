@@ -90,11 +90,20 @@ def assert_stored_exactly(test, token, acked, contiguous=True):
     aid = app_id(token)
     def stored():
         rows = sql(f"SELECT number, body FROM messages WHERE application_id = {aid} AND chat_number = 1")
-        return rows if len(rows) >= len(acked) else None
+        # Wait for every acknowledged number, not for a row count: creations that failed for the
+        # client may be stored too (the broker took them, its confirm was lost), so a count can be
+        # reached while an acknowledged one is still on its way.
+        numbers = {int(r[0]) for r in rows}
+        return rows if len(rows) >= len(acked) and all(n in numbers for n in acked) else None
     rows = wait_until(stored, timeout=120, what=f"{len(acked)} messages stored")
     got = {int(n): b for n, b in rows}
     test.assertEqual(len(rows), len(got), "a number is stored twice")
-    test.assertEqual(set(got), set(acked), "stored numbers differ from acknowledged ones")
+    if contiguous:
+        test.assertEqual(set(got), set(acked), "stored numbers differ from acknowledged ones")
+    else:
+        # During a fault a creation may fail for the client yet be stored (its confirm was lost):
+        # never lost when acknowledged, never a number given twice (the bodies below prove that).
+        test.assertLessEqual(set(acked), set(got), "an acknowledged message is not stored")
     for n, b in acked.items():
         test.assertEqual(got[n], b, f"message {n} has another body")
     if contiguous:
