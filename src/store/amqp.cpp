@@ -67,13 +67,26 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
         settled_.clear();
     }
     // Quorum queues are declared with their type; classic ones without arguments, as they always were
-    // (re-declaring an existing queue with other arguments is refused by the broker).
-    amqp_table_entry_t type_arg;
-    type_arg.key = amqp_cstring_bytes("x-queue-type");
-    type_arg.value.kind = AMQP_FIELD_KIND_UTF8;
-    type_arg.value.value.bytes = amqp_cstring_bytes(cfg_.queue_type.c_str());
-    amqp_table_t args = cfg_.queue_type == "classic" ? amqp_empty_table : amqp_table_t{1, &type_arg};
+    // (re-declaring an existing queue with other arguments is refused by the broker). A quorum queue
+    // counts redeliveries: past the limit (a default of 20 since RabbitMQ 4.0) the broker would drop
+    // the message unless it has a dead-letter target, so the main queue names ours and sets the limit.
+    const bool quorum = cfg_.queue_type == "quorum";
+    amqp_table_entry_t entries[4];
+    entries[0].key = amqp_cstring_bytes("x-queue-type");
+    entries[0].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[0].value.value.bytes = amqp_cstring_bytes(cfg_.queue_type.c_str());
+    entries[1].key = amqp_cstring_bytes("x-dead-letter-exchange");
+    entries[1].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[1].value.value.bytes = amqp_cstring_bytes("");
+    entries[2].key = amqp_cstring_bytes("x-dead-letter-routing-key");
+    entries[2].value.kind = AMQP_FIELD_KIND_UTF8;
+    entries[2].value.value.bytes = amqp_cstring_bytes(cfg_.dead_letter_queue.c_str());
+    entries[3].key = amqp_cstring_bytes("x-delivery-limit");
+    entries[3].value.kind = AMQP_FIELD_KIND_I32;
+    entries[3].value.value.i32 = 100;
     for (const auto* q : {&cfg_.queue, &cfg_.dead_letter_queue}) {
+        amqp_table_t args = amqp_empty_table;
+        if (quorum) args = amqp_table_t{q == &cfg_.queue ? 4 : 1, entries};
         amqp_queue_declare(conn_, 1, bytes(*q), 0, 1, 0, 0, args);
         if (auto ok = check_rpc("queue.declare"); !ok) return ok;
     }

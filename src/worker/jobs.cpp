@@ -33,8 +33,15 @@ core::result<std::optional<std::size_t>> jobs::refresh_counts() {
     if (!*locked) return std::optional<std::size_t>{};  // another worker is on it
     std::size_t refreshed = 0;
     core::result<std::optional<std::size_t>> out = std::optional<std::size_t>{refreshed};
+    // One pass over the marks in key order per run: a mark re-marked while we count it (a busy chat)
+    // keeps its row and is counted again next run, instead of keeping this run going forever.
+    std::uint64_t after_app = 0, after_chat = 0;
     while (!stop_) {
-        auto marks = db_.query("SELECT application_id, chat_number, version FROM count_marks LIMIT 500");
+        auto marks =
+            db_.query(fmt::format("SELECT application_id, chat_number, version FROM count_marks WHERE "
+                                  "(application_id, chat_number) > "
+                                  "({}, {}) ORDER BY application_id, chat_number LIMIT 500",
+                                  after_app, after_chat));
         if (!marks) {
             out = marks.error();
             break;
@@ -45,6 +52,8 @@ core::result<std::optional<std::size_t>> jobs::refresh_counts() {
             auto app = store::to_u64(m[0]);
             auto chat = store::to_u64(m[1]);
             auto version = store::to_u64(m[2]);
+            after_app = app;
+            after_chat = chat;
             // COUNT(*) over a primary-key prefix: an index range scan of this one chat or application.
             auto sql = chat == 0
                            ? fmt::format(

@@ -297,6 +297,10 @@ class QuorumQueues(unittest.TestCase):
         queues = stack_queues()
         self.assertEqual(queues[queue][0], "quorum")
         self.assertEqual(queues[queue + ".dead"][0], "quorum")
+        # Past its delivery limit the broker dead-letters into our queue rather than dropping.
+        args = queue_arguments(queue)
+        self.assertIn("x-delivery-limit", args)
+        self.assertIn(queue + ".dead", args)
 
 
 def _refused(port):
@@ -305,6 +309,17 @@ def _refused(port):
         return False
     except OSError:
         return True
+
+
+def queue_arguments(name):
+    import os
+    import subprocess
+    out = subprocess.run([os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "stack.sh"), "rabbitmqctl",
+                          "-q", "list_queues", "name", "arguments"], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.split("\t")[0] == name:
+            return line
+    return ""
 
 
 def stack_queues():
