@@ -20,8 +20,8 @@ PACKAGES=(
     mariadb-server mariadb-client redis-server redis-tools rabbitmq-server
     # Elasticsearch runtime + the Maven client that fetches it
     openjdk-17-jdk-headless maven ca-certificates unzip
-    # used by the scripts and tests
-    curl python3 procps iproute2 wrk
+    # used by the scripts and tests (jsonschema: responses checked against src/api/openapi.json)
+    curl python3 python3-jsonschema procps iproute2 wrk
 )
 
 missing_packages() {

@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 
+#include "api/openapi.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -120,6 +121,7 @@ handlers::handlers(service& svc) : svc_(svc) {
     add(verb::get, "/healthz", &handlers::healthz);
     add(verb::get, "/readyz", &handlers::readyz);
     add(verb::get, "/metrics", &handlers::metrics);
+    add(verb::get, "/openapi.json", &handlers::openapi);
     add(verb::post, "/api/v1/apps", &handlers::create_app);
     add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
     add(verb::get, "/api/v1/apps/:token", &handlers::get_app);
@@ -226,6 +228,16 @@ asio::awaitable<result<response>> handlers::metrics(request_context& ctx) {
     response res{http::status::ok, ctx.req.version()};
     res.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     res.body() = core::metrics::serialize();
+    res.keep_alive(ctx.req.keep_alive());
+    res.prepare_payload();
+    co_return res;
+}
+
+// The API's OpenAPI description, as embedded at build time (src/api/openapi.json).
+asio::awaitable<result<response>> handlers::openapi(request_context& ctx) {
+    response res{http::status::ok, ctx.req.version()};
+    res.set(http::field::content_type, "application/json");
+    res.body() = std::string(openapi_json());
     res.keep_alive(ctx.req.keep_alive());
     res.prepare_payload();
     co_return res;

@@ -49,6 +49,7 @@ class handlers {
     boost::asio::awaitable<core::result<response>> healthz(request_context& ctx);
     boost::asio::awaitable<core::result<response>> readyz(request_context& ctx);
     boost::asio::awaitable<core::result<response>> metrics(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> openapi(request_context& ctx);
 
     service& svc_;
     router<handler_fn> router_;

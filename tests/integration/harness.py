@@ -3,7 +3,8 @@
 The stack itself (MariaDB, Redis, RabbitMQ, Elasticsearch) is started by `make test` through
 scripts/stack.sh with the settings of scripts/test-env.sh; this module starts and stops API servers
 and workers, talks HTTP to them, and reads MariaDB with the `mariadb` client. Nothing is mocked.
-Only the Python standard library is used.
+Every response a Client receives is checked against the OpenAPI description (src/api/openapi.json)
+with python3-jsonschema; everything else is the Python standard library.
 """
 import http.client
 import json
@@ -14,6 +15,12 @@ import time
 import urllib.request
 import uuid
 import warnings
+from urllib.parse import urlsplit
+
+try:
+    from jsonschema import Draft202012Validator
+except ImportError as e:  # pragma: no cover
+    raise ImportError("the integration tests need python3-jsonschema (scripts/install-deps.sh)") from e
 
 # Clients in tests are dropped without ceremony; the interpreter's socket warnings are noise here.
 warnings.simplefilter("ignore", ResourceWarning)
@@ -118,8 +125,151 @@ def start_worker(**extra):
     return p
 
 
+SPEC_PATH = os.path.join(ROOT, "src", "api", "openapi.json")
+
+
+class OpenApi:
+    """The API's OpenAPI 3.1 description, used to check real responses so that it cannot drift.
+
+    check() finds the operation the server routes a request to (the path template whose literal
+    segments match, literal segments preferred over {parameters} as the router does, then the method),
+    and fails when the status is not documented for it, a required response header is missing or
+    invalid, the Content-Type is not the documented media type, or the JSON body does not validate
+    against the documented schema. Requests no operation takes are checked against the document's
+    x-unmatched-responses (404 route_not_found, 405 method_not_allowed, ...)."""
+
+    def __init__(self, path=SPEC_PATH):
+        with open(path, "rb") as f:
+            self.doc = json.load(f)
+        self._validators = {}
+        self.templates = []
+        for template, item in self.doc["paths"].items():
+            segs = [s for s in template.split("/") if s]
+            self.templates.append((template, segs, item))
+        # Literal segments before parameters, position by position (".../messages/search" before
+        # ".../messages/{message}").
+        self.templates.sort(key=lambda t: [seg.startswith("{") for seg in t[1]])
+
+    def at(self, pointer):
+        """The object at a JSON pointer ("/components/schemas/App")."""
+        obj = self.doc
+        for part in pointer.split("/")[1:]:
+            obj = obj[part.replace("~1", "/").replace("~0", "~")]
+        return obj
+
+    def resolve(self, obj, pointer):
+        """(object, JSON pointer) after following local $refs."""
+        while isinstance(obj, dict) and "$ref" in obj:
+            pointer = obj["$ref"][1:]
+            obj = self.at(pointer)
+        return obj, pointer
+
+    def validator(self, pointer):
+        """A 2020-12 validator for the schema at `pointer`, rooted at the whole document so that every
+        $ref to #/components/... resolves (OpenAPI's root keys are not JSON Schema keywords)."""
+        if pointer not in self._validators:
+            self._validators[pointer] = Draft202012Validator({**self.doc, "$ref": "#" + pointer})
+        return self._validators[pointer]
+
+    def route(self, method, path):
+        """(template, operation pointer) of the operation taking `method path`; (template, None) when
+        the path exists with other methods only; (None, None) when no path matches."""
+        segs = [s for s in path.split("/") if s]
+        known = None
+        for template, tsegs, item in self.templates:
+            if len(tsegs) != len(segs) or any(not t.startswith("{") and t != s for t, s in zip(tsegs, segs)):
+                continue
+            if method.lower() in item:
+                return template, "/paths/" + template.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
+            known = known or template
+        return known, None
+
+    def check(self, method, target, status, headers, payload):
+        """Raises AssertionError when this response contradicts the document. `headers` has lowercase
+        names; `payload` is the raw body."""
+        path = urlsplit(target).path
+        template, op_pointer = self.route(method, path)
+        where = f"OpenAPI: {method} {target} -> {status}"
+        if op_pointer is None:
+            responses_pointer = "/x-unmatched-responses/responses"
+            what = f"an unrouted request ({'no such path' if template is None else 'path ' + template})"
+        else:
+            responses_pointer = op_pointer + "/responses"
+            what = f"{method.upper()} {template}"
+        responses = self.at(responses_pointer)
+        key = next((k for k in (str(status), f"{status // 100}XX", "default") if k in responses), None)
+        if key is None:
+            raise AssertionError(f"{where}: status {status} is not documented for {what} "
+                                 f"(documented: {', '.join(sorted(responses))}); body: {payload[:300]!r}")
+        resp, resp_pointer = self.resolve(responses[key], f"{responses_pointer}/{key}")
+        for name, h in resp.get("headers", {}).items():
+            h, _ = self.resolve(h, None)
+            value = headers.get(name.lower())
+            if value is None:
+                if h.get("required"):
+                    raise AssertionError(f"{where}: required header {name} is missing")
+                continue
+            schema = h.get("schema", {})
+            if schema.get("type") == "integer":
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise AssertionError(f"{where}: header {name}: {value!r} is not an integer") from None
+            errors = list(Draft202012Validator(schema).iter_errors(value))
+            if errors:
+                raise AssertionError(f"{where}: header {name}: {errors[0].message}")
+        content = resp.get("content")
+        if not content:
+            return
+        media = (headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media not in content:
+            raise AssertionError(f"{where}: Content-Type {media!r} is not one of {sorted(content)}")
+        if not (media == "application/json" or media.endswith("+json")) or "schema" not in content[media]:
+            return
+        try:
+            body = json.loads(payload)
+        except ValueError:
+            raise AssertionError(f"{where}: body is not JSON: {payload[:300]!r}") from None
+        pointer = resp_pointer + "/content/" + media.replace("~", "~0").replace("/", "~1") + "/schema"
+        error = next(iter(sorted(self.validator(pointer).iter_errors(body), key=lambda e: e.path)), None)
+        if error is not None:
+            at = "/".join(str(p) for p in error.absolute_path)
+            raise AssertionError(f"{where}: body does not match {pointer} at /{at}: {error.message}; "
+                                 f"body: {json.dumps(body)[:500]}")
+
+
+_openapi = []
+
+
+def openapi():
+    """The description, loaded once."""
+    if not _openapi:
+        _openapi.append(OpenApi())
+    return _openapi[0]
+
+
+def check_raw_reply(method, target, reply):
+    """Checks the bytes of one HTTP response read from a raw socket (tests that send malformed or
+    partial HTTP) against the description; returns (status, parsed body, lowercase headers)."""
+    head, _, rest = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    payload = rest[:int(headers.get("content-length", len(rest)))]
+    openapi().check(method, target, status, headers, payload)
+    try:
+        parsed = json.loads(payload) if payload else None
+    except ValueError:
+        parsed = payload
+    return status, parsed, headers
+
+
 class Client:
-    """A keep-alive HTTP/1.1 client for one thread."""
+    """A keep-alive HTTP/1.1 client for one thread. Every response is checked against the OpenAPI
+    description (an AssertionError when it contradicts it)."""
 
     def __init__(self, port):
         self.port = port
@@ -143,11 +293,13 @@ class Client:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
                 if attempt == 1:
                     raise
+        headers = {k.lower(): v for k, v in resp.getheaders()}
+        openapi().check(method, path, resp.status, headers, payload)
         try:
             parsed = json.loads(payload) if payload else None
         except ValueError:
             parsed = payload
-        return resp.status, parsed, {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, parsed, headers
 
     def close(self):
         self.conn.close()

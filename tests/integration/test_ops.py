@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import Client, app_id, sql, stack, start_api, start_worker, unique, wait_until
+from harness import Client, app_id, check_raw_reply, sql, stack, start_api, start_worker, unique, wait_until
 
 procs = []
 
@@ -192,6 +192,7 @@ class Limits(unittest.TestCase):
         reply = read_all(s)
         self.assertTrue(reply.startswith(b"HTTP/1.1 503"), reply[:80])
         self.assertIn(b"too many connections", reply)
+        check_raw_reply("GET", "/healthz", reply)
         for c in held:
             c.close()
         wait_until(lambda: Client(api.port).request("GET", "/healthz")[0] == 200, what="capacity back")
@@ -204,6 +205,7 @@ class Limits(unittest.TestCase):
         reply = read_all(s)
         self.assertTrue(reply.startswith(b"HTTP/1.1 431"), reply[:80])
         self.assertIn(b"headers_too_large", reply)
+        check_raw_reply("GET", "/healthz", reply)
         # An idle keep-alive connection is closed after the idle timeout.
         s = raw_connection(api.port)
         started = time.time()
@@ -240,6 +242,7 @@ class GracefulShutdown(unittest.TestCase):
         busy.sendall(body[5:])
         reply = read_all(busy).decode()
         self.assertTrue(reply.startswith("HTTP/1.1 201"), reply[:200])
+        check_raw_reply("POST", f"/api/v1/apps/{token}/chats/1/messages", reply.encode())
         self.assertIn("Connection: close", reply)
         self.assertEqual(api.proc.wait(timeout=20), 0)
         worker = start_worker(CHAT_AMQP_QUEUE=queue, CHAT_AMQP_DEAD_LETTER_QUEUE=queue + ".dead")
