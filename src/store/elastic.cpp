@@ -242,6 +242,9 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
         {"highlight",
          {{"fields",
            {{"body", {{"number_of_fragments", 1}, {"fragment_size", 150}, {"no_match_size", 150}}}}},
+          // The text around the tags is HTML-escaped so that a client may render the snippet as HTML
+          // (a message containing markup cannot inject it).
+          {"encoder", "html"},
           {"pre_tags", json::array{"<em>"}},
           {"post_tags", json::array{"</em>"}}}}};
     auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number),

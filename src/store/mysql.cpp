@@ -3,6 +3,7 @@
 #include <errmsg.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 
@@ -76,6 +77,14 @@ core::result<void> mysql_connection::run(std::string_view sql) {
             // Retry only if the connection was stale before we sent anything (GONE); a LOST statement
             // may have run, so report it instead.
             if (last_errno_ == CR_SERVER_GONE_ERROR && attempt == 0) continue;
+            return core::metrics::dependency_error("mysql", "mysql: " + why);
+        }
+        // Server-side conditions that pass (shutdown, restart, too many connections, lock waits,
+        // deadlocks, read-only during a failover, a killed connection) are outages to retry, not bugs:
+        // the worker must not isolate and dead-letter a batch because the server was restarting.
+        static constexpr unsigned transient[] = {1040, 1053, 1203, 1205, 1213, 1290, 1317, 1836, 1927};
+        if (std::find(std::begin(transient), std::end(transient), last_errno_) != std::end(transient)) {
+            if (last_errno_ == 1053 || last_errno_ == 1927) db_.reset();
             return core::metrics::dependency_error("mysql", "mysql: " + why);
         }
         return make_error(errc::internal, "mysql: " + why);

@@ -95,6 +95,20 @@ class Search(unittest.TestCase):
         self.assertEqual([h["number"] for h in third["hits"]], [6])
         self.assertIsNone(third["next_cursor"])
 
+    def test_highlight_escapes_markup(self):
+        c = self.c
+        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+        token = app["token"]
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        body = "<script>alert('x')</script> & greetings"
+        c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": body})
+        wait_until(lambda: self.search(token, 1, "greet")["total"] == 1, what="indexed")
+        hit = self.search(token, 1, "greet")["hits"][0]
+        self.assertEqual(hit["body"], body)  # the body itself is returned as stored
+        self.assertNotIn("<script>", hit["highlight"])
+        self.assertIn("&lt;script&gt;", hit["highlight"])
+        self.assertIn("<em>greetings</em>", hit["highlight"])
+
     def test_reference_autocomplete(self):
         s, hits, h = self.c.request(
             "GET", f"/api/v1/apps/{self.token}/chats/1/messages/autocomplete?keyword=hello&limit=1&page=2")
