@@ -1,11 +1,13 @@
 #include "api/service.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "core/keys.hpp"
@@ -123,6 +125,23 @@ result<std::uint64_t> service::resolve_app(connections& c, const std::string& to
     return (*app)->id;
 }
 
+result<bool> service::heal_chat(connections& c, const std::string& token, std::uint64_t chat) {
+    auto app_id = resolve_app(c, token);
+    if (!app_id) return app_id.error();
+    auto row = store::find_chat(c.mysql, *app_id, chat);
+    if (!row) return row.error();
+    if (!*row) return false;
+    auto top = c.mysql.query(fmt::format(
+        "SELECT COALESCE(MAX(number), 0) FROM messages WHERE application_id = {} AND chat_number = {}",
+        *app_id, chat));
+    if (!top) return top.error();
+    std::uint64_t seq = top->empty() ? 0 : store::to_u64(top->front()[0]);
+    if (auto ok = store::register_chat(c.redis, token, chat, *app_id, (*row)->created_at_ms, seq); !ok)
+        return ok.error();
+    spdlog::warn("chat {} of an application was missing in Redis; registered again from MySQL", chat);
+    return true;
+}
+
 core::error service::unknown_parent(connections& c, const std::string& what) {
     auto seeded = store::is_seeded(c.redis);
     if (!seeded) return seeded.error();
@@ -187,9 +206,16 @@ task<created_chat> service::create_chat(std::string token, std::optional<std::st
     auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
     if (!published) co_return published.error();
     auto registered = co_await blocking([&](connections& c) {
-        return store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+        // A few quick attempts ride out a Redis blip (a failover, a restart) before leaving it to the
+        // worker, which registers every chat it stores, and to heal_chat.
+        auto ok = store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+        for (int attempt = 1; !ok && attempt < 3; ++attempt) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
+            ok = store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+        }
+        return ok;
     });
-    // The chat is durably queued either way; the worker registers it too once stored.
+    // The chat is durably queued either way.
     if (!registered) spdlog::warn("chat registration deferred to the worker: {}", registered.error().message);
     co_return created_chat{alloc->number, alloc->created_at_ms,
                            alloc->status == store::allocation::kind::replayed};
@@ -231,7 +257,17 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
         if (a->status == store::allocation::kind::unknown_parent) {
             auto app = c.redis.command({"EXISTS", core::keys::app(token)});
             bool app_known = app && !store::is_error(app->get()) && app->get()->integer == 1;
-            return unknown_parent(c, app_known ? "chat" : "application");
+            if (!app_known) return unknown_parent(c, "application");
+            // A stored chat that Redis does not know: its registration was lost to a Redis outage
+            // (the API's after the confirm, the worker's after storing). Register it from MySQL and
+            // allocate again. No message number was ever handed out without the registration, but
+            // the counter starts at the highest stored number all the same.
+            auto healed = heal_chat(c, token, chat);
+            if (!healed) return healed.error();
+            if (!*healed) return unknown_parent(c, "chat");
+            a = store::allocate_number(c.redis, req);
+            if (!a) return a.error();
+            if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "chat");
         }
         return a;
     });

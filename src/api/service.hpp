@@ -85,6 +85,8 @@ class service {
     connections& local();
     core::result<std::uint64_t> resolve_app(connections& c, const std::string& token);
     core::error unknown_parent(connections& c, const std::string& what);
+    // Registers a chat stored in MySQL but missing in Redis; false when MySQL does not have it either.
+    core::result<bool> heal_chat(connections& c, const std::string& token, std::uint64_t chat);
 
     const core::config& cfg_;
     boost::asio::thread_pool& pool_;

@@ -137,20 +137,27 @@ bool consumer::dead_letter(const std::vector<pending_delivery>& batch,
     return false;
 }
 
-void consumer::after_store(const batch_outcome& stored) {
+bool consumer::after_store(const batch_outcome& stored) {
     // Best effort, after the data is durable: a failure only delays read-your-writes cleanup.
     if (auto ok = store::clear_pending(redis_, stored.stored_messages); !ok)
         spdlog::warn("pending cleanup skipped: {}", ok.error().message);
+    if (stored.stored_chats.empty()) return true;
     auto seeded = store::is_seeded(redis_);
-    if (!seeded || !*seeded) return;  // during recovery the recovery job registers chats itself
+    if (!seeded) {
+        spdlog::warn("chat registration waits for Redis: {}", seeded.error().message);
+        return false;
+    }
+    if (!*seeded) return true;  // during recovery the recovery job registers chats itself
     for (const auto& c : stored.stored_chats) {
         // The API registers a chat right after the broker confirmed it; this covers an API that died
-        // in between. It never lowers a counter.
+        // or lost Redis in between. Required before the ack: otherwise a chat stored during a Redis
+        // outage would stay unknown to message creation. It never lowers a counter.
         if (auto ok = store::register_chat(redis_, c.token, c.number, c.app_id, c.created_at_ms); !ok) {
-            spdlog::warn("chat registration skipped: {}", ok.error().message);
-            break;
+            spdlog::warn("chat registration waits for Redis: {}", ok.error().message);
+            return false;
         }
     }
+    return true;
 }
 
 void consumer::observe(const std::vector<pending_delivery>& batch, std::size_t dead, double seconds) {
@@ -199,7 +206,13 @@ void consumer::run() {
         batch_outcome stored;
         if (!store_batch(batch, dead, stored)) break;  // stopping: unacked deliveries return to the queue
         if (!dead_letter(batch, dead)) break;
-        after_store(stored);
+        int register_delay = 100;
+        bool registered = after_store(stored);
+        while (!registered && !out_of_time()) {
+            backoff(register_delay);
+            registered = after_store(stored);
+        }
+        if (!registered) break;  // stopping: the redelivered batch registers its chats then
         // Deliveries on one channel have increasing tags: one multiple-ack covers the whole batch.
         if (auto ok = in_.ack(batch.back().d.tag, true); !ok) {
             // The broker will redeliver the batch; storing it again is harmless.

@@ -37,7 +37,8 @@ class consumer {
                      std::vector<std::pair<std::size_t, std::string>>& dead, batch_outcome& stored);
     bool dead_letter(const std::vector<pending_delivery>& batch,
                      const std::vector<std::pair<std::size_t, std::string>>& dead);
-    void after_store(const batch_outcome& stored);
+    // Clears read-your-writes entries and registers stored chats in Redis; false while Redis is away.
+    bool after_store(const batch_outcome& stored);
     void backoff(int& delay_ms);
     // True once stopping and the shutdown timeout has passed: give up the current batch.
     bool out_of_time();

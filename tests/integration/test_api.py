@@ -3,7 +3,7 @@ import concurrent.futures
 import json
 import unittest
 
-from harness import Client, app_id, ctl, sql, start_api, start_worker, unique, wait_until
+from harness import Client, app_id, ctl, redis_cli, sql, start_api, start_worker, unique, wait_until
 
 procs = []
 api = None
@@ -150,6 +150,22 @@ class OurApi(unittest.TestCase):
         procs.append(start_worker(CHAT_AMQP_QUEUE=queue))
         wait_until(lambda: sql(f"SELECT body FROM messages WHERE application_id = {app_id(token)}") ==
                    [["not stored yet"]], what="stored by the worker")
+
+    def test_stored_chat_missing_in_redis_is_registered_again(self):
+        # What a Redis outage between a chat's confirm and its registrations leaves behind: the chat
+        # is in MySQL, Redis does not know it. Message creation must heal it, not answer 404.
+        c = Client(api.port)
+        token = new_app(c)
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        for i in range(3):
+            c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"m{i}"})
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}") == [["3"]],
+                   what="stored")
+        self.assertEqual(redis_cli("DEL", f"chat:chat:{{{token}:1}}"), "1")
+        status, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after the outage"})
+        self.assertEqual((status, m["number"]), (201, 4))
+        # A chat that was never created still gets its 404.
+        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats/9/messages", {"body": "x"})[0], 404)
 
     def test_idempotency_key(self):
         c = Client(api.port)
