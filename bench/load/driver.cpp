@@ -1,0 +1,545 @@
+#include "driver.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cstdio>
+#include <deque>
+#include <thread>
+
+#include "core/time.hpp"
+#include "store/numbering.hpp"
+
+namespace chat::load {
+
+namespace json = boost::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+std::uint64_t elapsed_us(clock_type::time_point since) {
+    auto d = clock_type::now() - since;
+    return d.count() < 0
+               ? 0
+               : static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+}
+
+// A positive integer field of a JSON object, 0 when absent or of another type.
+std::uint64_t number_field(const json::value& v, std::string_view name) {
+    if (!v.is_object()) return 0;
+    const auto* f = v.as_object().if_contains(name);
+    if (f == nullptr) return 0;
+    if (f->is_uint64()) return f->as_uint64();
+    if (f->is_int64() && f->as_int64() > 0) return static_cast<std::uint64_t>(f->as_int64());
+    return 0;
+}
+
+std::string_view string_field(const json::value& v, std::string_view name) {
+    if (!v.is_object()) return {};
+    const auto* f = v.as_object().if_contains(name);
+    return f != nullptr && f->is_string() ? std::string_view(f->as_string()) : std::string_view{};
+}
+
+bool array_field(const json::value& v, std::string_view name) {
+    return v.is_object() && v.as_object().contains(name) && v.as_object().at(name).is_array();
+}
+
+// Built outside the coroutines: GCC 12 rejects braced initializers with string literals inside them.
+std::vector<connection_set::header> creation_headers(const std::string& key, const std::string& request_id) {
+    std::vector<connection_set::header> h;
+    h.push_back({"Idempotency-Key", key});
+    h.push_back({"X-Request-Id", request_id});
+    return h;
+}
+
+std::vector<connection_set::header> read_headers(const std::string& request_id) {
+    std::vector<connection_set::header> h;
+    h.push_back({"X-Request-Id", request_id});
+    return h;
+}
+
+std::string random_run_id() {
+    std::random_device rd;
+    return fmt::format("{:08x}", rd());
+}
+
+}  // namespace
+
+struct driver::slot {
+    slot(asio::any_io_executor ex, const std::vector<resolved_target>& targets, std::size_t home_)
+        : conns(std::move(ex), targets), home(home_) {}
+    connection_set conns;
+    std::size_t home;  // the target of first attempts; retries go to the next ones
+};
+
+struct driver::lane {
+    lane(std::size_t index_, std::uint64_t seed) : index(index_), rng(seed) {}
+    std::size_t index;
+    asio::io_context ioc{1};
+    recorder rec;
+    std::mt19937_64 rng;
+    std::vector<std::unique_ptr<slot>> slots;
+    std::uint64_t seq = 0;  // makes idempotency keys and request ids unique within the lane
+    // Open loop: scheduled send times waiting for a free connection, and the connections waiting for work.
+    std::deque<clock_type::time_point> queue;
+    std::deque<asio::steady_timer*> idle;
+    bool schedule_done = false;
+    std::uint64_t max_backlog = 0;
+    std::uint64_t not_sent = 0;
+    // Progress, read by the main thread.
+    std::atomic<std::uint64_t> done{0};
+    std::atomic<std::uint64_t> failed{0};
+
+    void wake_one() {
+        if (idle.empty()) return;
+        idle.front()->cancel();
+        idle.pop_front();
+    }
+    void wake_all() {
+        while (!idle.empty()) wake_one();
+    }
+};
+
+struct driver::replay_plan {
+    op_kind of;
+    std::string path;
+    std::string body;
+    std::string key;
+    std::size_t answered_by;
+    std::uint64_t number;
+};
+
+struct driver::creation {
+    bool ok = false;
+    int attempts = 0;
+    std::size_t answered_by = 0;
+    json::value json;
+};
+
+driver::driver(const options& o, std::vector<resolved_target> targets, ack_listener on_sampled_ack)
+    : o_(o),
+      targets_(std::move(targets)),
+      on_sampled_ack_(std::move(on_sampled_ack)),
+      run_id_(random_run_id()),
+      mix_(o.mix) {
+    std::uint64_t seed =
+        o.seed ? o.seed : static_cast<std::uint64_t>(clock_type::now().time_since_epoch().count());
+    // The search benchmark's vocabulary (same seed, same words), so both exercise the same text.
+    std::mt19937_64 vocab_rng(42);
+    vocab_ = std::make_unique<bench::vocabulary>(vocab_rng, 20000);
+    // More threads than connections would leave a thread (and its share of an open-loop timeline)
+    // without a connection.
+    auto lanes = static_cast<std::size_t>(std::min(o.threads, o.connections));
+    std::size_t global_slot = 0;
+    for (std::size_t i = 0; i < lanes; ++i) {
+        auto l = std::make_unique<lane>(i, seed + i * 0x9E3779B97F4A7C15ULL);
+        auto count = static_cast<std::size_t>(o.connections) / lanes +
+                     (i < static_cast<std::size_t>(o.connections) % lanes);
+        for (std::size_t k = 0; k < count; ++k)
+            l->slots.push_back(
+                std::make_unique<slot>(l->ioc.get_executor(), targets_, global_slot++ % targets_.size()));
+        lanes_.push_back(std::move(l));
+    }
+    summary_.open_loop = o.rate > 0;
+}
+
+driver::~driver() = default;
+
+void driver::run_lanes(const char* phase) {
+    std::vector<std::thread> threads;
+    std::atomic<std::size_t> running{lanes_.size()};
+    for (auto& l : lanes_)
+        threads.emplace_back([&l, &running] {
+            l->ioc.run();
+            --running;
+        });
+    auto started = clock_type::now();
+    auto next_report = started + std::chrono::seconds(5);
+    while (running > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (o_.quiet || clock_type::now() < next_report) continue;
+        next_report += std::chrono::seconds(5);
+        std::uint64_t done = 0, failed = 0;
+        for (auto& l : lanes_) done += l->done, failed += l->failed;
+        std::fprintf(stderr, "chat_load: %s %.0f s: %llu operations, %llu failed\n", phase,
+                     std::chrono::duration<double>(clock_type::now() - started).count(),
+                     static_cast<unsigned long long>(done), static_cast<unsigned long long>(failed));
+    }
+    for (auto& t : threads) t.join();
+    for (auto& l : lanes_) l->ioc.restart();
+}
+
+bool driver::setup() {
+    auto started = clock_type::now();
+    // Three waves (applications, then their chats, then first messages), each spread over every
+    // connection; a shared counter hands out the next task.
+    auto wave = [&](op_kind op, std::size_t tasks, std::function<std::size_t(std::size_t)> subject) {
+        std::atomic<std::size_t> next{0};
+        for (auto& l : lanes_)
+            for (auto& s : l->slots)
+                asio::co_spawn(
+                    l->ioc,
+                    [this, &l, &s, &next, tasks, op, &subject]() -> asio::awaitable<void> {
+                        for (std::size_t i; (i = next++) < tasks;)
+                            co_await execute(*l, *s, op, clock_type::now(), false, subject(i));
+                    },
+                    asio::detached);
+        run_lanes("setup");
+    };
+    auto apps = static_cast<std::size_t>(o_.apps);
+    wave(op_kind::create_app, apps, [](std::size_t) { return npos; });
+    auto created_apps = world_.app_count();
+    auto per_app = static_cast<std::size_t>(o_.chats);
+    wave(op_kind::create_chat, created_apps * per_app, [per_app](std::size_t i) { return i / per_app; });
+    auto chats = world_.chat_count();
+    auto per_chat = static_cast<std::size_t>(o_.setup_messages);
+    wave(op_kind::create_message, chats * per_chat, [per_chat](std::size_t i) { return i / per_chat; });
+    std::mt19937_64 rng(o_.seed + 7);
+    world_.set_hot(o_.hot_fraction, o_.hot_share, rng);
+    if (!o_.quiet)
+        std::fprintf(stderr,
+                     "chat_load: setup: %zu applications, %zu chats, %zu messages per chat in %.1f s\n",
+                     created_apps, chats, per_chat,
+                     std::chrono::duration<double>(clock_type::now() - started).count());
+    return chats > 0;
+}
+
+void driver::run() {
+    auto t0 = clock_type::now() + std::chrono::milliseconds(20);  // every lane starts on the same timeline
+    auto warm_end = t0 + o_.warmup;
+    auto end = warm_end + o_.duration;
+    if (o_.rate <= 0) {
+        for (auto& l : lanes_)
+            for (auto& s : l->slots)
+                asio::co_spawn(
+                    l->ioc,
+                    [this, &l, &s, warm_end, end]() -> asio::awaitable<void> {
+                        for (auto now = clock_type::now(); now < end; now = clock_type::now())
+                            co_await execute(*l, *s, mix_.pick(l->rng), now, now >= warm_end);
+                    },
+                    asio::detached);
+    } else {
+        // Lane k of K sends requests i = k, k+K, k+2K… at t0 + i/rate: together, one timeline.
+        const double interval_ns = 1e9 / o_.rate;
+        const auto lanes = lanes_.size();
+        // Requests still queued this long after the end are dropped (and reported): the backlog of an
+        // overloaded target must not keep the run going forever.
+        const auto give_up = end + o_.timeout;
+        for (auto& l : lanes_) {
+            asio::co_spawn(
+                l->ioc,
+                [&l, t0, end, interval_ns, lanes]() -> asio::awaitable<void> {
+                    asio::steady_timer timer(l->ioc);
+                    for (std::uint64_t i = l->index;; i += lanes) {
+                        auto at = t0 + std::chrono::nanoseconds(
+                                           static_cast<std::int64_t>(static_cast<double>(i) * interval_ns));
+                        if (at >= end) break;
+                        if (at > clock_type::now()) {
+                            timer.expires_at(at);
+                            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                        }
+                        l->queue.push_back(at);
+                        l->max_backlog = std::max<std::uint64_t>(l->max_backlog, l->queue.size());
+                        l->wake_one();
+                    }
+                    l->schedule_done = true;
+                    l->wake_all();
+                },
+                asio::detached);
+            for (auto& s : l->slots)
+                asio::co_spawn(
+                    l->ioc,
+                    [this, &l, &s, warm_end, give_up]() -> asio::awaitable<void> {
+                        asio::steady_timer wake(l->ioc);
+                        for (;;) {
+                            while (l->queue.empty()) {
+                                if (l->schedule_done) co_return;
+                                l->idle.push_back(&wake);
+                                wake.expires_at(clock_type::time_point::max());
+                                co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+                            }
+                            if (clock_type::now() > give_up) {
+                                l->not_sent += l->queue.size();
+                                l->queue.clear();
+                                continue;
+                            }
+                            auto at = l->queue.front();
+                            l->queue.pop_front();
+                            co_await execute(*l, *s, mix_.pick(l->rng), at, at >= warm_end);
+                        }
+                    },
+                    asio::detached);
+        }
+    }
+    run_lanes("run");
+    summary_.window_s = std::chrono::duration<double>(o_.duration).count();
+    for (auto& l : lanes_) {
+        summary_.max_backlog += l->max_backlog;
+        summary_.not_sent += l->not_sent;
+    }
+}
+
+recorder driver::results() {
+    recorder all;
+    for (auto& l : lanes_) all.merge(std::move(l->rec));
+    lanes_.clear();
+    return all;
+}
+
+run_summary driver::summary() const {
+    return summary_;
+}
+
+// --- creations -------------------------------------------------------------------------------------
+
+asio::awaitable<driver::creation> driver::create(lane& l, slot& s, op_kind op, const std::string& path,
+                                                 const std::string& body, const std::string& key) {
+    creation c;
+    std::string last_error;
+    const auto targets = targets_.size();
+    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
+        // Every target was tried once: back off a little before going round again.
+        if (static_cast<std::size_t>(attempt) >= targets) {
+            asio::steady_timer pause(
+                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        ++c.attempts;
+        auto rid = fmt::format("{}.{}", key, attempt);
+        auto r = co_await s.conns.send(target, http::verb::post, path, body, creation_headers(key, rid),
+                                       o_.timeout);
+        auto v = judge(r, 201);
+        if (v.what == verdict::kind::ok) {
+            // The answer must carry what a client needs: a number (chats, messages) or a token (apps).
+            bool shaped = op == op_kind::create_app ? !string_field(v.json, "token").empty()
+                                                    : number_field(v.json, "number") > 0;
+            if (!shaped) {
+                v = failure("bad_failure", true, "201 without the expected field: " + r.body.substr(0, 200));
+            } else {
+                c.ok = true;
+                c.answered_by = target;
+                c.json = std::move(v.json);
+                co_return c;
+            }
+        }
+        l.rec.attempt_error(op, v.error);
+        if (v.bad) l.rec.bad(op, v.error, v.detail, targets_[target].where.url, rid);
+        last_error = v.error;
+        if (v.what == verdict::kind::failed) break;
+    }
+    l.rec.final_error(op, last_error);
+    co_return c;
+}
+
+// Sends an acknowledged creation again, with its key, to another target: the answer must be the same
+// number, marked as a replay. Anything else means a retry could have created a second copy.
+asio::awaitable<void> driver::replay(lane& l, slot& s, const replay_plan& p, bool measured) {
+    auto start = clock_type::now();
+    auto target = (p.answered_by + 1) % targets_.size();
+    auto rid = p.key + ".replay";
+    auto number = p.number;
+    auto of = p.of;
+    auto r = co_await s.conns.send(target, http::verb::post, p.path, p.body, creation_headers(p.key, rid),
+                                   o_.timeout);
+    auto v = judge(r, 201);
+    bool ok = v.what == verdict::kind::ok;
+    if (ok) {
+        auto got = number_field(v.json, "number");
+        if (got != number) {
+            ok = false;
+            v = failure("wrong_number", true,
+                        fmt::format("{} acknowledged as {} was replayed as {}", op_name(of), number, got));
+        } else if (!r.replayed) {
+            ok = false;
+            v = failure("bad_failure", true,
+                        fmt::format("replay of {} {} answered without Idempotent-Replayed: true", op_name(of),
+                                    number));
+        }
+    }
+    if (!ok) {
+        l.rec.attempt_error(op_kind::replay, v.error);
+        l.rec.final_error(op_kind::replay, v.error);
+        if (v.bad) l.rec.bad(op_kind::replay, v.error, v.detail, targets_[target].where.url, rid);
+    }
+    l.rec.op_done(op_kind::replay, measured, ok, 1, elapsed_us(start));
+}
+
+asio::awaitable<bool> driver::create_message(lane& l, slot& s, std::size_t chat, int& attempts,
+                                             std::optional<replay_plan>& then) {
+    auto t = chat == npos ? world_.pick_chat(l.rng, false) : world_.chat_at(chat);
+    if (!t) co_return false;
+    std::string body;
+    std::uint64_t hash = 0;
+    // Bodies are unique within the run, so a body found twice in MariaDB is one creation stored twice.
+    do {
+        body = make_body(l.rng, *vocab_, message_length(l.rng));
+        hash = store::fingerprint(body);  // FNV-1a 64, as the server fingerprints requests
+    } while (!world_.claim_body(hash));
+    auto key = fmt::format("{}-m{}-{}", run_id_, l.index, ++l.seq);
+    auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages", t->token, t->chat);
+    auto payload = json::serialize(json::object{{"body", body}});
+    auto c = co_await create(l, s, op_kind::create_message, path, payload, key);
+    attempts = c.attempts;
+    if (c.ok && (string_field(c.json, "body") != body || number_field(c.json, "chat_number") != t->chat)) {
+        c.ok = false;
+        l.rec.final_error(op_kind::create_message, "bad_failure");
+        l.rec.bad(op_kind::create_message, "bad_failure", "201 with another body or chat than sent",
+                  targets_[c.answered_by].where.url, key);
+    }
+    if (!c.ok) {
+        l.rec.failed_message(t->token, t->chat);
+        co_return false;
+    }
+    auto number = number_field(c.json, "number");
+    world_.add_message(t->index, number, hash, body);
+    l.rec.ack({ack_kind::message, t->token, t->chat, number, hash, core::now_ms()});
+    if (on_sampled_ack_ && o_.lag_sample > 0 && std::bernoulli_distribution(o_.lag_sample)(l.rng))
+        on_sampled_ack_(t->token, t->chat, number, hash);
+    if (o_.replay > 0 && std::bernoulli_distribution(o_.replay)(l.rng))
+        then = replay_plan{op_kind::create_message, path, payload, key, c.answered_by, number};
+    co_return true;
+}
+
+asio::awaitable<bool> driver::create_chat(lane& l, slot& s, std::size_t app, int& attempts,
+                                          std::optional<replay_plan>& then) {
+    std::optional<std::pair<std::size_t, std::string>> a;
+    if (app == npos)
+        a = world_.pick_app(l.rng);
+    else
+        a = world_.app_at(app);
+    if (!a) co_return false;
+    auto key = fmt::format("{}-c{}-{}", run_id_, l.index, ++l.seq);
+    auto path = fmt::format("/api/v1/apps/{}/chats", a->second);
+    auto c = co_await create(l, s, op_kind::create_chat, path, "", key);
+    attempts = c.attempts;
+    if (!c.ok) {
+        l.rec.failed_chat(a->second);
+        co_return false;
+    }
+    auto number = number_field(c.json, "number");
+    world_.add_chat(a->first, number);
+    l.rec.ack({ack_kind::chat, a->second, number, 0, 0, core::now_ms()});
+    if (o_.replay > 0 && std::bernoulli_distribution(o_.replay)(l.rng))
+        then = replay_plan{op_kind::create_chat, path, "", key, c.answered_by, number};
+    co_return true;
+}
+
+// Application creation takes no Idempotency-Key on the server (it is not numbered); the key is sent
+// anyway, like every creation. A retry after a lost answer may leave an unused application behind.
+asio::awaitable<bool> driver::create_app(lane& l, slot& s, int& attempts) {
+    auto key = fmt::format("{}-a{}-{}", run_id_, l.index, ++l.seq);
+    auto payload = json::serialize(json::object{{"name", fmt::format("chat_load {} {}", run_id_, key)}});
+    auto c = co_await create(l, s, op_kind::create_app, "/api/v1/apps", payload, key);
+    attempts = c.attempts;
+    if (!c.ok) co_return false;
+    auto token = std::string(string_field(c.json, "token"));
+    world_.add_app(token);
+    l.rec.ack({ack_kind::app, token, 0, 0, 0, core::now_ms()});
+    co_return true;
+}
+
+// --- reads ---------------------------------------------------------------------------------------
+
+// One attempt on the connection's home target (reads are not retried: their errors are the figure).
+// `check` returns why a 200 answer is wrong, or an empty string.
+asio::awaitable<bool> driver::read(lane& l, slot& s, op_kind op, const std::string& path,
+                                   const std::function<std::string(const json::value&)>& check) {
+    auto rid = fmt::format("{}-r{}-{}", run_id_, l.index, ++l.seq);
+    auto r = co_await s.conns.send(s.home, http::verb::get, path, "", read_headers(rid), o_.timeout);
+    auto v = judge(r, 200);
+    if (v.what == verdict::kind::ok) {
+        auto why = check(v.json);
+        if (why.empty()) co_return true;
+        v = failure("bad_failure", true, why + ": " + r.body.substr(0, 200));
+    }
+    l.rec.attempt_error(op, v.error);
+    l.rec.final_error(op, v.error);
+    if (v.bad) l.rec.bad(op, v.error, v.detail, targets_[s.home].where.url, rid);
+    co_return false;
+}
+
+asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::time_point start,
+                                      bool measured, std::size_t subject) {
+    bool ok = false;
+    int attempts = 1;
+    std::optional<replay_plan> then;
+    std::optional<chat_target> t;
+    // Reads aim at acknowledged messages; a chat without one yet gets a message instead.
+    if (op == op_kind::get_message || op == op_kind::list_messages || op == op_kind::search) {
+        t = world_.pick_chat(l.rng, true);
+        if (!t || (op == op_kind::search && t->word.empty())) op = op_kind::create_message;
+    }
+    switch (op) {
+        case op_kind::create_message:
+            ok = co_await create_message(l, s, subject, attempts, then);
+            break;
+        case op_kind::create_chat:
+            ok = co_await create_chat(l, s, subject, attempts, then);
+            break;
+        case op_kind::create_app:
+            ok = co_await create_app(l, s, attempts);
+            break;
+        case op_kind::get_message: {
+            auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/{}", t->token, t->chat, t->message);
+            auto n = t->message;
+            auto h = t->message_hash;
+            ok = co_await read(l, s, op, path, [n, h](const json::value& v) -> std::string {
+                if (number_field(v, "number") != n) return "GET returned another message";
+                if (store::fingerprint(string_field(v, "body")) != h)
+                    return fmt::format("GET of acknowledged message {} returned another body", n);
+                return {};
+            });
+            break;
+        }
+        case op_kind::list_messages: {
+            auto after = t->message > 10 ? t->message - 10 : 0;
+            auto path =
+                fmt::format("/api/v1/apps/{}/chats/{}/messages?limit=20&after={}", t->token, t->chat, after);
+            ok = co_await read(l, s, op, path, [](const json::value& v) -> std::string {
+                return array_field(v, "messages") ? "" : "no messages array";
+            });
+            break;
+        }
+        case op_kind::search: {
+            // A fragment (3 letters or more) of a word known to be in the chat.
+            const auto& w = t->word;
+            auto len = std::uniform_int_distribution<std::size_t>(std::min<std::size_t>(3, w.size()),
+                                                                  w.size())(l.rng);
+            auto at = std::uniform_int_distribution<std::size_t>(0, w.size() - len)(l.rng);
+            auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/search?q={}&limit=20", t->token,
+                                    t->chat, w.substr(at, len));
+            ok = co_await read(l, s, op, path, [](const json::value& v) -> std::string {
+                return array_field(v, "hits") && v.as_object().contains("total") ? ""
+                                                                                 : "no hits array or total";
+            });
+            break;
+        }
+        case op_kind::get_chat: {
+            auto c = world_.pick_chat(l.rng, false);
+            if (!c) break;
+            auto path = fmt::format("/api/v1/apps/{}/chats/{}", c->token, c->chat);
+            auto n = c->chat;
+            ok = co_await read(l, s, op, path, [n](const json::value& v) -> std::string {
+                return number_field(v, "number") == n ? "" : "GET returned another chat";
+            });
+            break;
+        }
+        case op_kind::replay:
+            break;
+    }
+    l.rec.op_done(op, measured, ok, attempts, elapsed_us(start));
+    ++l.done;
+    if (!ok) ++l.failed;
+    // After the operation's own latency was taken: the replay is an extra request of its own.
+    if (then) co_await replay(l, s, *then, measured);
+}
+
+}  // namespace chat::load

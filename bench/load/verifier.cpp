@@ -1,0 +1,646 @@
+#include "verifier.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <iterator>
+#include <random>
+#include <set>
+#include <stdexcept>
+
+#include "store/amqp.hpp"
+#include "store/elastic.hpp"
+#include "store/mysql.hpp"
+#include "store/numbering.hpp"
+
+namespace chat::load {
+
+namespace json = boost::json;
+using clock_type = std::chrono::steady_clock;
+
+gap_report find_gaps(const std::vector<std::uint64_t>& stored_sorted, std::uint64_t failed_creations) {
+    gap_report g;
+    std::uint64_t expect = 1;
+    for (auto n : stored_sorted) {
+        if (n < expect) continue;  // a repeated value (cannot happen under a primary key)
+        for (; expect < n; ++expect) g.missing.push_back(expect);
+        expect = n + 1;
+    }
+    g.allowed = g.missing.size() <= failed_creations;
+    return g;
+}
+
+namespace {
+
+// Store calls that fail abort the verification with this (reported, exit 1).
+struct store_failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::vector<store::row> query(store::mysql_connection& db, const std::string& sql) {
+    auto rows = db.query(sql);
+    if (!rows) throw store_failure("MariaDB: " + rows.error().message);
+    return std::move(*rows);
+}
+
+std::string join(const std::vector<std::uint64_t>& v, std::size_t max = 20) {
+    std::string out;
+    for (std::size_t i = 0; i < v.size() && i < max; ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+    if (v.size() > max) out += fmt::format(" and {} more", v.size() - max);
+    return out;
+}
+
+json::value parse_json(const store::http_response& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    return ec ? json::value() : v;
+}
+
+std::uint64_t u64(const json::value* v) {
+    if (v == nullptr) return 0;
+    if (v->is_uint64()) return v->as_uint64();
+    if (v->is_int64()) return static_cast<std::uint64_t>(v->as_int64());
+    return 0;
+}
+
+double ms_since(clock_type::time_point t) {
+    return std::chrono::duration<double>(clock_type::now() - t).count();
+}
+
+}  // namespace
+
+// --- lag sampler ---------------------------------------------------------------------------------
+
+lag_sampler::~lag_sampler() {
+    if (thread_.joinable()) finish(clock_type::now());
+}
+
+void lag_sampler::start() {
+    thread_ = std::thread([this] { loop(); });
+}
+
+void lag_sampler::offer(const std::string& token, std::uint64_t chat, std::uint64_t number) {
+    std::lock_guard lock(mutex_);
+    incoming_.push_back({token, 0, chat, number, clock_type::now(), false, false});
+}
+
+void lag_sampler::finish(clock_type::time_point deadline) {
+    deadline_ns_ = deadline.time_since_epoch().count();
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void lag_sampler::loop() {
+    store::mysql_connection db(cfg_.mysql);
+    store::elastic_client es(cfg_.es_url, cfg_.es_index);
+    std::vector<sample> pending;
+    std::map<std::string, std::uint64_t> app_ids;
+    constexpr std::size_t batch = 200;
+    for (;;) {
+        auto tick = clock_type::now();
+        {
+            std::lock_guard lock(mutex_);
+            sampled_ += incoming_.size();
+            for (auto& s : incoming_) pending.push_back(std::move(s));
+            incoming_.clear();
+        }
+        if (stopping_ && (pending.empty() || tick.time_since_epoch().count() >= deadline_ns_)) break;
+        // Application ids (applications are stored before their creation is acknowledged).
+        for (auto& s : pending) {
+            if (s.app_id != 0) continue;
+            if (auto it = app_ids.find(s.token); it != app_ids.end()) {
+                s.app_id = it->second;
+                continue;
+            }
+            auto quoted = db.quote(s.token);
+            auto rows = quoted ? db.query("SELECT id FROM applications WHERE token = " + *quoted)
+                               : core::result<std::vector<store::row>>(quoted.error());
+            if (!rows) {
+                last_error_ = rows.error().message;
+                break;
+            }
+            if (!rows->empty()) s.app_id = app_ids[s.token] = store::to_u64(rows->front()[0]);
+        }
+        // MariaDB: one statement for up to `batch` samples, each a primary-key lookup.
+        std::string where;
+        std::size_t asked = 0;
+        for (const auto& s : pending) {
+            if (s.stored || s.app_id == 0 || asked == batch) continue;
+            where += fmt::format("{}(application_id = {} AND chat_number = {} AND number = {})",
+                                 asked ? " OR " : "", s.app_id, s.chat, s.number);
+            ++asked;
+        }
+        if (asked > 0) {
+            auto sent = clock_type::now();
+            auto rows = db.query("SELECT application_id, chat_number, number FROM messages WHERE " + where);
+            if (!rows) last_error_ = rows.error().message;
+            std::set<std::string> found;
+            if (rows)
+                for (const auto& r : *rows) found.insert(fmt::format("{}:{}:{}", *r[0], *r[1], *r[2]));
+            for (auto& s : pending)
+                if (!s.stored && found.count(store::elastic_client::doc_id(s.app_id, s.chat, s.number))) {
+                    s.stored = true;
+                    stored_.record(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(sent - s.acked).count()));
+                }
+        }
+        // Elasticsearch: a search (not a real-time GET), so "found" means visible to searches.
+        json::array ids;
+        for (const auto& s : pending) {
+            if (s.searchable || s.app_id == 0 || ids.size() == batch) continue;
+            ids.push_back(json::string(store::elastic_client::doc_id(s.app_id, s.chat, s.number)));
+        }
+        if (!ids.empty()) {
+            auto sent = clock_type::now();
+            auto size = ids.size();
+            json::object q{
+                {"size", size}, {"_source", false}, {"query", {{"ids", {{"values", std::move(ids)}}}}}};
+            auto resp = es.request("POST", "/" + cfg_.es_index + "/_search", json::serialize(q));
+            std::set<std::string> found;
+            if (!resp || resp->status != 200) {
+                last_error_ =
+                    resp ? fmt::format("Elasticsearch search: {}", resp->status) : resp.error().message;
+            } else {
+                auto v = parse_json(*resp);
+                if (const auto* hits = v.is_object() ? v.as_object().if_contains("hits") : nullptr;
+                    hits && hits->is_object())
+                    if (const auto* list = hits->as_object().if_contains("hits"); list && list->is_array())
+                        for (const auto& h : list->as_array())
+                            if (h.is_object() && h.as_object().contains("_id"))
+                                found.insert(std::string(h.as_object().at("_id").as_string()));
+            }
+            for (auto& s : pending)
+                if (!s.searchable && found.count(store::elastic_client::doc_id(s.app_id, s.chat, s.number))) {
+                    s.searchable = true;
+                    searchable_.record(static_cast<std::uint64_t>(
+                        std::chrono::duration_cast<std::chrono::microseconds>(sent - s.acked).count()));
+                }
+        }
+        std::erase_if(pending, [](const sample& s) { return s.stored && s.searchable; });
+        std::this_thread::sleep_until(tick + std::chrono::milliseconds(20));
+    }
+    unresolved_ = pending.size();
+}
+
+// --- verifier ------------------------------------------------------------------------------------
+
+namespace {
+
+struct chat_expect {
+    std::map<std::uint64_t, std::uint64_t> acked;  // number -> body hash
+    std::vector<std::uint64_t> not_seen;           // acknowledged numbers not found yet (drain)
+    std::uint64_t failed = 0;
+    bool acked_chat = false;
+    std::uint64_t stored = 0;  // rows in MariaDB
+};
+
+struct app_expect {
+    std::uint64_t id = 0;
+    bool acked = false;
+    std::uint64_t acked_chats = 0;
+    std::uint64_t failed_chats = 0;
+    std::map<std::uint64_t, chat_expect> chats;  // every chat the run touched
+    std::set<std::uint64_t> chats_not_seen;      // acknowledged chats not found yet (drain)
+};
+
+}  // namespace
+
+bool verifier::run(const run_record& r, lag_sampler* lag) {
+    lag_ = lag;
+    const auto started = clock_type::now();
+    auto say = [&](const std::string& what) {
+        if (!s_.quiet)
+            std::fprintf(stderr, "chat_load: verify %.1f s: %s\n", ms_since(started), what.c_str());
+    };
+    std::map<std::string, app_expect> apps;
+    std::uint64_t acked_apps = 0, acked_chats = 0, acked_messages = 0;
+    for (const auto& a : r.acks) {
+        auto& app = apps[a.token];
+        switch (a.kind) {
+            case ack_kind::app:
+                app.acked = true;
+                ++acked_apps;
+                break;
+            case ack_kind::chat:
+                app.chats[a.chat].acked_chat = true;
+                app.chats_not_seen.insert(a.chat);
+                ++app.acked_chats;
+                ++acked_chats;
+                break;
+            case ack_kind::message: {
+                auto& c = app.chats[a.chat];
+                c.acked[a.number] = a.hash;
+                c.not_seen.push_back(a.number);
+                ++acked_messages;
+                break;
+            }
+        }
+    }
+    for (const auto& [k, n] : r.failed_messages) apps[k.first].chats[k.second].failed += n;
+    for (const auto& [token, n] : r.failed_chats) apps[token].failed_chats += n;
+
+    store::mysql_connection db(cfg_.mysql);
+    store::elastic_client es(cfg_.es_url, cfg_.es_index);
+    try {
+        // Application ids. Applications are written to MariaDB before their 201, so no waiting here.
+        std::uint64_t stored_apps = 0;
+        {
+            std::vector<std::string> tokens;
+            for (const auto& [t, _] : apps) tokens.push_back(t);
+            for (std::size_t i = 0; i < tokens.size(); i += 500) {
+                std::string in;
+                for (std::size_t k = i; k < tokens.size() && k < i + 500; ++k) {
+                    auto q = db.quote(tokens[k]);
+                    if (!q) throw store_failure("MariaDB: " + q.error().message);
+                    if (!in.empty()) in += ',';
+                    in += *q;
+                }
+                for (const auto& row :
+                     query(db, "SELECT id, token FROM applications WHERE token IN (" + in + ")"))
+                    apps[*row[1]].id = store::to_u64(row[0]);
+            }
+            for (const auto& [token, app] : apps) {
+                if (app.id != 0) {
+                    stored_apps += app.acked;
+                    continue;
+                }
+                fail("stored", fmt::format("application {} acknowledged but not in MariaDB", token));
+            }
+        }
+
+        // 0. Drain: the queue is empty and every acknowledged chat and message is in MariaDB.
+        store::amqp_session amqp(cfg_.amqp);
+        std::int64_t depth = -1;  // -1: not readable
+        std::string amqp_error;
+        bool drained = false;
+        const auto drain_deadline = started + s_.drain_timeout;
+        std::uint64_t missing = 0;
+        for (;;) {
+            depth = -1;
+            if (!amqp.is_open())
+                if (auto ok = amqp.open(false, 0); !ok) amqp_error = ok.error().message;
+            if (amqp.is_open()) {
+                if (auto d = amqp.queue_depth(cfg_.amqp.queue); d) {
+                    depth = *d;
+                } else {
+                    amqp_error = d.error().message;
+                    amqp.close();
+                }
+            }
+            missing = 0;
+            for (auto& [token, app] : apps) {
+                if (app.id == 0) continue;
+                if (!app.chats_not_seen.empty()) {
+                    for (const auto& row :
+                         query(db, fmt::format("SELECT number FROM chats WHERE application_id = {}", app.id)))
+                        app.chats_not_seen.erase(store::to_u64(row[0]));
+                    missing += app.chats_not_seen.size();
+                }
+                for (auto& [number, chat] : app.chats) {
+                    auto& ns = chat.not_seen;
+                    std::set<std::uint64_t> seen;
+                    for (std::size_t i = 0; i < ns.size(); i += 1000) {
+                        std::string in;
+                        for (std::size_t k = i; k < ns.size() && k < i + 1000; ++k) {
+                            if (!in.empty()) in += ',';
+                            in += std::to_string(ns[k]);
+                        }
+                        for (const auto& row :
+                             query(db, fmt::format("SELECT number FROM messages WHERE application_id "
+                                                   "= {} AND chat_number = {} AND number IN ({})",
+                                                   app.id, number, in)))
+                            seen.insert(store::to_u64(row[0]));
+                    }
+                    std::erase_if(ns, [&](std::uint64_t n) { return seen.count(n) > 0; });
+                    missing += ns.size();
+                }
+            }
+            if (depth == 0 && missing == 0) {
+                drained = true;
+                break;
+            }
+            if (clock_type::now() >= drain_deadline) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        figures_["drain"] = {{"drained", drained},
+                             {"seconds", ms_since(started)},
+                             {"queue_depth", depth >= 0 ? json::value(depth) : json::value(nullptr)},
+                             {"acknowledged_not_stored", missing}};
+        if (!drained)
+            fail("drain",
+                 fmt::format(
+                     "not drained after {:.0f} s: queue {} {}, {} acknowledged creations not in MariaDB",
+                     ms_since(started), cfg_.amqp.queue,
+                     depth >= 0 ? fmt::format("holds {}", depth) : "unreadable (" + amqp_error + ")",
+                     missing));
+        say(drained ? "drained" : "not drained");
+
+        // 1 and 2. Stored once with the acknowledged body; numbered 1..N with explained holes only.
+        std::uint64_t stored_chats_ok = 0, stored_messages_ok = 0, stored_rows = 0;
+        std::uint64_t chat_gaps = 0, message_gaps = 0;
+        for (auto& [token, app] : apps) {
+            if (app.id == 0) continue;
+            std::vector<std::uint64_t> chat_numbers;
+            for (const auto& row :
+                 query(db, fmt::format("SELECT number FROM chats WHERE application_id = {} ORDER BY number",
+                                       app.id)))
+                chat_numbers.push_back(store::to_u64(row[0]));
+            for (const auto& [n, c] : app.chats) {
+                if (!c.acked_chat) continue;
+                if (std::binary_search(chat_numbers.begin(), chat_numbers.end(), n))
+                    ++stored_chats_ok;
+                else
+                    fail("stored", fmt::format("chat {}/{} acknowledged but not stored", token, n));
+            }
+            if (chat_numbers.size() > app.acked_chats + app.failed_chats)
+                fail(
+                    "stored",
+                    fmt::format("application {}: {} chats stored for {} acknowledged and {} failed creations "
+                                "(a creation stored twice?)",
+                                token, chat_numbers.size(), app.acked_chats, app.failed_chats));
+            if (auto g = find_gaps(chat_numbers, app.failed_chats); !g.missing.empty()) {
+                auto text = fmt::format("chats of {}: {} missing ({}) with {} failed creations", token,
+                                        g.missing.size(), join(g.missing), app.failed_chats);
+                if (g.allowed) {
+                    allowed_gaps_.push_back(text);
+                    ++chat_gaps;
+                } else {
+                    fail("numbering", text);
+                }
+            }
+            for (auto& [chat_number, c] : app.chats) {
+                std::vector<std::uint64_t> numbers;
+                std::map<std::uint64_t, std::uint64_t> hash_of;                  // number -> hash
+                std::map<std::uint64_t, std::vector<std::uint64_t>> numbers_of;  // hash -> numbers
+                for (std::uint64_t after = 0;;) {
+                    auto rows = query(
+                        db, fmt::format("SELECT number, body FROM messages WHERE application_id = {} AND "
+                                        "chat_number = {} AND number > {} ORDER BY number LIMIT 5000",
+                                        app.id, chat_number, after));
+                    for (const auto& row : rows) {
+                        auto n = store::to_u64(row[0]);
+                        auto h = store::fingerprint(row[1] ? *row[1] : std::string());
+                        numbers.push_back(n);
+                        hash_of[n] = h;
+                        numbers_of[h].push_back(n);
+                        after = n;
+                    }
+                    if (rows.size() < 5000) break;
+                }
+                c.stored = numbers.size();
+                stored_rows += numbers.size();
+                for (const auto& [n, h] : c.acked) {
+                    auto it = hash_of.find(n);
+                    if (it == hash_of.end()) {
+                        fail("stored", fmt::format("message {}/{}/{} acknowledged but not stored", token,
+                                                   chat_number, n));
+                    } else if (it->second != h) {
+                        fail("stored",
+                             fmt::format("message {}/{}/{}: the stored body differs from the acknowledged "
+                                         "one (FNV-1a {:016x}, acknowledged {:016x})",
+                                         token, chat_number, n, it->second, h));
+                    } else if (auto copies = numbers_of[h]; copies.size() > 1) {
+                        fail("stored", fmt::format("message {}/{}/{} is stored {} times (numbers {})", token,
+                                                   chat_number, n, copies.size(), join(copies)));
+                    } else {
+                        ++stored_messages_ok;
+                    }
+                }
+                if (numbers.size() > c.acked.size() + c.failed)
+                    fail("stored",
+                         fmt::format("chat {}/{}: {} messages stored for {} acknowledged and {} failed "
+                                     "creations (a creation stored twice?)",
+                                     token, chat_number, numbers.size(), c.acked.size(), c.failed));
+                if (auto g = find_gaps(numbers, c.failed); !g.missing.empty()) {
+                    auto text =
+                        fmt::format("messages of chat {}/{}: {} missing ({}) with {} failed creations", token,
+                                    chat_number, g.missing.size(), join(g.missing), c.failed);
+                    if (g.allowed) {
+                        allowed_gaps_.push_back(text);
+                        ++message_gaps;
+                    } else {
+                        fail("numbering", text);
+                    }
+                }
+            }
+        }
+        figures_["apps"] = {{"acknowledged", acked_apps}, {"stored", stored_apps}};
+        figures_["chats"] = {
+            {"acknowledged", acked_chats}, {"stored", stored_chats_ok}, {"allowed_gaps", chat_gaps}};
+        figures_["messages"] = {{"acknowledged", acked_messages},
+                                {"stored", stored_messages_ok},
+                                {"rows_in_touched_chats", stored_rows},
+                                {"allowed_gaps", message_gaps}};
+        say(fmt::format("stored: {}/{} chats, {}/{} messages", stored_chats_ok, acked_chats,
+                        stored_messages_ok, acked_messages));
+
+        // 3. Searchable: as many documents per chat (its routing) as rows, and a sample by document id.
+        struct chat_ref {
+            std::string token;
+            std::uint64_t app_id, chat, rows, docs;
+        };
+        std::vector<chat_ref> unmatched;
+        for (const auto& [token, app] : apps)
+            if (app.id != 0)
+                for (const auto& [n, c] : app.chats) unmatched.push_back({token, app.id, n, c.stored, 0});
+        const auto chats_checked = unmatched.size();
+        const auto search_deadline = clock_type::now() + std::min<std::chrono::milliseconds>(
+                                                             s_.drain_timeout, std::chrono::seconds(30));
+        for (;;) {
+            std::vector<chat_ref> still;
+            for (auto& c : unmatched) {
+                json::array filter{json::object{{"term", json::object{{"app_id", c.app_id}}}},
+                                   json::object{{"term", json::object{{"chat_number", c.chat}}}}};
+                json::object q{
+                    {"query", json::object{{"bool", json::object{{"filter", std::move(filter)}}}}}};
+                auto resp = es.request("POST",
+                                       "/" + cfg_.es_index + "/_count?routing=" +
+                                           store::elastic_client::routing(c.app_id, c.chat),
+                                       json::serialize(q));
+                if (!resp) throw store_failure(resp.error().message);
+                if (resp->status != 200)
+                    throw store_failure(
+                        fmt::format("Elasticsearch _count: {} {}", resp->status, resp->body.substr(0, 200)));
+                auto v = parse_json(*resp);
+                c.docs = v.is_object() ? u64(v.as_object().if_contains("count")) : 0;
+                if (c.docs != c.rows) still.push_back(c);
+            }
+            unmatched = std::move(still);
+            if (unmatched.empty() || clock_type::now() >= search_deadline) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        }
+        for (const auto& c : unmatched)
+            fail("search", fmt::format("chat {}/{}: {} messages in MariaDB, {} in Elasticsearch", c.token,
+                                       c.chat, c.rows, c.docs));
+        struct message_ref {
+            std::string token;
+            std::uint64_t app_id, chat, number, hash;
+        };
+        std::vector<message_ref> all;
+        for (const auto& [token, app] : apps)
+            if (app.id != 0)
+                for (const auto& [n, c] : app.chats)
+                    for (const auto& [m, h] : c.acked) all.push_back({token, app.id, n, m, h});
+        std::mt19937_64 rng(12345);
+        std::vector<message_ref> sample;
+        std::sample(all.begin(), all.end(), std::back_inserter(sample),
+                    static_cast<std::size_t>(s_.es_sample), rng);
+        std::uint64_t sample_ok = 0;
+        for (const auto& m : sample) {
+            auto resp =
+                es.request("GET", fmt::format("/{}/_doc/{}?routing={}", cfg_.es_index,
+                                              store::elastic_client::doc_id(m.app_id, m.chat, m.number),
+                                              store::elastic_client::routing(m.app_id, m.chat)));
+            if (!resp) throw store_failure(resp.error().message);
+            auto v = parse_json(*resp);
+            const json::value* source = v.is_object() ? v.as_object().if_contains("_source") : nullptr;
+            const json::value* body =
+                source && source->is_object() ? source->as_object().if_contains("body") : nullptr;
+            if (resp->status == 404 || body == nullptr || !body->is_string())
+                fail("search", fmt::format("message {}/{}/{} acknowledged but not in Elasticsearch", m.token,
+                                           m.chat, m.number));
+            else if (store::fingerprint(std::string_view(body->as_string())) != m.hash)
+                fail("search",
+                     fmt::format("message {}/{}/{}: the indexed body differs from the acknowledged one",
+                                 m.token, m.chat, m.number));
+            else
+                ++sample_ok;
+        }
+        figures_["search"] = {{"chats_checked", chats_checked},
+                              {"chats_matching", chats_checked - unmatched.size()},
+                              {"documents_sampled", sample.size()},
+                              {"documents_matching", sample_ok}};
+        say(fmt::format("searchable: {}/{} chats match, {}/{} sampled documents",
+                        chats_checked - unmatched.size(), chats_checked, sample_ok, sample.size()));
+
+        // 4. Count columns: messages_count and chats_count reach the real counts after their refresh.
+        const auto count_started = clock_type::now();
+        const auto count_deadline = count_started + s_.count_timeout;
+        std::vector<std::string> mismatches;
+        std::uint64_t apps_counted = 0, chats_counted = 0;
+        for (;;) {
+            mismatches.clear();
+            apps_counted = chats_counted = 0;
+            for (const auto& [token, app] : apps) {
+                if (app.id == 0) continue;
+                ++apps_counted;
+                auto a = query(
+                    db, fmt::format("SELECT chats_count, (SELECT COUNT(*) FROM chats WHERE application_id = "
+                                    "{0}) FROM applications WHERE id = {0}",
+                                    app.id));
+                if (!a.empty() && store::to_u64(a[0][0]) != store::to_u64(a[0][1]))
+                    mismatches.push_back(fmt::format("application {}: chats_count {}, {} chats stored", token,
+                                                     *a[0][0], *a[0][1]));
+                for (const auto& row :
+                     query(db, fmt::format("SELECT c.number, c.messages_count, (SELECT COUNT(*) FROM "
+                                           "messages m WHERE m.application_id = c.application_id AND "
+                                           "m.chat_number = c.number) FROM chats c WHERE "
+                                           "c.application_id = {}",
+                                           app.id))) {
+                    ++chats_counted;
+                    if (store::to_u64(row[1]) != store::to_u64(row[2]))
+                        mismatches.push_back(fmt::format("chat {}/{}: messages_count {}, {} messages stored",
+                                                         token, *row[0], *row[1], *row[2]));
+                }
+            }
+            if (mismatches.empty() || clock_type::now() >= count_deadline) break;
+            std::this_thread::sleep_for(std::chrono::seconds(1));
+        }
+        for (auto& m : mismatches) fail("counts", std::move(m));
+        figures_["counts"] = {
+            {"apps_checked", apps_counted},
+            {"chats_checked", chats_counted},
+            {"settled", mismatches.empty()},
+            {"seconds", std::chrono::duration<double>(clock_type::now() - count_started).count()}};
+        say(mismatches.empty() ? "count columns match" : "count columns do not match");
+    } catch (const store_failure& e) {
+        fail("verifier", std::string("could not finish: ") + e.what());
+    }
+    // 5. Lag: every sample should long be resolved by now; a little grace for the last ones.
+    if (lag_) lag->finish(clock_type::now() + std::chrono::seconds(5));
+    return violations_.empty();
+}
+
+void verifier::print(std::FILE* out) const {
+    auto fig = [&](const char* section, const char* field) -> std::string {
+        const auto* s = figures_.if_contains(section);
+        if (!s) return "-";
+        const auto* f = s->as_object().if_contains(field);
+        if (f == nullptr) return "-";
+        return f->is_double() ? fmt::format("{:.2f}", f->as_double()) : json::serialize(*f);
+    };
+    std::fprintf(out, "\nverification\n");
+    std::fprintf(out, "  drain        drained %s in %s s (queue depth %s)\n", fig("drain", "drained").c_str(),
+                 fig("drain", "seconds").c_str(), fig("drain", "queue_depth").c_str());
+    std::fprintf(out,
+                 "  stored       applications %s/%s, chats %s/%s, messages %s/%s (stored/acknowledged)\n",
+                 fig("apps", "stored").c_str(), fig("apps", "acknowledged").c_str(),
+                 fig("chats", "stored").c_str(), fig("chats", "acknowledged").c_str(),
+                 fig("messages", "stored").c_str(), fig("messages", "acknowledged").c_str());
+    std::fprintf(out, "  numbering    allowed gaps: %s in chat numbers, %s in message numbers\n",
+                 fig("chats", "allowed_gaps").c_str(), fig("messages", "allowed_gaps").c_str());
+    std::fprintf(out,
+                 "  search       %s/%s chats with as many documents as rows; %s/%s sampled documents match\n",
+                 fig("search", "chats_matching").c_str(), fig("search", "chats_checked").c_str(),
+                 fig("search", "documents_matching").c_str(), fig("search", "documents_sampled").c_str());
+    std::fprintf(out, "  counts       %s applications, %s chats; settled %s after %s s\n",
+                 fig("counts", "apps_checked").c_str(), fig("counts", "chats_checked").c_str(),
+                 fig("counts", "settled").c_str(), fig("counts", "seconds").c_str());
+    if (lag_) {
+        auto row = [&](const char* name, const histogram& h) {
+            std::fprintf(out, "  lag %-10s n=%llu p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", name,
+                         static_cast<unsigned long long>(h.count()),
+                         static_cast<double>(h.percentile(50)) / 1000,
+                         static_cast<double>(h.percentile(90)) / 1000,
+                         static_cast<double>(h.percentile(99)) / 1000, static_cast<double>(h.max()) / 1000);
+        };
+        row("stored", lag_->stored_us());
+        row("searchable", lag_->searchable_us());
+        if (lag_->unresolved() > 0)
+            std::fprintf(out, "  lag: %zu sampled messages never seen (%s)\n", lag_->unresolved(),
+                         lag_->last_error().c_str());
+    }
+    for (std::size_t i = 0; i < allowed_gaps_.size() && i < 10; ++i)
+        std::fprintf(out, "  allowed gap: %s\n", allowed_gaps_[i].c_str());
+    if (allowed_gaps_.size() > 10) std::fprintf(out, "  … %zu allowed gaps in all\n", allowed_gaps_.size());
+    if (violations_.empty()) {
+        std::fprintf(out, "  no violation\n");
+        return;
+    }
+    std::map<std::string, std::size_t> by_check;
+    for (const auto& v : violations_) ++by_check[v.check];
+    std::fprintf(out, "  %zu VIOLATIONS:", violations_.size());
+    for (const auto& [c, n] : by_check) std::fprintf(out, " %s %zu", c.c_str(), n);
+    std::fprintf(out, "\n");
+    for (std::size_t i = 0; i < violations_.size() && i < shown_violations; ++i)
+        std::fprintf(out, "  [%s] %s\n", violations_[i].check.c_str(), violations_[i].text.c_str());
+    if (violations_.size() > shown_violations)
+        std::fprintf(out, "  … and %zu more\n", violations_.size() - shown_violations);
+}
+
+json::object verifier::to_json() const {
+    json::object out = figures_;
+    out["ok"] = violations_.empty();
+    json::object by_check;
+    for (const auto& v : violations_) {
+        auto& n = by_check[v.check];
+        n = n.is_null() ? 1 : n.as_int64() + 1;
+    }
+    json::array first;
+    for (std::size_t i = 0; i < violations_.size() && i < shown_violations; ++i)
+        first.push_back({{"check", violations_[i].check}, {"text", violations_[i].text}});
+    out["violations"] = {{"total", violations_.size()}, {"by_check", by_check}, {"first", first}};
+    json::array gaps;
+    for (const auto& g : allowed_gaps_) gaps.push_back(json::string(g));
+    out["allowed_gaps"] = gaps;
+    if (lag_) {
+        out["lag_ms"] = {{"sampled", lag_->sampled()},
+                         {"unresolved", lag_->unresolved()},
+                         {"stored", latency_json(lag_->stored_us())},
+                         {"searchable", latency_json(lag_->searchable_us())}};
+    }
+    return out;
+}
+
+}  // namespace chat::load

@@ -1,0 +1,112 @@
+#pragma once
+// After the load: checks in MariaDB and Elasticsearch themselves (never through the API, which answers
+// from Redis for creations not stored yet) that every acknowledged creation was stored once, numbered
+// without unexplained holes, made searchable and counted; and measures, for a sample, how long an
+// acknowledged message takes to be stored and to be searchable.
+#include <atomic>
+#include <boost/json/object.hpp>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.hpp"
+#include "histogram.hpp"
+#include "recorder.hpp"
+
+namespace chat::load {
+
+struct violation {
+    std::string check;  // drain, stored, numbering, search, counts
+    std::string text;
+};
+
+struct gap_report {
+    std::vector<std::uint64_t> missing;  // numbers in 1..max(stored) that are not stored
+    bool allowed = true;                 // as many failed creations as holes (or more)
+};
+
+// A hole in a numbering is explained only by a creation that failed for its client after taking a
+// number (e.g. its event never reached the broker); never more holes than such failures.
+gap_report find_gaps(const std::vector<std::uint64_t>& stored_sorted, std::uint64_t failed_creations);
+
+// Polls MariaDB by primary key and Elasticsearch by document id every ~20 ms, from its own thread and
+// connections, for the acknowledged messages offered to it.
+class lag_sampler {
+  public:
+    explicit lag_sampler(core::config cfg) : cfg_(std::move(cfg)) {}
+    ~lag_sampler();
+    lag_sampler(const lag_sampler&) = delete;
+    lag_sampler& operator=(const lag_sampler&) = delete;
+
+    void start();
+    // Thread-safe; the lag counts from this call (right after the acknowledgement).
+    void offer(const std::string& token, std::uint64_t chat, std::uint64_t number);
+    // Stops once every sample was seen in both stores, or at the deadline.
+    void finish(std::chrono::steady_clock::time_point deadline);
+
+    const histogram& stored_us() const { return stored_; }
+    const histogram& searchable_us() const { return searchable_; }
+    std::size_t sampled() const { return sampled_; }
+    std::size_t unresolved() const { return unresolved_; }
+    const std::string& last_error() const { return last_error_; }
+
+  private:
+    struct sample {
+        std::string token;
+        std::uint64_t app_id = 0;
+        std::uint64_t chat = 0;
+        std::uint64_t number = 0;
+        std::chrono::steady_clock::time_point acked;
+        bool stored = false;
+        bool searchable = false;
+    };
+    void loop();
+
+    core::config cfg_;
+    std::mutex mutex_;
+    std::vector<sample> incoming_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<std::int64_t> deadline_ns_{0};
+    std::thread thread_;
+    histogram stored_;
+    histogram searchable_;
+    std::size_t sampled_ = 0;
+    std::size_t unresolved_ = 0;
+    std::string last_error_;
+};
+
+struct verify_settings {
+    std::chrono::milliseconds drain_timeout{120000};
+    std::chrono::milliseconds count_timeout{150000};
+    int es_sample = 200;
+    bool quiet = false;
+};
+
+class verifier {
+  public:
+    static constexpr std::size_t shown_violations = 50;
+
+    verifier(core::config cfg, verify_settings s) : cfg_(std::move(cfg)), s_(s) {}
+    // Checks 1-4 on the record; the lag (5) comes from the sampler when there is one. True when clean.
+    bool run(const run_record& r, lag_sampler* lag);
+    void print(std::FILE* out) const;
+    boost::json::object to_json() const;
+    std::size_t violation_count() const { return violations_.size(); }
+
+  private:
+    void fail(const std::string& check, std::string text) { violations_.push_back({check, std::move(text)}); }
+
+    core::config cfg_;
+    verify_settings s_;
+    std::vector<violation> violations_;
+    std::vector<std::string> allowed_gaps_;
+    boost::json::object figures_;  // the numbers of each check, for the report
+    const lag_sampler* lag_ = nullptr;
+};
+
+}  // namespace chat::load
