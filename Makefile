@@ -4,14 +4,15 @@ SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 
-.PHONY: help deps build up down status migrate run test unit bench format clean
+.PHONY: help deps build up down status migrate run test drill unit bench format clean
 
 help:
 	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
 	@echo "make test    every test: unit + integration, plain, ASan/UBSan and TSan builds, on a test stack"
 	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
 	@echo "make down    stop them"
-	@echo "make bench   benchmarks"
+	@echo "make drill   long fault drills under load, verified by chat_load (make test runs short ones)"
+	@echo "make bench   benchmarks; writes docs/benchmarks.md"
 
 deps:
 	scripts/install-deps.sh
@@ -38,6 +39,9 @@ run: up build
 
 test: deps
 	scripts/test.sh
+
+drill: deps
+	scripts/drill.sh
 
 bench: deps
 	scripts/bench.sh

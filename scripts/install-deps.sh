@@ -21,7 +21,7 @@ PACKAGES=(
     # Elasticsearch runtime + the Maven client that fetches it
     openjdk-17-jdk-headless maven ca-certificates unzip
     # used by the scripts and tests (jsonschema: responses checked against src/api/openapi.json)
-    curl python3 python3-jsonschema procps iproute2 wrk
+    curl python3 python3-jsonschema procps iproute2
 )
 
 missing_packages() {

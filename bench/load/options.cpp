@@ -13,7 +13,7 @@ namespace {
 
 constexpr std::array<std::string_view, op_count> names{"create_message", "get_message", "list_messages",
                                                        "search",         "create_chat", "get_chat",
-                                                       "create_app",     "replay"};
+                                                       "create_app",     "static",      "replay"};
 
 double parse_number(std::string_view option, std::string_view text, double min, double max) {
     double v = 0;
@@ -185,6 +185,12 @@ options parse_options(const std::vector<std::string>& args) {
             auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.seed);
             if (ec != std::errc{} || p != v.data() + v.size())
                 throw usage_error(fmt::format("--seed expects an unsigned integer, got '{}'", v));
+        } else if (arg == "--static") {
+            o.static_path = std::string(value());
+            if (o.static_path.empty() || o.static_path[0] != '/')
+                throw usage_error("--static expects a path starting with '/'");
+            o.mix = {};
+            o.mix[index_of(op_kind::static_get)] = 1;
         } else if (arg == "--json") {
             o.json_path = value();
         } else if (arg == "--record") {
@@ -224,6 +230,10 @@ options parse_options(const std::vector<std::string>& args) {
         throw usage_error("--rate x --duration is too large");
     if (o.hot_fraction == 0 && o.hot_share > 0)
         throw usage_error("--hot-fraction 0 leaves no hot chat to receive --hot-share; set --hot-share 0");
+    if (!o.static_path.empty() && (o.verify || !o.verify_only_path.empty()))
+        throw usage_error("--static measures an HTTP server, there is nothing to verify");
+    if (o.static_path.empty() && o.mix[index_of(op_kind::static_get)] > 0)
+        throw usage_error("--mix static needs --static PATH");
     return o;
 }
 
@@ -264,6 +274,9 @@ Load:
                           target, expecting the same number back (default 0.01)
   --seed N                random seed (default: from the clock)
   --quiet                 no progress lines on stderr
+
+  --static PATH           only GETs of PATH, answered 200 with any JSON, no setup: the HTTP ceiling of a
+                          machine (make bench runs it against bench/ceiling_server)
 
 Reports:
   --json FILE             the report (and the verification) as JSON

@@ -13,7 +13,8 @@
 namespace chat::load {
 
 // The operations of the mix, plus `replay` (an acknowledged creation sent again with its key), which
-// the tool issues itself and reports on its own row.
+// the tool issues itself and reports on its own row. `static_get` ("static" in --mix and reports) is the
+// benchmark's ceiling measurement: GETs of the fixed path --static, with no setup.
 enum class op_kind {
     create_message,
     get_message,
@@ -22,10 +23,11 @@ enum class op_kind {
     create_chat,
     get_chat,
     create_app,
+    static_get,
     replay
 };
-inline constexpr std::size_t op_count = 8;
-inline constexpr std::size_t mix_op_count = 7;  // every kind but replay
+inline constexpr std::size_t op_count = 9;
+inline constexpr std::size_t mix_op_count = 8;  // every kind but replay
 
 std::string_view op_name(op_kind op);
 std::optional<op_kind> op_from_name(std::string_view name);
@@ -64,6 +66,7 @@ struct options {
     std::string record_path;
     std::string verify_only_path;
     bool verify = false;
+    std::string static_path;  // --static: only GETs of this path, no setup (a ceiling measurement)
     millis drain_timeout{120000};
     std::optional<millis> count_timeout;  // default: CHAT_COUNT_REFRESH_INTERVAL_S * 2 + 30 s
     double lag_sample = 0.01;

@@ -165,3 +165,14 @@ TEST(load_options, help_documents_every_option) {
           "Exit codes"})
         EXPECT_NE(h.find(name), std::string::npos) << name;
 }
+
+TEST(load_options, static_measures_one_path_and_nothing_else) {
+    auto o = parse_options({"--static", "/ceiling", "--duration", "1s"});
+    EXPECT_EQ(o.static_path, "/ceiling");
+    for (std::size_t i = 0; i < op_count; ++i)
+        EXPECT_EQ(o.mix[i], i == index_of(op_kind::static_get) ? 1 : 0) << op_name(static_cast<op_kind>(i));
+    EXPECT_EQ(op_from_name("static"), op_kind::static_get);
+    EXPECT_THROW(parse_options({"--static", "ceiling"}), usage_error);
+    EXPECT_THROW(parse_options({"--static", "/x", "--verify"}), usage_error);
+    EXPECT_THROW(parse_options({"--mix", "static=1"}), usage_error);
+}

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""`make bench`: measures the service on the local stack and writes docs/benchmarks.md from the results.
+
+Run by scripts/bench.sh after it built the Release binaries and started the stack. Steps:
+  1. ceilings of this machine: a fixed-answer HTTP server (bench/ceiling_server) under the same load
+     tool, and Redis alone (redis-benchmark);
+  2. the highest open-loop rate of message creation, and of reads by number, whose p99 stays under
+     10 ms (the rate doubles until the target is missed, then is bisected);
+  3. closed-loop throughput at 64 connections per operation, as a fraction of the HTTP ceiling;
+  4. the worker's drain rate into MariaDB and into Elasticsearch (a backlog queued while no worker
+     runs, then one worker started);
+  5. the search benchmark and the micro-benchmarks.
+The results go to docs/bench-results/<time>.json; docs/benchmarks.md is regenerated from every
+result file there (latest in full, earlier ones as a comparison table). Nothing in it is typed by hand.
+"""
+import datetime
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build", "release"))
+RESULTS = os.path.join(ROOT, "docs", "bench-results")
+STEP = os.environ.get("BENCH_STEP_DURATION", "10s")
+CLOSED = os.environ.get("BENCH_DURATION", "15s")
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+API_PORT = int(os.environ.get("BENCH_PORT", "18190"))
+CEILING_PORT = API_PORT + 9
+P99_TARGET_MS = 10.0
+
+LOAD = os.path.join(BUILD, "bench", "load", "chat_load")
+
+
+def log(msg):
+    print(f"[bench {datetime.datetime.now().strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def machine():
+    model = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kib = int(re.search(r"MemTotal:\s+(\d+)", f.read()).group(1))
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    return {"cores": os.cpu_count(), "memory_gib": round(mem_kib / 1024 / 1024, 1), "cpu": model,
+            "kernel": os.uname().release, "commit": commit,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def settings():
+    keys = ["CHAT_HTTP_THREADS", "CHAT_BLOCKING_THREADS", "CHAT_PUBLISHER_CONNECTIONS", "CHAT_BATCH_SIZE",
+            "CHAT_BATCH_DELAY_MS", "CHAT_REDIS_APPENDFSYNC", "CHAT_ES_HEAP"]
+    defaults = {"CHAT_HTTP_THREADS": "2", "CHAT_BLOCKING_THREADS": "32", "CHAT_PUBLISHER_CONNECTIONS": "2",
+                "CHAT_BATCH_SIZE": "500", "CHAT_BATCH_DELAY_MS": "50", "CHAT_REDIS_APPENDFSYNC": "always",
+                "CHAT_ES_HEAP": "512m"}
+    return {k: os.environ.get(k, defaults[k]) for k in keys} | {
+        "CHAT_RATE_LIMIT_RPS": "0", "step_duration": STEP, "closed_loop_duration": CLOSED,
+        "closed_loop_connections": CONNECTIONS}
+
+
+class Proc:
+    def __init__(self, name, argv, **env):
+        self.log_path = os.path.join(tempfile.gettempdir(), f"bench-{name}.log")
+        self.log = open(self.log_path, "wb")
+        e = dict(os.environ)
+        e.update({k: str(v) for k, v in env.items()})
+        self.p = subprocess.Popen(argv, env=e, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def load(port, *args):
+    """Runs chat_load against 127.0.0.1:port and returns its JSON report."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        path = f.name
+    argv = [LOAD, "--targets", f"http://127.0.0.1:{port}", "--quiet", "--json", path, *args]
+    out = subprocess.run(argv, capture_output=True, text=True)
+    if out.returncode != 0 or not os.path.getsize(path):
+        raise RuntimeError(f"chat_load {' '.join(args)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
+    with open(path) as f:
+        report = json.load(f)
+    os.unlink(path)
+    return report
+
+
+def op_figures(report, op):
+    o = report["operations"][op]
+    lat = o["latency_ms"]
+    return {"throughput": round(o["throughput"], 1), "errors": o["errors"], "p50": lat["p50"], "p90": lat["p90"],
+            "p99": lat["p99"], "p99_9": lat["p99_9"], "max": lat["max"]}
+
+
+def peak_rate(op):
+    """The highest open-loop rate of `op` with p99 < 10 ms, no error and the rate achieved."""
+    mix = f"{op}=100"
+    tried = []
+
+    def ok_at(rate):
+        r = load(API_PORT, "--rate", str(rate), "--connections", "512", "--duration", STEP, "--warmup", "2s",
+                 "--mix", mix, "--apps", "4", "--chats", "25", "--replay", "0")
+        f = op_figures(r, op)
+        good = f["p99"] < P99_TARGET_MS and f["errors"] == 0 and f["throughput"] >= 0.95 * rate
+        tried.append({"rate": rate, "ok": good} | f)
+        log(f"  {op} at {rate}/s: {f['throughput']}/s, p50 {f['p50']:.2f} ms, p99 {f['p99']:.2f} ms, "
+            f"errors {f['errors']} -> {'ok' if good else 'missed'}")
+        return good
+
+    good, bad = 0, None
+    rate = int(os.environ.get("BENCH_START_RATE", "100"))
+    while bad is None and rate <= 200000:
+        if ok_at(rate):
+            good, rate = rate, rate * 2
+        else:
+            bad = rate
+    for _ in range(3):
+        if bad is None or bad - good <= max(50, good // 20):
+            break
+        mid = (good + bad) // 2
+        if ok_at(mid):
+            good = mid
+        else:
+            bad = mid
+    best = max((t for t in tried if t["ok"]), key=lambda t: t["rate"], default=None)
+    return {"peak_rate": good, "at_peak": best, "steps": tried}
+
+
+def closed_loop(port, op):
+    r = load(port, "--connections", str(CONNECTIONS), "--duration", CLOSED, "--warmup", "2s", "--mix", f"{op}=100",
+             "--apps", "4", "--chats", "25", "--replay", "0")
+    return op_figures(r, op)
+
+
+def http_ceiling():
+    p = Proc("ceiling", [os.path.join(BUILD, "bench", "ceiling_server")], CHAT_HTTP_PORT=CEILING_PORT)
+    try:
+        wait_http(f"http://127.0.0.1:{CEILING_PORT}/")
+        r = load(CEILING_PORT, "--static", "/ceiling", "--connections", str(CONNECTIONS), "--duration", CLOSED,
+                 "--warmup", "2s")
+        return op_figures(r, "static")
+    finally:
+        p.stop()
+
+
+def redis_ceiling():
+    port = os.environ.get("CHAT_REDIS_PORT", "6380")
+    out = subprocess.run(["redis-benchmark", "-p", port, "-q", "-n", "200000", "-c", "50", "-t", "set,get,incr",
+                          "--csv"], capture_output=True, text=True, check=True).stdout
+    rates = {}
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if len(cells) >= 2 and cells[0] in ("SET", "GET", "INCR"):
+            rates[cells[0].lower()] = float(cells[1])
+    return rates
+
+
+def mysql_count(sql):
+    out = subprocess.run(["mariadb", "-h", os.environ.get("CHAT_MYSQL_HOST", "127.0.0.1"), "-P",
+                          os.environ.get("CHAT_MYSQL_PORT", "3307"), "-u", os.environ.get("CHAT_MYSQL_USER", "chat"),
+                          "-p" + os.environ.get("CHAT_MYSQL_PASSWORD", "chat"),
+                          os.environ.get("CHAT_MYSQL_DATABASE", "chat"), "-N", "-B", "-e", sql],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip() or 0)
+
+
+def es_count():
+    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:9201")
+    index = os.environ.get("CHAT_ES_INDEX", "messages")
+    urllib.request.urlopen(urllib.request.Request(f"{es}/{index}/_refresh", method="POST"), timeout=30).read()
+    with urllib.request.urlopen(f"{es}/{index}/_count", timeout=30) as r:
+        return json.load(r)["count"]
+
+
+def drain(start_worker):
+    """Backlog queued with no worker running, then one worker: messages/s into MariaDB and into ES."""
+    before_db = mysql_count("SELECT COUNT(*) FROM messages")
+    load(API_PORT, "--connections", str(CONNECTIONS), "--duration", os.environ.get("BENCH_BACKLOG_DURATION", "20s"),
+         "--mix", "create_message=100", "--apps", "4", "--chats", "50", "--replay", "0")
+    time.sleep(1)
+    queued_db = mysql_count("SELECT COUNT(*) FROM messages")
+    log(f"  backlog queued ({queued_db - before_db} stored meanwhile, expected 0); starting one worker")
+    worker = start_worker()
+    started = time.time()
+    # The backlog's size is known once it is stored: poll until MariaDB stops growing and the ES count
+    # matches it.
+    last, last_change, db_done = queued_db, time.time(), None
+    while time.time() - started < 600:
+        n = mysql_count("SELECT COUNT(*) FROM messages")
+        if n != last:
+            last, last_change = n, time.time()
+        elif time.time() - last_change > 3 and n > queued_db:
+            db_done = last_change
+            break
+        time.sleep(0.2)
+    backlog = last - queued_db
+    es_done = None
+    while time.time() - started < 600:
+        if es_count() >= es_baseline + backlog + (queued_db - before_db):
+            es_done = time.time()
+            break
+        time.sleep(0.5)
+    return worker, {"messages": backlog, "mysql_seconds": round(db_done - started, 2),
+                    "mysql_rate": round(backlog / (db_done - started), 1),
+                    "es_seconds": round(es_done - started, 2) if es_done else None,
+                    "es_rate": round(backlog / (es_done - started), 1) if es_done else None}
+
+
+def micro():
+    out = subprocess.run([os.path.join(BUILD, "bench", "micro_bench"), "--benchmark_min_time=0.2",
+                          "--benchmark_format=json"], capture_output=True, text=True, check=True).stdout
+    return {b["name"]: round(b["real_time"], 1) for b in json.loads(out)["benchmarks"]}
+
+
+def search():
+    out = subprocess.run([os.path.join(BUILD, "bench", "search_bench")], capture_output=True, text=True,
+                         check=True).stdout
+    res = {}
+    m = re.search(r"indexing: (\d+) messages over (\d+) chats in ([\d.]+) s = (\d+) messages/s", out)
+    if m:
+        res["indexing"] = {"messages": int(m.group(1)), "chats": int(m.group(2)), "seconds": float(m.group(3)),
+                           "rate": int(m.group(4))}
+    for m in re.finditer(r"query (.+?)\s+n=(\d+)\s+p50 ([\d.]+) ms\s+p99 ([\d.]+) ms\s+max ([\d.]+) ms", out):
+        res.setdefault("queries", {})[m.group(1).strip()] = {"n": int(m.group(2)), "p50": float(m.group(3)),
+                                                              "p99": float(m.group(4)), "max": float(m.group(5))}
+    return res
+
+
+es_baseline = 0
+
+
+def main():
+    global es_baseline
+    env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
+    worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=API_PORT + 8, CHAT_HTTP_HOST="127.0.0.1")
+    result = {"machine": machine(), "settings": settings()}
+    log(f"machine: {result['machine']}")
+    procs = []
+    try:
+        log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
+        result["ceiling_http"] = http_ceiling()
+        result["ceiling_redis"] = redis_ceiling()
+        log(f"  HTTP ceiling {result['ceiling_http']['throughput']}/s; Redis {result['ceiling_redis']}")
+
+        api = Proc("api", [os.path.join(BUILD, "chat_api_server")], **env)
+        procs.append(api)
+        worker = Proc("worker", [os.path.join(BUILD, "chat_worker")], **worker_env)
+        procs.append(worker)
+        wait_http(f"http://127.0.0.1:{API_PORT}/readyz")
+
+        for op in ("create_message", "get_message"):
+            log(f"peak open-loop rate of {op} with p99 < {P99_TARGET_MS:g} ms")
+            result[f"peak_{op}"] = peak_rate(op)
+        result["closed_loop"] = {}
+        for op in ("create_message", "create_chat", "get_message", "list_messages", "search"):
+            log(f"closed loop, {CONNECTIONS} connections: {op}")
+            result["closed_loop"][op] = closed_loop(API_PORT, op)
+            log(f"  {result['closed_loop'][op]}")
+
+        log("worker drain rate")
+        worker.stop()
+        procs.remove(worker)
+        es_baseline = es_count()
+        w, result["drain"] = drain(lambda: Proc("worker-drain", [os.path.join(BUILD, "chat_worker")], **worker_env))
+        procs.append(w)
+        log(f"  {result['drain']}")
+    finally:
+        for p in procs:
+            p.stop()
+
+    log("micro-benchmarks")
+    result["micro_ns"] = micro()
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1":
+        log(f"search benchmark ({os.environ.get('BENCH_MESSAGES', '1000000')} messages)")
+        result["search"] = search()
+
+    os.makedirs(RESULTS, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(RESULTS, f"{stamp}.json")
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    log(f"results in {os.path.relpath(path, ROOT)}")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "report.py")], check=True)
+
+
+if __name__ == "__main__":
+    main()
