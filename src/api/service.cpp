@@ -275,14 +275,13 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
     domain::message_created ev{
         alloc->app_id,        token, chat, alloc->number, body, alloc->creation_id, alloc->created_at_ms,
         std::move(request_id)};
-    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
+    // The read-your-writes entry is written by the publisher once the broker confirmed, batched with
+    // the other confirmed messages in one Redis round trip (a failure only delays readability).
+    auto published = co_await pub_.async_publish(
+        domain::encode(ev), alloc->creation_id,
+        store::pending_commands(token, chat, alloc->number, pending_json(body, alloc->created_at_ms)),
+        asio::use_awaitable);
     if (!published) co_return published.error();
-    auto kept = co_await blocking([&](connections& c) {
-        return store::put_pending(c.redis, token, chat, alloc->number,
-                                  pending_json(body, alloc->created_at_ms));
-    });
-    // The message is durably queued; only its readability before the worker stores it is affected.
-    if (!kept) spdlog::warn("pending message not kept for read-your-writes: {}", kept.error().message);
     co_return created_message{alloc->number, std::move(body), alloc->created_at_ms,
                               alloc->status == store::allocation::kind::replayed};
 }

@@ -23,7 +23,7 @@ int main() {
     try {
         boost::asio::io_context ioc(cfg.http_threads);
         boost::asio::thread_pool blocking_pool(static_cast<std::size_t>(cfg.blocking_threads));
-        chat::store::publisher publisher(cfg.amqp, cfg.publisher_connections);
+        chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections);
         publisher.start();
         chat::api::service svc(cfg, blocking_pool, publisher);
         chat::api::handlers handlers(svc);

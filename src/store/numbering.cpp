@@ -152,15 +152,10 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
     return std::optional<chat_meta>{m};
 }
 
-core::result<void> put_pending(redis_connection& r, const std::string& token, std::uint64_t chat_number,
-                               std::uint64_t number, const std::string& json) {
+std::vector<std::vector<std::string>> pending_commands(const std::string& token, std::uint64_t chat_number,
+                                                       std::uint64_t number, const std::string& json) {
     auto key = core::keys::chat_pending(token, chat_number);
-    auto replies = r.pipeline({{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}});
-    if (!replies) return replies.error();
-    for (auto& rep : *replies)
-        if (is_error(rep.get()))
-            return core::metrics::dependency_error("redis", "redis: put pending: " + reply_string(rep.get()));
-    return {};
+    return {{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}};
 }
 
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,

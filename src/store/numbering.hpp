@@ -54,8 +54,9 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
                                                      std::uint64_t chat_number);
 
 // The acknowledged message, kept until the worker stored it (JSON text; see api/service.cpp).
-core::result<void> put_pending(redis_connection& r, const std::string& token, std::uint64_t chat_number,
-                               std::uint64_t number, const std::string& json);
+// Written once the broker confirmed it, by the publisher, pipelined with the rest of its batch.
+std::vector<std::vector<std::string>> pending_commands(const std::string& token, std::uint64_t chat_number,
+                                                       std::uint64_t number, const std::string& json);
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number, std::uint64_t number);
 struct pending_ref {

@@ -6,14 +6,15 @@
 
 #include "core/metrics.hpp"
 #include "store/amqp.hpp"
+#include "store/redis.hpp"
 
 namespace chat::store {
 
 using core::errc;
 using core::make_error;
 
-publisher::publisher(core::amqp_config cfg, int connections, std::size_t max_batch)
-    : cfg_(std::move(cfg)), connections_(connections), max_batch_(max_batch) {}
+publisher::publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch)
+    : cfg_(std::move(cfg)), redis_cfg_(std::move(redis)), connections_(connections), max_batch_(max_batch) {}
 
 publisher::~publisher() {
     stop();
@@ -51,16 +52,18 @@ std::uint64_t publisher::messages() const {
     return messages_;
 }
 
-void publisher::enqueue(std::string body, std::string message_id, handler_type handler) {
+void publisher::enqueue(std::string body, std::string message_id, redis_commands after_confirm,
+                        handler_type handler) {
     {
         std::lock_guard lock(mu_);
         if (!stopping_) {
-            queue_.push_back(item{std::move(body), std::move(message_id), std::move(handler)});
+            queue_.push_back(
+                item{std::move(body), std::move(message_id), std::move(after_confirm), std::move(handler)});
             cv_.notify_one();
             return;
         }
     }
-    item it{{}, {}, std::move(handler)};
+    item it{{}, {}, {}, std::move(handler)};
     complete(it, make_error(errc::unavailable, "publisher stopped"));
 }
 
@@ -93,6 +96,7 @@ core::result<void> publisher::publish_batch(amqp_session& session, std::vector<i
 
 void publisher::run() {
     amqp_session session(cfg_);
+    redis_connection redis(redis_cfg_);
     int backoff_ms = 50;
     while (true) {
         std::vector<item> batch;
@@ -125,6 +129,19 @@ void publisher::run() {
         core::metrics::broker_confirm(
             batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
             outcome.has_value() && nacked.empty());
+        // The confirmed requests' Redis commands, in one round trip, before anyone hears back.
+        redis_commands after;
+        for (std::size_t i = 0; outcome && i < batch.size(); ++i)
+            if (std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end())
+                for (auto& cmd : batch[i].after_confirm) after.push_back(std::move(cmd));
+        if (!after.empty()) {
+            auto replies = redis.pipeline(after);
+            bool failed = !replies;
+            for (std::size_t k = 0; replies && k < replies->size(); ++k)
+                failed = failed || is_error((*replies)[k].get());
+            if (failed)
+                spdlog::warn("publisher: after-confirm Redis writes skipped ({} commands)", after.size());
+        }
         for (std::size_t i = 0; i < batch.size(); ++i) {
             bool ok = outcome && std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end();
             complete(batch[i], ok ? core::result<void>{}

@@ -4,6 +4,11 @@
 // publishes everything queued in one go and waits for one round of confirms, so under load one
 // broker round trip acknowledges many creations. A request completes (on its own executor) only
 // when the broker confirmed the persistent message, or with errc::unavailable.
+//
+// A request may carry Redis commands to run once its message is confirmed (the read-your-writes
+// entry of a message): the thread runs those of a whole batch in one pipelined round trip, on its
+// own Redis connection, before completing the requests. They are best effort: the message is durable
+// either way, a failure is logged and counted.
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -28,7 +33,9 @@ class publisher {
     // Called on a publisher thread; it posts the completion to the requester's executor.
     using handler_type = std::function<void(core::result<void>)>;
 
-    publisher(core::amqp_config cfg, int connections, std::size_t max_batch = 2000);
+    using redis_commands = std::vector<std::vector<std::string>>;
+
+    publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch = 2000);
     ~publisher();
     publisher(const publisher&) = delete;
     publisher& operator=(const publisher&) = delete;
@@ -38,17 +45,23 @@ class publisher {
     void stop();
 
     template <class CompletionToken>
-    auto async_publish(std::string body, std::string message_id, CompletionToken&& token) {
+    auto async_publish(std::string body, std::string message_id, redis_commands after_confirm,
+                       CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(core::result<void>)>(
-            [this](auto handler, std::string b, std::string id) {
+            [this](auto handler, std::string b, std::string id, redis_commands after) {
                 // Resume the requester on its own executor, never on the publisher thread.
                 auto ex = boost::asio::get_associated_executor(handler);
                 auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                enqueue(std::move(b), std::move(id), [ex, h](core::result<void> r) {
+                enqueue(std::move(b), std::move(id), std::move(after), [ex, h](core::result<void> r) {
                     boost::asio::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
                 });
             },
-            token, std::move(body), std::move(message_id));
+            token, std::move(body), std::move(message_id), std::move(after_confirm));
+    }
+    template <class CompletionToken>
+    auto async_publish(std::string body, std::string message_id, CompletionToken&& token) {
+        return async_publish(std::move(body), std::move(message_id), redis_commands{},
+                             std::forward<CompletionToken>(token));
     }
 
     // Batches published so far and the messages in them (a measure of the group commit).
@@ -59,15 +72,18 @@ class publisher {
     struct item {
         std::string body;
         std::string message_id;
+        redis_commands after_confirm;
         handler_type handler;
     };
-    void enqueue(std::string body, std::string message_id, handler_type handler);
+    void enqueue(std::string body, std::string message_id, redis_commands after_confirm,
+                 handler_type handler);
     void run();
     core::result<void> publish_batch(amqp_session& session, std::vector<item>& batch,
                                      std::vector<std::uint64_t>& seqs, std::vector<std::uint64_t>& nacked);
     static void complete(item& it, core::result<void> r);
 
     core::amqp_config cfg_;
+    core::redis_config redis_cfg_;
     int connections_;
     std::size_t max_batch_;
     mutable std::mutex mu_;
