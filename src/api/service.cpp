@@ -297,6 +297,11 @@ task<store::message_row> service::get_message(std::string token, std::uint64_t c
         if (!pending) return pending.error();
         if (*pending)
             if (auto m = parse_pending(chat, number, **pending)) return *m;
+        // The worker commits a message, then clears its pending entry: if it did both between our
+        // two reads, the row is committed now. (Found by chat_load at 9,600 reads/s.)
+        row = store::find_message(c.mysql, *app_id, chat, number);
+        if (!row) return row.error();
+        if (*row) return **row;
         return make_error(errc::not_found, "message not found");
     });
 }
@@ -323,6 +328,10 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
         auto pending = store::get_pending(c.redis, token, chat, number);
         if (pending && *pending)
             return make_error(errc::conflict, "message is still being stored; retry the edit in a moment");
+        // Stored and its pending entry cleared between the two reads (see get_message): try again.
+        ok = store::update_message_body(c.mysql, app_id, chat, number, body, core::now_ms());
+        if (!ok) return ok.error();
+        if (*ok) return {};
         return make_error(errc::not_found, "message not found");
     });
     if (!updated) co_return updated.error();

