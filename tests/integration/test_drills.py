@@ -97,13 +97,6 @@ class Drills(unittest.TestCase):
             stack("up")
         self.drill("restart-mariadb", fault)
 
-    def test_restart_redis(self):
-        def fault():
-            stack("stop", "redis")
-            time.sleep(1)
-            stack("up")
-        self.drill("restart-redis", fault)
-
     def test_stop_elasticsearch(self):
         def fault():
             stack("stop", "elasticsearch")
