@@ -45,7 +45,7 @@ struct config {
     // API server
     std::string http_host = "0.0.0.0";
     int http_port = 8080;
-    int http_threads = 2;           // I/O threads running the coroutines
+    int http_threads = 2;  // I/O threads running the coroutines
     // Pool running blocking MariaDB/Redis calls. Measured on 2 cores: 16 beat 32 (fewer idle threads to
     // wake per hand-off: +10-20% throughput, half the read p99) and 4 (too few Redis/MySQL waits in flight).
     int blocking_threads = 16;
