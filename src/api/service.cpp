@@ -71,6 +71,14 @@ std::optional<store::message_row> parse_pending(std::uint64_t chat, std::uint64_
     return store::message_row{chat, number, std::string(body->as_string()), at->as_int64(), at->as_int64()};
 }
 
+// Whether a pending entry stands for a message that will be stored: its JSON (acknowledged), or a
+// placeholder younger than handed_out_ttl_ms (handed out a number; acknowledged or about to be,
+// unless its creation failed). An older placeholder is a gap.
+bool being_created(const std::string& entry) {
+    auto at = store::pending_placeholder_at(entry);
+    return !at || core::now_ms() - *at < store::handed_out_ttl_ms;
+}
+
 }  // namespace
 
 service::service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub)
@@ -190,9 +198,12 @@ task<created_chat> service::create_chat(std::string token, std::optional<std::st
                                         std::string request_id) {
     auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
-            core::keys::app(token),
-            idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
-            core::make_creation_id(), store::fingerprint("POST chats"), core::now_ms()};
+            .counter_key = core::keys::app(token),
+            .idempotency_key = idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
+            .unregistered_key = core::keys::app_unregistered(token),
+            .creation_id = core::make_creation_id(),
+            .fingerprint = store::fingerprint("POST chats"),
+            .created_at_ms = core::now_ms()};
         auto a = store::allocate_number(c.redis, req);
         if (!a) return a.error();
         if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "application");
@@ -231,8 +242,13 @@ task<store::chat_row> service::get_chat(std::string token, std::uint64_t number)
         // Acknowledged but not stored yet: Redis knows it (read-your-writes).
         auto meta = store::get_chat_meta(c.redis, token, number);
         if (!meta) return meta.error();
-        if (!*meta) return make_error(errc::not_found, "chat not found");
-        return store::chat_row{number, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
+        if (*meta) return store::chat_row{number, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
+        // Not even registered (Redis was away after the confirm): the handed-out mark knows the number
+        // but not whether its creation was acknowledged, so the honest answer is "retry", not 200/404.
+        auto marked = store::unregistered_chat(c.redis, token, number, core::now_ms());
+        if (!marked) return marked.error();
+        if (*marked) return make_error(errc::unavailable, "chat is still being created; retry shortly");
+        return make_error(errc::not_found, "chat not found");
     });
 }
 
@@ -249,9 +265,13 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
                                               std::string request_id) {
     auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
-            core::keys::chat(token, chat),
-            idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
-            core::make_creation_id(), store::fingerprint(body), core::now_ms()};
+            .counter_key = core::keys::chat(token, chat),
+            .idempotency_key =
+                idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
+            .pending_key = core::keys::chat_pending(token, chat),
+            .creation_id = core::make_creation_id(),
+            .fingerprint = store::fingerprint(body),
+            .created_at_ms = core::now_ms()};
         auto a = store::allocate_number(c.redis, req);
         if (!a) return a.error();
         if (a->status == store::allocation::kind::unknown_parent) {
@@ -264,7 +284,15 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
             // the counter starts at the highest stored number all the same.
             auto healed = heal_chat(c, token, chat);
             if (!healed) return healed.error();
-            if (!*healed) return unknown_parent(c, "chat");
+            if (!*healed) {
+                // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away
+                // when the API tried to register it and the worker has not reached it. It will exist.
+                auto marked = store::unregistered_chat(c.redis, token, chat, core::now_ms());
+                if (!marked) return marked.error();
+                if (*marked)
+                    return make_error(errc::unavailable, "chat is still being created; retry shortly");
+                return unknown_parent(c, "chat");
+            }
             a = store::allocate_number(c.redis, req);
             if (!a) return a.error();
             if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "chat");
@@ -276,7 +304,8 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
         alloc->app_id,        token, chat, alloc->number, body, alloc->creation_id, alloc->created_at_ms,
         std::move(request_id)};
     // The read-your-writes entry is written by the publisher once the broker confirmed, batched with
-    // the other confirmed messages in one Redis round trip (a failure only delays readability).
+    // the other confirmed messages in one Redis round trip. If that write is lost, the allocation's
+    // placeholder stays and reads answer 503 (retry) until the worker stored the message.
     auto published = co_await pub_.async_publish(
         domain::encode(ev), alloc->creation_id,
         store::pending_commands(token, chat, alloc->number, pending_json(body, alloc->created_at_ms)),
@@ -302,6 +331,8 @@ task<store::message_row> service::get_message(std::string token, std::uint64_t c
         row = store::find_message(c.mysql, *app_id, chat, number);
         if (!row) return row.error();
         if (*row) return **row;
+        if (*pending && being_created(**pending))
+            return make_error(errc::unavailable, "message is still being stored; retry shortly");
         return make_error(errc::not_found, "message not found");
     });
 }
@@ -326,7 +357,7 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
         if (!ok) return ok.error();
         if (*ok) return {};
         auto pending = store::get_pending(c.redis, token, chat, number);
-        if (pending && *pending)
+        if (pending && *pending && being_created(**pending))
             return make_error(errc::conflict, "message is still being stored; retry the edit in a moment");
         // Stored and its pending entry cleared between the two reads (see get_message): try again.
         ok = store::update_message_body(c.mysql, app_id, chat, number, body, core::now_ms());

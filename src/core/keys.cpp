@@ -12,6 +12,10 @@ std::string app_idempotency(std::string_view token, std::string_view idempotency
     return fmt::format("chat:app:{{{}}}:idem:{}", token, idempotency_key);
 }
 
+std::string app_unregistered(std::string_view token) {
+    return fmt::format("chat:app:{{{}}}:unregistered", token);
+}
+
 std::string app_rate(std::string_view token) {
     return fmt::format("chat:app:{{{}}}:rate", token);
 }

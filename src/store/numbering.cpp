@@ -13,18 +13,35 @@ using core::make_error;
 namespace {
 
 // KEYS[1]: counter hash (field app_id marks existence, field seq the last number).
-// KEYS[2] (optional): idempotency record "number|creation_id|fingerprint|created_at".
+// Then, when ARGV[5] is '1', the idempotency record "number|creation_id|fingerprint|created_at", and
+// when ARGV[6] is '1', the sorted set of handed-out unregistered chats (score created_at; entries
+// older than ARGV[7] are dropped on the way), and when ARGV[8] is '1', the chat's pending hash, which
+// gets the placeholder "@created_at" for the new number. Optional keys rather than empty names: every
+// key a script touches must be a real key of the same cluster slot.
 // Returns {0} unknown parent, {1, app_id, number} allocated, {2, app_id, record} replay.
 const std::string allocate_script = R"lua(
 local app_id = redis.call('HGET', KEYS[1], 'app_id')
 if not app_id then return {0} end
-if #KEYS > 1 then
-  local rec = redis.call('GET', KEYS[2])
+local idem, mark, pending
+local i = 2
+if ARGV[5] == '1' then idem = KEYS[i]; i = i + 1 end
+if ARGV[6] == '1' then mark = KEYS[i]; i = i + 1 end
+if ARGV[8] == '1' then pending = KEYS[i] end
+if idem then
+  local rec = redis.call('GET', idem)
   if rec then return {2, app_id, rec} end
 end
 local n = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-if #KEYS > 1 then
-  redis.call('SET', KEYS[2], n .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
+if idem then
+  redis.call('SET', idem, n .. '|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'EX', ARGV[4])
+end
+if mark then
+  redis.call('ZREMRANGEBYSCORE', mark, '-inf', '(' .. ARGV[7])
+  redis.call('ZADD', mark, ARGV[3], n)
+end
+if pending then
+  redis.call('HSET', pending, n, '@' .. ARGV[3])
+  redis.call('EXPIRE', pending, 86400)
 end
 return {1, app_id, n}
 )lua";
@@ -66,9 +83,14 @@ std::uint64_t fingerprint(std::string_view data) {
 core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req) {
     std::vector<std::string> keys{req.counter_key};
     if (!req.idempotency_key.empty()) keys.push_back(req.idempotency_key);
-    auto reply = r.eval(allocate_script, keys,
-                        {req.creation_id, std::to_string(req.fingerprint), std::to_string(req.created_at_ms),
-                         std::to_string(idempotency_ttl_s)});
+    if (!req.unregistered_key.empty()) keys.push_back(req.unregistered_key);
+    if (!req.pending_key.empty()) keys.push_back(req.pending_key);
+    auto reply =
+        r.eval(allocate_script, keys,
+               {req.creation_id, std::to_string(req.fingerprint), std::to_string(req.created_at_ms),
+                std::to_string(idempotency_ttl_s), req.idempotency_key.empty() ? "0" : "1",
+                req.unregistered_key.empty() ? "0" : "1",
+                std::to_string(req.created_at_ms - handed_out_ttl_ms), req.pending_key.empty() ? "0" : "1"});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
@@ -131,10 +153,28 @@ core::result<void> raise_app_counter(redis_connection& r, const std::string& tok
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
                                  std::uint64_t app_id, std::int64_t created_at_ms,
                                  std::uint64_t seq_at_least) {
-    return expect_ok(
+    auto ok = expect_ok(
         r.eval(register_script, {core::keys::chat(token, chat_number)},
                {std::to_string(app_id), std::to_string(seq_at_least), std::to_string(created_at_ms)}),
         "register chat");
+    if (!ok) return ok;
+    // Another slot, so another command. A failure here leaves a mark nobody reads: message creation
+    // only looks at it when the chat is not registered.
+    return expect_ok(r.command({"ZREM", core::keys::app_unregistered(token), std::to_string(chat_number)}),
+                     "clear handed-out mark");
+}
+
+core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r, const std::string& token,
+                                                            std::uint64_t chat_number, std::int64_t now_ms) {
+    auto reply = r.command({"ZSCORE", core::keys::app_unregistered(token), std::to_string(chat_number)});
+    if (!reply) return reply.error();
+    const redisReply* rep = reply->get();
+    if (is_error(rep)) return core::metrics::dependency_error("redis", "redis: ZSCORE failed");
+    if (rep->type != REDIS_REPLY_STRING) return std::optional<std::int64_t>{};  // not marked
+    // The score is the created_at the script stored, an integer of milliseconds.
+    auto created_at = static_cast<std::int64_t>(to_u64(reply_string(rep)));
+    if (now_ms - created_at >= handed_out_ttl_ms) return std::optional<std::int64_t>{};
+    return std::optional<std::int64_t>{created_at};
 }
 
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
@@ -156,6 +196,15 @@ std::vector<std::vector<std::string>> pending_commands(const std::string& token,
                                                        std::uint64_t number, const std::string& json) {
     auto key = core::keys::chat_pending(token, chat_number);
     return {{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}};
+}
+
+std::optional<std::int64_t> pending_placeholder_at(std::string_view entry) {
+    if (entry.empty() || entry.front() != '@') return std::nullopt;  // JSON starts with '{'
+    entry.remove_prefix(1);
+    std::int64_t at = 0;
+    auto [end, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), at);
+    if (ec != std::errc{} || end != entry.data() + entry.size()) return std::nullopt;
+    return at;
 }
 
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,

@@ -22,12 +22,24 @@ struct allocation {
 struct allocation_request {
     std::string counter_key;      // keys::app(token) for chats, keys::chat(token, n) for messages
     std::string idempotency_key;  // full Redis key, or empty when the client sent none
+    // Chats only: keys::app_unregistered(token). The number handed out is marked there until the chat
+    // is registered, so that message creation can tell a chat not stored yet from one that never was.
+    std::string unregistered_key = {};
+    // Messages only: keys::chat_pending(token, chat). The allocation writes a placeholder there (see
+    // pending_placeholder_at), replaced by the message once the broker confirmed it, so that a read
+    // can tell "acknowledged, not stored yet" from "never" even when that replacement was lost.
+    std::string pending_key = {};
     std::string creation_id;
     std::uint64_t fingerprint = 0;  // of the request; a reused key with another request is a conflict
     std::int64_t created_at_ms = 0;
 };
 
 inline constexpr int idempotency_ttl_s = 24 * 3600;
+// How long a handed-out number whose creation left no other trace (a chat nobody registered, a message
+// whose read-your-writes entry was never written) counts as "being created": 503, retry. Past it the
+// number is taken for a gap (its creation failed) and reads answer 404 again. Generous: it only
+// matters when Redis was away right after the confirm while the worker was behind.
+inline constexpr std::int64_t handed_out_ttl_ms = 3600 * 1000;
 
 // Checks that the parent exists and takes the next number, atomically; or replays the idempotency
 // record. Fails with errc::conflict when the idempotency key was used for a different request.
@@ -37,10 +49,15 @@ core::result<bool> is_seeded(redis_connection& r);
 core::result<void> mark_seeded(redis_connection& r);
 // Registers an application (after its MySQL row exists); never lowers the counter.
 core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id);
-// Makes a chat known to message creation; never lowers the counter. seq_at_least: the highest stored number.
+// Makes a chat known to message creation and clears its handed-out mark; never lowers the counter.
+// seq_at_least: the highest stored number.
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
                                  std::uint64_t app_id, std::int64_t created_at_ms,
                                  std::uint64_t seq_at_least = 0);
+// When chat_number was handed out less than handed_out_ttl_ms before now_ms and is not
+// registered yet: its created_at (ms). The chat is acknowledged or about to be, not stored yet.
+core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r, const std::string& token,
+                                                            std::uint64_t chat_number, std::int64_t now_ms);
 // Raises an application's chat counter to at least seq (used when recovering from MySQL).
 core::result<void> raise_app_counter(redis_connection& r, const std::string& token, std::uint64_t app_id,
                                      std::uint64_t seq);
@@ -54,11 +71,15 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
                                                      std::uint64_t chat_number);
 
 // The acknowledged message, kept until the worker stored it (JSON text; see api/service.cpp).
-// Written once the broker confirmed it, by the publisher, pipelined with the rest of its batch.
+// Written once the broker confirmed it, by the publisher, pipelined with the rest of its batch, over
+// the placeholder the allocation wrote.
 std::vector<std::vector<std::string>> pending_commands(const std::string& token, std::uint64_t chat_number,
                                                        std::uint64_t number, const std::string& json);
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number, std::uint64_t number);
+// When a pending entry is the allocation's placeholder (the message was handed out a number, but its
+// confirmed JSON was not written): when it was handed out. std::nullopt for a message's JSON.
+std::optional<std::int64_t> pending_placeholder_at(std::string_view entry);
 struct pending_ref {
     std::string token;
     std::uint64_t chat_number = 0;

@@ -120,9 +120,14 @@ core::result<reply_ptr> redis_connection::eval(const std::string& script,
         if (sha.empty()) {
             auto loaded = command({"SCRIPT", "LOAD", script});
             if (!loaded) return loaded.error();
-            if (is_error(loaded->get()))
-                return make_error(errc::internal,
-                                  "redis: SCRIPT LOAD failed: " + reply_string(loaded->get()));
+            if (is_error(loaded->get())) {
+                // A script that does not compile is our bug; anything else (LOADING while Redis reads
+                // its AOF after a restart, BUSY, ...) passes, so the client gets a retryable 503.
+                auto why = reply_string(loaded->get());
+                if (why.find("compiling") != std::string::npos)
+                    return make_error(errc::internal, "redis: SCRIPT LOAD failed: " + why);
+                return core::metrics::dependency_error("redis", "redis: SCRIPT LOAD failed: " + why);
+            }
             sha = reply_string(loaded->get());
             script_shas_.emplace_back(script, sha);
         }

@@ -146,10 +146,26 @@ class OurApi(unittest.TestCase):
         status, m, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/1")
         self.assertEqual((status, m["body"]), (200, "not stored yet"))
         self.assertEqual(sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}"), [["0"]])
-        # Now a worker on that queue stores both.
+        # A Redis outage right after the confirm loses that entry; the allocation's placeholder
+        # ("@handed-out-at") is then all there is, and a read must say "retry", not 404.
+        pending = f"chat:chat:{{{token}:1}}:pending"
+        status, m2, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "entry lost"})
+        self.assertEqual((status, m2["number"]), (201, 2))
+        created_at = json.loads(redis_cli("HGET", pending, "2"))["created_at"]
+        redis_cli("HSET", pending, "2", f"@{created_at}")
+        status, err, h = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/2")
+        self.assertEqual((status, err["error"]["code"], h.get("retry-after")), (503, "unavailable", "1"))
+        status, err, _ = c.request("PUT", f"/api/v1/apps/{token}/chats/1/messages/2", {"body": "edit"})
+        self.assertEqual(status, 409)
+        # A placeholder older than an hour is a number whose creation failed: 404.
+        redis_cli("HSET", pending, "7", f"@{created_at - 3601 * 1000}")
+        self.assertEqual(c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/7")[0], 404)
+        # Now a worker on that queue stores them.
         procs.append(start_worker(CHAT_AMQP_QUEUE=queue))
-        wait_until(lambda: sql(f"SELECT body FROM messages WHERE application_id = {app_id(token)}") ==
-                   [["not stored yet"]], what="stored by the worker")
+        wait_until(lambda: sql(f"SELECT body FROM messages WHERE application_id = {app_id(token)} ORDER BY number")
+                   == [["not stored yet"], ["entry lost"]], what="stored by the worker")
+        status, m, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/2")
+        self.assertEqual((status, m["body"]), (200, "entry lost"))
 
     def test_stored_chat_missing_in_redis_is_registered_again(self):
         # What a Redis outage between a chat's confirm and its registrations leaves behind: the chat
@@ -166,6 +182,40 @@ class OurApi(unittest.TestCase):
         self.assertEqual((status, m["number"]), (201, 4))
         # A chat that was never created still gets its 404.
         self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats/9/messages", {"body": "x"})[0], 404)
+
+    def test_chat_handed_out_but_not_registered_answers_503_until_stored(self):
+        # What a Redis outage right after a chat's confirm leaves while the worker is behind: the
+        # number is handed out (the allocation script marked it), the API could not register it, MySQL
+        # does not have it yet. Message creation must say "retry", not 404, then work once stored.
+        queue = unique("q")
+        lone_api = start_api(CHAT_AMQP_QUEUE=queue)  # no worker on this queue yet
+        procs.append(lone_api)
+        c = Client(lone_api.port)
+        token = new_app(c)
+        marks = f"chat:app:{{{token}}}:unregistered"
+        # The allocation script prunes marks older than an hour: proof that it writes this key.
+        redis_cli("ZADD", marks, "1", "99")
+        status, chat, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+        self.assertEqual((status, chat["chat_number"]), (201, 1))
+        self.assertEqual(redis_cli("ZRANGE", marks, "0", "-1"), "", "registration clears the chat's mark")
+        # The lost registration: no chat key, the mark the allocation wrote.
+        created_at = int(redis_cli("HGET", f"chat:chat:{{{token}:1}}", "created_at"))
+        self.assertEqual(redis_cli("DEL", f"chat:chat:{{{token}:1}}"), "1")
+        redis_cli("ZADD", marks, str(created_at), "1")
+        path = f"/api/v1/apps/{token}/chats/1/messages"
+        for method, target, body in (("POST", path, {"body": "early"}), ("GET", f"/api/v1/apps/{token}/chats/1", None)):
+            status, err, h = c.request(method, target, body)
+            self.assertEqual((status, err["error"]["code"]), (503, "unavailable"), (method, err))
+            self.assertIn("still being created", err["error"]["message"])
+        # A mark older than an hour is a number whose creation failed: 404 again.
+        redis_cli("ZADD", marks, str(created_at - 3601 * 1000), "2")
+        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats/2/messages", {"body": "x"})[0], 404)
+        # The worker stores the chat and registers it before acking; the retry then succeeds.
+        procs.append(start_worker(CHAT_AMQP_QUEUE=queue))
+        status, m = wait_until(lambda: (lambda r: r[:2] if r[0] != 503 else None)(
+            c.request("POST", path, {"body": "after the worker"})), what="chat stored and registered")
+        self.assertEqual((status, m["number"]), (201, 1))
+        self.assertEqual(redis_cli("ZSCORE", marks, "1"), "")
 
     def test_idempotency_key(self):
         c = Client(api.port)

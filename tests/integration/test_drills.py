@@ -67,6 +67,9 @@ class Drills(unittest.TestCase):
         self.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
         acknowledged = sum(op["ok"] for name_, op in r["operations"].items() if name_.startswith("create_"))
         self.assertGreater(acknowledged, 0, "the drill acknowledged nothing")
+        # A fault of a dependency is an outage (503, retryable), not a bug (500).
+        internal = [e for e in r["errors"] if e["kind"].startswith("500")]
+        self.assertEqual(internal, [], f"a dependency fault surfaced as 500, see the API logs in {LOG_DIR}")
         return r
 
     def test_sigkill_a_worker(self):
@@ -96,6 +99,13 @@ class Drills(unittest.TestCase):
             time.sleep(1)
             stack("up")
         self.drill("restart-mariadb", fault)
+
+    def test_restart_redis(self):
+        def fault():
+            stack("stop", "redis")
+            time.sleep(1)
+            stack("up")
+        self.drill("restart-redis", fault)
 
     def test_stop_elasticsearch(self):
         def fault():

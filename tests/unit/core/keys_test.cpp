@@ -16,6 +16,8 @@ using namespace chat::core;
 TEST(keys, application_keys_share_the_token_slot) {
     EXPECT_EQ(hash_tag(keys::app("abc")), "abc");
     EXPECT_EQ(hash_tag(keys::app_idempotency("abc", "k{1}")), "abc");
+    EXPECT_EQ(hash_tag(keys::app_unregistered("abc")), "abc");
+    EXPECT_EQ(hash_tag(keys::app_rate("abc")), "abc");
 }
 
 TEST(keys, chat_keys_share_a_per_chat_slot) {

@@ -17,3 +17,11 @@ TEST(elastic, ids_and_routing_are_deterministic_and_chat_scoped) {
     EXPECT_EQ(elastic_client::routing(1, 2), "1:2");
     EXPECT_NE(elastic_client::doc_id(1, 23, 4), elastic_client::doc_id(1, 2, 34));
 }
+
+TEST(numbering, pending_placeholder_is_told_from_a_message) {
+    EXPECT_EQ(pending_placeholder_at("@1764350000123"), 1764350000123);
+    EXPECT_EQ(pending_placeholder_at(R"({"body":"@1","created_at":1})"), std::nullopt);
+    EXPECT_EQ(pending_placeholder_at(""), std::nullopt);
+    EXPECT_EQ(pending_placeholder_at("@"), std::nullopt);
+    EXPECT_EQ(pending_placeholder_at("@12x"), std::nullopt);
+}
