@@ -66,7 +66,9 @@ def settings():
                 "CHAT_ES_HEAP": "512m"}
     return {k: os.environ.get(k, defaults[k]) for k in keys} | {
         "CHAT_RATE_LIMIT_RPS": "0", "step_duration": STEP, "closed_loop_duration": CLOSED,
-        "closed_loop_connections": CONNECTIONS}
+        "closed_loop_connections": CONNECTIONS,
+        # scripts/bench.sh empties its stack first; runs before that used the developer's stack as found.
+        "stack": os.environ.get("BENCH_STACK", "as found")}
 
 
 class Proc:

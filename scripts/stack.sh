@@ -9,6 +9,8 @@
 #                            four pass their health check (120s max each)
 #   scripts/stack.sh down    stop all four (reverse order); idempotent
 #   scripts/stack.sh status  one line per service; exit 0 only if all answer
+#   scripts/stack.sh wipe    stop all four and delete their data (keeps the
+#                            downloads and the unpacked Elasticsearch)
 #
 # Must run as root: Elasticsearch refuses root and is started as the
 # unprivileged user `chat-es` (created by scripts/install-deps.sh).
@@ -547,6 +549,13 @@ cmd_stop() {
     esac
 }
 
+# The benchmark starts every run from empty servers, so that runs compare.
+cmd_wipe() {
+    cmd_down
+    rm -rf "$MYSQL_DATA" "$REDIS_DATA" "$RMQ_DIR" "$ES_DIR/data"
+    log "data deleted (var dir $CHAT_VAR_DIR)"
+}
+
 # rabbitmqctl ARGS: rabbitmqctl against this stack's node (e.g. list_queues name type messages).
 cmd_rabbitmqctl() {
     rmq rabbitmqctl "$@"
@@ -555,8 +564,8 @@ cmd_rabbitmqctl() {
 main() {
     local cmd="${1:-}"
     case "$cmd" in
-        up | down | status | stop | rabbitmqctl) ;;
-        *) die "usage: $0 up|down|status|stop SERVICE|rabbitmqctl ARGS" ;;
+        up | down | status | stop | wipe | rabbitmqctl) ;;
+        *) die "usage: $0 up|down|status|wipe|stop SERVICE|rabbitmqctl ARGS" ;;
     esac
     ((EUID == 0)) || die "must run as root (Elasticsearch is started as $ES_USER via runuser)"
     mkdir -p "$RUN_DIR" "$LOG_DIR"

@@ -20,7 +20,7 @@ std::string chat_pending(std::string_view token, std::uint64_t chat_number);
 std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
                              std::string_view idempotency_key);
 // Sorted set: chat number -> created_at (ms) of chats handed out but not yet registered (see
-// store::chat_unconfirmed). Lets message creation tell "not stored yet" (503) from "never" (404).
+// store::unregistered_chat). Lets message creation tell "not stored yet" (503) from "never" (404).
 std::string app_unregistered(std::string_view token);
 // Hash: tokens, ts (ms): the application's rate-limit bucket (same slot as the application's hash).
 std::string app_rate(std::string_view token);
