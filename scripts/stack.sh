@@ -348,7 +348,9 @@ rmq_provision() {
 rmq_shutdown() { rmq rabbitmqctl -q stop >/dev/null; }
 
 rmq_stop() {
-    stop_process rabbitmq "$RMQ_PIDFILE" beam "$CHAT_AMQP_PORT" rmq_shutdown
+    # Matched by its home, not just "beam": another stack's node may hold this port as its
+    # distribution port (AMQP port + 20000), and must not be stopped for ours.
+    stop_process rabbitmq "$RMQ_PIDFILE" "-home $RMQ_DIR " "$CHAT_AMQP_PORT" rmq_shutdown
     # The launcher shell exits right after the VM; SIGTERM makes it stop the VM
     # should the VM pid file be missing.
     stop_process rabbitmq-launcher "$RMQ_LAUNCH_PIDFILE" rabbitmq-server ""

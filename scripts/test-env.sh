@@ -9,13 +9,15 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 emit() { printf 'export %s=%q\n' "$1" "$2"; }
 
+# RabbitMQ also takes its AMQP port + 20000 (to + 20010) for Erlang distribution: the default
+# stack's 5673 holds 25673-25683, the test stack's 15673 holds 35673-35683.
 case "${1:-test}" in
-    test) name=test prefix=1 ;;
-    bench) name=bench prefix=2 ;;
+    test) set -- test 13307 16380 15673 19201 ;;
+    bench) set -- bench 23307 26380 15693 29201 ;;
     *) echo "usage: $0 [test|bench]" >&2; exit 2 ;;
 esac
-emit CHAT_VAR_DIR "$ROOT/var/$name"
-emit CHAT_MYSQL_PORT "${prefix}3307"
-emit CHAT_REDIS_PORT "${prefix}6380"
-emit CHAT_AMQP_PORT "${prefix}5673"
-emit CHAT_ES_URL "http://127.0.0.1:${prefix}9201"
+emit CHAT_VAR_DIR "$ROOT/var/$1"
+emit CHAT_MYSQL_PORT "$2"
+emit CHAT_REDIS_PORT "$3"
+emit CHAT_AMQP_PORT "$4"
+emit CHAT_ES_URL "http://127.0.0.1:$5"
