@@ -150,6 +150,14 @@ result<bool> service::heal_chat(connections& c, const std::string& token, std::u
     return true;
 }
 
+std::optional<core::error> service::chat_being_created(connections& c, const std::string& token,
+                                                       std::uint64_t chat) {
+    auto marked = store::unregistered_chat(c.redis, token, chat, core::now_ms());
+    if (!marked) return marked.error();
+    if (*marked) return make_error(errc::unavailable, "chat is still being created; retry shortly");
+    return std::nullopt;
+}
+
 core::error service::unknown_parent(connections& c, const std::string& what) {
     auto seeded = store::is_seeded(c.redis);
     if (!seeded) return seeded.error();
@@ -245,9 +253,7 @@ task<store::chat_row> service::get_chat(std::string token, std::uint64_t number)
         if (*meta) return store::chat_row{number, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
         // Not even registered (Redis was away after the confirm): the handed-out mark knows the number
         // but not whether its creation was acknowledged, so the honest answer is "retry", not 200/404.
-        auto marked = store::unregistered_chat(c.redis, token, number, core::now_ms());
-        if (!marked) return marked.error();
-        if (*marked) return make_error(errc::unavailable, "chat is still being created; retry shortly");
+        if (auto err = chat_being_created(c, token, number)) return *err;
         return make_error(errc::not_found, "chat not found");
     });
 }
@@ -287,10 +293,7 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
             if (!*healed) {
                 // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away
                 // when the API tried to register it and the worker has not reached it. It will exist.
-                auto marked = store::unregistered_chat(c.redis, token, chat, core::now_ms());
-                if (!marked) return marked.error();
-                if (*marked)
-                    return make_error(errc::unavailable, "chat is still being created; retry shortly");
+                if (auto err = chat_being_created(c, token, chat)) return *err;
                 return unknown_parent(c, "chat");
             }
             a = store::allocate_number(c.redis, req);

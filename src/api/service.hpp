@@ -87,6 +87,10 @@ class service {
     core::error unknown_parent(connections& c, const std::string& what);
     // Registers a chat stored in MySQL but missing in Redis; false when MySQL does not have it either.
     core::result<bool> heal_chat(connections& c, const std::string& token, std::uint64_t chat);
+    // For a chat found neither in MySQL nor registered in Redis: 503 (retry) while its number is
+    // freshly handed out (store::unregistered_chat), a Redis error, or nothing when it is unknown.
+    std::optional<core::error> chat_being_created(connections& c, const std::string& token,
+                                                  std::uint64_t chat);
 
     const core::config& cfg_;
     boost::asio::thread_pool& pool_;
