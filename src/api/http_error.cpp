@@ -24,6 +24,10 @@ http::status status_of(errc e) {
             return http::status::request_header_fields_too_large;
         case errc::unsupported_media_type:
             return http::status::unsupported_media_type;
+        case errc::expectation_failed:
+            return http::status::expectation_failed;
+        case errc::not_implemented:
+            return http::status::not_implemented;
         case errc::conflict:
             return http::status::conflict;
         case errc::rate_limited:

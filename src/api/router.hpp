@@ -36,15 +36,16 @@ class router {
         for (const auto& r : routes_) {
             params p;
             if (!matches(r.segments, segs, p)) continue;
-            if (r.method == method && m.handler == nullptr) {
+            // HEAD is served wherever GET is (RFC 9110 §9.3.2); the server drops the body.
+            bool serves = r.method == method || (method == boost::beast::http::verb::head &&
+                                                 r.method == boost::beast::http::verb::get);
+            if (serves && m.handler == nullptr) {
                 m.handler = &r.handler;
                 m.pattern = r.pattern;
                 m.captured = std::move(p);
             }
-            if (!m.path_known || m.allow.find(std::string(to_string(r.method))) == std::string::npos) {
-                if (!m.allow.empty()) m.allow += ", ";
-                m.allow += std::string(to_string(r.method));
-            }
+            allow(m.allow, to_string(r.method));
+            if (r.method == boost::beast::http::verb::get) allow(m.allow, "HEAD");
             m.path_known = true;
         }
         return m;
@@ -64,6 +65,17 @@ class router {
     }
 
   private:
+    static void allow(std::string& list, std::string_view method) {
+        for (std::size_t i = 0; i < list.size();) {
+            auto j = list.find(", ", i);
+            if (j == std::string::npos) j = list.size();
+            if (std::string_view(list).substr(i, j - i) == method) return;
+            i = j + 2;
+        }
+        if (!list.empty()) list += ", ";
+        list += method;
+    }
+
     struct route {
         boost::beast::http::verb method;
         std::string pattern;

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -12,8 +12,10 @@
 #include <boost/beast/http.hpp>
 #include <vector>
 
+#include "api/request_parser.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
+#include "core/spawn.hpp"
 
 namespace chat::api {
 
@@ -51,7 +53,7 @@ unsigned short server::start() {
     acceptor_.bind(ep);
     acceptor_.listen(asio::socket_base::max_listen_connections);
     auto port = acceptor_.local_endpoint().port();
-    asio::co_spawn(accept_strand_, listen(), asio::detached);
+    asio::co_spawn(accept_strand_, listen(), core::log_escape{"listener"});
     return port;
 }
 
@@ -74,7 +76,7 @@ asio::awaitable<void> server::listen() {
         auto ex = socket.get_executor();
         if (open_.load() >= cfg_.max_connections) {
             core::metrics::connections_rejected().Increment();
-            asio::co_spawn(ex, refuse(std::move(socket)), asio::detached);
+            asio::co_spawn(ex, refuse(std::move(socket)), core::log_escape{"refuse"});
             continue;
         }
         auto conn = std::make_shared<connection>(std::move(socket));
@@ -84,7 +86,7 @@ asio::awaitable<void> server::listen() {
         }
         ++open_;
         core::metrics::connections_open().Increment();
-        asio::co_spawn(ex, session(std::move(conn)), asio::detached);
+        asio::co_spawn(ex, session(std::move(conn)), core::log_escape{"session"});
     }
 }
 
@@ -108,11 +110,82 @@ void server::forget(connection* c) {
     core::metrics::connections_open().Decrement();
 }
 
+namespace {
+
+// After an early answer (a rejected request) or a last one, the client may still be sending. Closing
+// with unread bytes makes the kernel reset the connection, and the reset can destroy our answer
+// before the client reads it. So half-close, then read and discard for a bounded time and size
+// (nginx's lingering close), and only then close.
+asio::awaitable<void> linger(beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+    constexpr std::size_t max_discard = 8 * 1024 * 1024;
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) co_return;
+    buffer.clear();
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16 * 1024> sink;
+    std::size_t discarded = 0;
+    while (discarded < max_discard) {
+        auto n = co_await stream.async_read_some(asio::buffer(sink),
+                                                 asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+        discarded += n;
+    }
+}
+
+// A response to HEAD carries the headers GET would, without the body (RFC 9110 §9.3.2).
+void drop_body_for_head(response& res) {
+    if (res.find(http::field::content_length) == res.end() && !res.chunked())
+        res.content_length(res.body().size());
+    res.body().clear();
+}
+
+enum class read_outcome { request, rejected, closed };
+
+// Reads one request: the header, then (after a 100 Continue when the client waits for one) the body.
+// On `rejected`, `err` is the answer to send before closing.
+asio::awaitable<read_outcome> read_request(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                           request_parser& parser, core::error& err) {
+    beast::error_code ec;
+    co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (is_disconnect(ec)) co_return read_outcome::closed;
+    if (ec) {
+        err = parser.error_for(ec);
+        co_return read_outcome::rejected;
+    }
+    auto expect = expectation_of(parser.get());
+    if (expect == expectation::unsupported) {
+        err = core::make_error(core::errc::expectation_failed, "only Expect: 100-continue is supported");
+        co_return read_outcome::rejected;
+    }
+    if (parser.is_done()) co_return read_outcome::request;
+    if (expect == expectation::continue_100) {
+        // The header passed every check (a body over the limit by Content-Length was refused above):
+        // ask for the body.
+        static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(stream, asio::buffer(interim.data(), interim.size()),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return read_outcome::closed;
+    }
+    co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (is_disconnect(ec)) co_return read_outcome::closed;
+    if (ec) {
+        err = parser.error_for(ec);
+        co_return read_outcome::rejected;
+    }
+    co_return read_outcome::request;
+}
+
+}  // namespace
+
 asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
     auto& stream = conn->stream;
-    beast::flat_buffer buffer;
+    // Bounded: a chunk-size line with its extensions and the trailer section must each fit in it, so
+    // none can grow without limit (the parser's header limit bounds the header itself).
+    beast::flat_buffer buffer(cfg_.max_header_bytes + 4096);
     const auto idle = std::chrono::milliseconds(cfg_.idle_timeout_ms);
     const auto timeout = std::chrono::milliseconds(cfg_.request_timeout_ms);
+    bool close_gracefully = false;
     // One try around the whole loop: any I/O error ends the session (Boost 1.81 idiom).
     try {
         while (!draining_) {
@@ -127,37 +200,33 @@ asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
                 buffer.commit(n);
             }
             conn->busy = true;
-            http::request_parser<http::string_body> parser;
-            parser.body_limit(cfg_.max_body_bytes);
-            parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
+            request_parser parser(cfg_.max_header_bytes, cfg_.max_body_bytes);
             stream.expires_after(timeout);
-            co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-            if (is_disconnect(ec)) break;
-            if (ec) {
-                // Malformed or oversized input: answer once in JSON, then close (the stream's framing
-                // can no longer be trusted).
-                core::error err =
-                    ec == http::error::body_limit
-                        ? core::make_error(core::errc::payload_too_large,
-                                           "body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes")
-                    : ec == http::error::header_limit
-                        ? core::make_error(
-                              core::errc::headers_too_large,
-                              "headers exceed " + std::to_string(cfg_.max_header_bytes) + " bytes")
-                        : core::make_error(core::errc::bad_request,
-                                           "malformed HTTP request: " + ec.message());
-                auto res = with_request_id(error_response(err, 11, false));
+            core::error err;
+            auto outcome = co_await read_request(stream, buffer, parser, err);
+            if (outcome == read_outcome::closed) break;
+            if (outcome == read_outcome::rejected) {
+                // The stream's framing can no longer be trusted: answer once in JSON, then close.
+                auto& req = parser.get();
+                auto res = with_request_id(error_response(err, req.version() == 10 ? 10 : 11, false));
+                if (req.method() == http::verb::head) drop_body_for_head(res);
                 co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+                close_gracefully = !ec;
                 break;
             }
             auto req = parser.release();
             response res = co_await handlers_.handle(req);
             // While draining, the answer is the connection's last.
             res.keep_alive(req.keep_alive() && !draining_);
+            if (req.method() == http::verb::head) drop_body_for_head(res);
             stream.expires_after(timeout);
             co_await http::async_write(stream, res, asio::use_awaitable);
-            if (!res.keep_alive()) break;
+            if (!res.keep_alive()) {
+                close_gracefully = true;
+                break;
+            }
         }
+        if (close_gracefully) co_await linger(stream, buffer);
     } catch (const std::exception& e) {
         spdlog::debug("session ended: {}", e.what());
     }
@@ -199,7 +268,7 @@ void server::shutdown(std::chrono::milliseconds timeout, std::function<void()> d
             if (open_.load() > 0) spdlog::warn("shutdown timeout: closing {} connections", open_.load());
             done();
         },
-        asio::detached);
+        core::log_escape{"shutdown"});
 }
 
 }  // namespace chat::api

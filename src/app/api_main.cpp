@@ -15,6 +15,7 @@
 #include "api/service.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/spawn.hpp"
 #include "store/publisher.hpp"
 
 int main() {
@@ -43,8 +44,9 @@ int main() {
             });
         });
         std::vector<std::thread> threads;
-        for (int i = 1; i < cfg.http_threads; ++i) threads.emplace_back([&] { ioc.run(); });
-        ioc.run();
+        for (int i = 1; i < cfg.http_threads; ++i)
+            threads.emplace_back([&] { chat::core::run_guarded("io_thread", [&] { ioc.run(); }); });
+        chat::core::run_guarded("io_thread", [&] { ioc.run(); });
         for (auto& t : threads) t.join();
         publisher.stop();  // publishes and confirms anything still queued
         blocking_pool.join();

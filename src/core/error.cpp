@@ -22,6 +22,10 @@ std::string_view code_name(errc e) {
             return "headers_too_large";
         case errc::unsupported_media_type:
             return "unsupported_media_type";
+        case errc::expectation_failed:
+            return "expectation_failed";
+        case errc::not_implemented:
+            return "not_implemented";
         case errc::conflict:
             return "conflict";
         case errc::rate_limited:

@@ -99,6 +99,12 @@ struct families {
                                    .Help("Ready messages in the creation queue at the last check")
                                    .Register(*reg)
                                    .Add({});
+    prometheus::Family<prometheus::Counter>& escaped = BuildCounter()
+                                                           .Name("chat_escaped_exceptions_total")
+                                                           .Help(
+                                                               "Exceptions that escaped a coroutine or an "
+                                                               "I/O thread (bugs; the process kept serving)")
+                                                           .Register(*reg);
     prometheus::Family<prometheus::Counter>& dependency_errors = BuildCounter()
                                                                      .Name("chat_dependency_errors_total")
                                                                      .Help("Failed calls to a dependency")
@@ -139,6 +145,9 @@ prometheus::Gauge& connections_open() {
 }
 prometheus::Counter& connections_rejected() {
     return f().rejected;
+}
+void escaped_exception(std::string_view where) {
+    f().escaped.Add({{"where", std::string(where)}}).Increment();
 }
 prometheus::Counter& rate_limited() {
     return f().limited;

@@ -26,6 +26,8 @@ prometheus::Gauge& requests_in_flight();
 prometheus::Gauge& connections_open();
 prometheus::Counter& connections_rejected();
 prometheus::Counter& rate_limited();
+// An exception escaped a coroutine or an I/O thread's run(): `where` is a fixed name, never input.
+void escaped_exception(std::string_view where);
 // One group-commit round of the publisher: how many events, how long until the broker confirmed.
 void broker_confirm(std::size_t messages, double seconds, bool ok);
 

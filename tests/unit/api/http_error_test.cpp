@@ -19,6 +19,8 @@ TEST(http_error, maps_every_code_to_its_status) {
     EXPECT_EQ(api::status_of(errc::conflict), status::conflict);
     EXPECT_EQ(api::status_of(errc::unavailable), status::service_unavailable);
     EXPECT_EQ(api::status_of(errc::headers_too_large), status::request_header_fields_too_large);
+    EXPECT_EQ(api::status_of(errc::expectation_failed), status::expectation_failed);
+    EXPECT_EQ(api::status_of(errc::not_implemented), status::not_implemented);
 }
 
 TEST(http_error, body_has_code_and_message) {

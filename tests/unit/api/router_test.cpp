@@ -33,7 +33,7 @@ TEST(router, unknown_path_and_wrong_method) {
     auto wrong = r.find(verb::delete_, "/a/1");
     EXPECT_EQ(wrong.handler, nullptr);
     EXPECT_TRUE(wrong.path_known);
-    EXPECT_EQ(wrong.allow, "GET, PUT");
+    EXPECT_EQ(wrong.allow, "GET, HEAD, PUT");
     EXPECT_EQ(r.find(verb::get, "/a/1/extra").handler, nullptr);
 }
 
@@ -42,4 +42,21 @@ TEST(router, tolerates_repeated_and_trailing_slashes) {
     r.add(verb::get, "/api/v1/apps", 1);
     EXPECT_NE(r.find(verb::get, "/api/v1/apps/").handler, nullptr);
     EXPECT_NE(r.find(verb::get, "//api//v1/apps").handler, nullptr);
+}
+
+TEST(router, head_is_served_by_the_get_route) {
+    router<int> r;
+    r.add(verb::post, "/a", 1);
+    r.add(verb::get, "/a", 2);
+    auto m = r.find(verb::head, "/a");
+    ASSERT_NE(m.handler, nullptr);
+    EXPECT_EQ(*m.handler, 2);
+    EXPECT_EQ(m.allow, "POST, GET, HEAD");
+    auto post_only = r.find(verb::head, "/b");
+    EXPECT_EQ(post_only.handler, nullptr);
+    r.add(verb::post, "/c", 3);
+    auto c = r.find(verb::head, "/c");
+    EXPECT_EQ(c.handler, nullptr);
+    EXPECT_TRUE(c.path_known);
+    EXPECT_EQ(c.allow, "POST");
 }
