@@ -11,14 +11,14 @@ FROM debian:bookworm AS build
 #  - Boost: headers (Asio, Beast; JSON and URL are compiled from their headers by
 #    src/core/boost_src.cpp) and the CMake config + library of find_package(Boost COMPONENTS system);
 #  - hiredis, rabbitmq-c, MariaDB Connector/C (also talks to MySQL 8), libcurl (OpenSSL flavour),
-#    spdlog + fmt, prometheus-cpp (metrics).
+#    spdlog + fmt, prometheus-cpp (metrics), ICU (icu-uc: Unicode properties for the input rules).
 # hadolint ignore=DL3008
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         g++ cmake ninja-build pkg-config \
         libboost1.81-dev libboost-system1.81-dev \
         libhiredis-dev librabbitmq-dev libmariadb-dev libcurl4-openssl-dev \
-        libspdlog-dev libfmt-dev prometheus-cpp-dev \
+        libspdlog-dev libfmt-dev prometheus-cpp-dev libicu-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
@@ -30,7 +30,7 @@ RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCHAT_BUILD_TESTS=O
 
 # The runtime packages are derived from the binaries instead of kept by hand: every library a binary
 # names as NEEDED, mapped to the Debian package that ships it. On bookworm today that is libc6,
-# libcurl4, libfmt9, libgcc-s1, libhiredis0.14, libmariadb3, libprometheus-cpp-core1.0,
+# libcurl4, libfmt9, libgcc-s1, libhiredis0.14, libicu72, libmariadb3, libprometheus-cpp-core1.0,
 # libprometheus-cpp-pull1.0, librabbitmq4, libspdlog1.10, libstdc++6 (no Boost library: Boost.System
 # is header-only in 1.81 and the linker drops it). A library added to CMakeLists.txt later is
 # picked up without editing this.

@@ -15,7 +15,7 @@ PACKAGES=(
     # C++ libraries
     libboost1.81-all-dev libhiredis-dev librabbitmq-dev libmariadb-dev
     libcurl4-openssl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-    libgtest-dev libgmock-dev libbenchmark-dev
+    libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
     # services we run ourselves (scripts/stack.sh), never as system daemons
     mariadb-server mariadb-client redis-server redis-tools rabbitmq-server
     # Elasticsearch runtime + the Maven client that fetches it

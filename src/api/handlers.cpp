@@ -173,12 +173,14 @@ asio::awaitable<response> handlers::handle(const request& req) {
     response res = co_await dispatch(req, rid, route);
     res.set("X-Request-Id", rid);
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    core::metrics::observe_request(route, req.method_string(), res.result_int(), seconds);
+    // The method as a metrics label: a known verb, or "other" (a client's invented method names must
+    // not create label values without bound).
+    std::string_view method = req.method() == http::verb::unknown ? "other" : http::to_string(req.method());
+    core::metrics::observe_request(route, method, res.result_int(), seconds);
     // The access log: identifiers only (never a body), at info for server errors.
     core::request_id_scope scope(rid);
     auto level = res.result_int() >= 500 ? spdlog::level::info : spdlog::level::debug;
-    spdlog::log(level, "{} {} {} {:.2f}ms", std::string(req.method_string()), route, res.result_int(),
-                seconds * 1000);
+    spdlog::log(level, "{} {} {} {:.2f}ms", method, route, res.result_int(), seconds * 1000);
     co_return res;
 }
 
@@ -427,9 +429,9 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     // The cursor is the offset of the next page; deep pages are bounded by Elasticsearch's window.
     auto cursor = domain::parse_after(query_param(ctx, "cursor"));
     if (!cursor) co_return make_error(errc::invalid_field, "cursor is not one this server returned");
-    if (*cursor + static_cast<std::uint64_t>(*limit) > 10000)
-        co_return make_error(errc::invalid_field,
-                             "results past the first 10000 hits cannot be paged; refine the query");
+    // Compared without arithmetic: a cursor near 2^64 must not wrap around past the check.
+    if (auto window = domain::search_window(*cursor, static_cast<std::uint64_t>(*limit)); !window)
+        co_return window.error();
     auto sort = query_param(ctx, "sort");
     store::search_order order = store::search_order::relevance;
     if (sort && *sort == "number")
@@ -467,10 +469,10 @@ asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
     if (!limit) co_return limit.error();
     auto page_no = domain::parse_limit(query_param(ctx, "page"), 1, 10000);
     if (!page_no) co_return make_error(errc::invalid_field, "page must be an integer between 1 and 10000");
-    auto from = static_cast<std::uint64_t>(*page_no - 1) * static_cast<std::uint64_t>(*limit);
-    if (from + static_cast<std::uint64_t>(*limit) > 10000)
-        co_return make_error(errc::invalid_field, "pages past the first 10000 hits are not available");
-    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), from,
+    // The page bound is checked before page * limit is computed.
+    auto from = domain::page_window(static_cast<std::uint64_t>(*page_no), static_cast<std::uint64_t>(*limit));
+    if (!from) co_return from.error();
+    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), *from,
                                      static_cast<std::size_t>(*limit), store::search_order::relevance);
     if (!page) co_return page.error();
     json::array hits;

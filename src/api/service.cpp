@@ -81,24 +81,24 @@ bool being_created(const std::string& entry) {
 
 }  // namespace
 
-service::service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub)
+store_service::store_service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub)
     : cfg_(cfg), pool_(pool), pub_(pub) {}
 
-service::connections& service::local() {
+store_service::connections& store_service::local() {
     thread_local std::unique_ptr<connections> conns;
     if (!conns) conns = std::make_unique<connections>(cfg_);
     return *conns;
 }
 
 template <class F>
-auto service::blocking(F f) -> asio::awaitable<decltype(f(std::declval<connections&>()))> {
+auto store_service::blocking(F f) -> asio::awaitable<decltype(f(std::declval<connections&>()))> {
     using R = decltype(f(std::declval<connections&>()));
     co_return co_await asio::co_spawn(
         pool_, [this, &f]() -> asio::awaitable<R> { co_return f(local()); }, asio::use_awaitable);
 }
 
 template <class F>
-auto service::admitted(const std::string& token, F f)
+auto store_service::admitted(const std::string& token, F f)
     -> asio::awaitable<decltype(f(std::declval<connections&>()))> {
     // The rate-limit check rides on the operation's own trip to the blocking pool.
     co_return co_await blocking([&](connections& c) -> decltype(f(c)) {
@@ -107,7 +107,7 @@ auto service::admitted(const std::string& token, F f)
     });
 }
 
-std::optional<core::error> service::take_token(connections& c, const std::string& token) {
+std::optional<core::error> store_service::take_token(connections& c, const std::string& token) {
     if (cfg_.rate_limit_rps <= 0) return std::nullopt;
     auto d = store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
     if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
@@ -117,7 +117,7 @@ std::optional<core::error> service::take_token(connections& c, const std::string
     return err;
 }
 
-result<std::uint64_t> service::resolve_app(connections& c, const std::string& token) {
+result<std::uint64_t> store_service::resolve_app(connections& c, const std::string& token) {
     if (auto id = app_ids().get(token)) return *id;
     auto reply = c.redis.command({"HGET", core::keys::app(token), "app_id"});
     if (reply && !store::is_error(reply->get()) && reply->get()->type == REDIS_REPLY_STRING) {
@@ -133,7 +133,7 @@ result<std::uint64_t> service::resolve_app(connections& c, const std::string& to
     return (*app)->id;
 }
 
-result<bool> service::heal_chat(connections& c, const std::string& token, std::uint64_t chat) {
+result<bool> store_service::heal_chat(connections& c, const std::string& token, std::uint64_t chat) {
     auto app_id = resolve_app(c, token);
     if (!app_id) return app_id.error();
     auto row = store::find_chat(c.mysql, *app_id, chat);
@@ -150,15 +150,15 @@ result<bool> service::heal_chat(connections& c, const std::string& token, std::u
     return true;
 }
 
-std::optional<core::error> service::chat_being_created(connections& c, const std::string& token,
-                                                       std::uint64_t chat) {
+std::optional<core::error> store_service::chat_being_created(connections& c, const std::string& token,
+                                                             std::uint64_t chat) {
     auto marked = store::unregistered_chat(c.redis, token, chat, core::now_ms());
     if (!marked) return marked.error();
     if (*marked) return make_error(errc::unavailable, "chat is still being created; retry shortly");
     return std::nullopt;
 }
 
-core::error service::unknown_parent(connections& c, const std::string& what) {
+core::error store_service::unknown_parent(connections& c, const std::string& what) {
     auto seeded = store::is_seeded(c.redis);
     if (!seeded) return seeded.error();
     if (!*seeded)
@@ -167,7 +167,7 @@ core::error service::unknown_parent(connections& c, const std::string& what) {
     return make_error(errc::not_found, what + " not found");
 }
 
-task<store::app_row> service::create_app(std::string name) {
+task<store::app_row> store_service::create_app(std::string name) {
     co_return co_await blocking([&](connections& c) -> result<store::app_row> {
         auto now = core::now_ms();
         auto token = core::make_token();
@@ -181,7 +181,7 @@ task<store::app_row> service::create_app(std::string name) {
     });
 }
 
-task<store::app_row> service::rename_app(std::string token, std::string name) {
+task<store::app_row> store_service::rename_app(std::string token, std::string name) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::app_row> {
         auto ok = store::update_app_name(c.mysql, token, name, core::now_ms());
         if (!ok) return ok.error();
@@ -193,7 +193,7 @@ task<store::app_row> service::rename_app(std::string token, std::string name) {
     });
 }
 
-task<store::app_row> service::get_app(std::string token) {
+task<store::app_row> store_service::get_app(std::string token) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::app_row> {
         auto app = store::find_app(c.mysql, token);
         if (!app) return app.error();
@@ -202,8 +202,8 @@ task<store::app_row> service::get_app(std::string token) {
     });
 }
 
-task<created_chat> service::create_chat(std::string token, std::optional<std::string> idempotency_key,
-                                        std::string request_id) {
+task<created_chat> store_service::create_chat(std::string token, std::optional<std::string> idempotency_key,
+                                              std::string request_id) {
     auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             .counter_key = core::keys::app(token),
@@ -240,7 +240,7 @@ task<created_chat> service::create_chat(std::string token, std::optional<std::st
                            alloc->status == store::allocation::kind::replayed};
 }
 
-task<store::chat_row> service::get_chat(std::string token, std::uint64_t number) {
+task<store::chat_row> store_service::get_chat(std::string token, std::uint64_t number) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::chat_row> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -258,7 +258,8 @@ task<store::chat_row> service::get_chat(std::string token, std::uint64_t number)
     });
 }
 
-task<std::vector<store::chat_row>> service::list_chats(std::string token, std::uint64_t after, int limit) {
+task<std::vector<store::chat_row>> store_service::list_chats(std::string token, std::uint64_t after,
+                                                             int limit) {
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::chat_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -266,9 +267,9 @@ task<std::vector<store::chat_row>> service::list_chats(std::string token, std::u
     });
 }
 
-task<created_message> service::create_message(std::string token, std::uint64_t chat, std::string body,
-                                              std::optional<std::string> idempotency_key,
-                                              std::string request_id) {
+task<created_message> store_service::create_message(std::string token, std::uint64_t chat, std::string body,
+                                                    std::optional<std::string> idempotency_key,
+                                                    std::string request_id) {
     auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
         store::allocation_request req{
             .counter_key = core::keys::chat(token, chat),
@@ -318,7 +319,8 @@ task<created_message> service::create_message(std::string token, std::uint64_t c
                               alloc->status == store::allocation::kind::replayed};
 }
 
-task<store::message_row> service::get_message(std::string token, std::uint64_t chat, std::uint64_t number) {
+task<store::message_row> store_service::get_message(std::string token, std::uint64_t chat,
+                                                    std::uint64_t number) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::message_row> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -340,8 +342,8 @@ task<store::message_row> service::get_message(std::string token, std::uint64_t c
     });
 }
 
-task<std::vector<store::message_row>> service::list_messages(std::string token, std::uint64_t chat,
-                                                             std::uint64_t after, int limit) {
+task<std::vector<store::message_row>> store_service::list_messages(std::string token, std::uint64_t chat,
+                                                                   std::uint64_t after, int limit) {
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -349,8 +351,9 @@ task<std::vector<store::message_row>> service::list_messages(std::string token, 
     });
 }
 
-task<store::message_row> service::edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
-                                               std::string body, std::string request_id) {
+task<store::message_row> store_service::edit_message(std::string token, std::uint64_t chat,
+                                                     std::uint64_t number, std::string body,
+                                                     std::string request_id) {
     std::uint64_t app_id = 0;
     auto updated = co_await admitted(token, [&](connections& c) -> result<void> {
         auto id = resolve_app(c, token);
@@ -382,9 +385,9 @@ task<store::message_row> service::edit_message(std::string token, std::uint64_t 
     });
 }
 
-task<store::search_page> service::search(std::string token, std::uint64_t chat,
-                                         std::vector<std::string> fragments, std::size_t from,
-                                         std::size_t size, store::search_order order) {
+task<store::search_page> store_service::search(std::string token, std::uint64_t chat,
+                                               std::vector<std::string> fragments, std::size_t from,
+                                               std::size_t size, store::search_order order) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::search_page> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -399,19 +402,19 @@ task<store::search_page> service::search(std::string token, std::uint64_t chat,
     });
 }
 
-task<void> service::ready() {
+task<void> store_service::ready() {
     auto deps = co_await blocking([&](connections& c) -> result<void> {
         auto pong = c.redis.command({"PING"});
         if (!pong || store::is_error(pong->get()))
             return make_error(errc::unavailable, "redis is not reachable");
         if (auto one = c.mysql.query("SELECT 1"); !one)
-            return make_error(errc::unavailable, "mysql is not reachable: " + one.error().message);
+            return make_error(errc::unavailable, "mysql is not reachable");
         auto health = c.es.request("GET", "/_cluster/health");
         if (!health || health->status != 200)
             return make_error(errc::unavailable, "elasticsearch is not reachable");
         store::amqp_session amqp(cfg_.amqp);
         if (auto ok = amqp.open(false); !ok)
-            return make_error(errc::unavailable, "rabbitmq is not reachable: " + ok.error().message);
+            return make_error(errc::unavailable, "rabbitmq is not reachable");
         return {};
     });
     co_return deps;

@@ -1,7 +1,5 @@
 #pragma once
-// The API's use cases: each validates nothing (handlers did), talks to the stores and returns values
-// or errors. Blocking store calls run on the blocking pool (never on the I/O threads), each pool
-// thread owning its own Redis, MariaDB and Elasticsearch connections.
+// The API's use cases: the interface the handlers call, and its implementation over our stores.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
@@ -34,33 +32,72 @@ struct created_message {
     bool replayed = false;
 };
 
+// The API's use cases as the handlers see them. An interface, so the whole request path (session,
+// router, handlers) can run over a fake in unit tests and fuzz targets; store_service below is the
+// real one. Implementations are called from the I/O threads, concurrently.
 class service {
   public:
-    service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub);
+    virtual ~service() = default;
 
-    task<store::app_row> create_app(std::string name);
-    task<store::app_row> rename_app(std::string token, std::string name);
-    task<store::app_row> get_app(std::string token);
+    virtual task<store::app_row> create_app(std::string name) = 0;
+    virtual task<store::app_row> rename_app(std::string token, std::string name) = 0;
+    virtual task<store::app_row> get_app(std::string token) = 0;
 
-    task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
-                                   std::string request_id);
-    task<store::chat_row> get_chat(std::string token, std::uint64_t number);
-    task<std::vector<store::chat_row>> list_chats(std::string token, std::uint64_t after, int limit);
+    virtual task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
+                                           std::string request_id) = 0;
+    virtual task<store::chat_row> get_chat(std::string token, std::uint64_t number) = 0;
+    virtual task<std::vector<store::chat_row>> list_chats(std::string token, std::uint64_t after,
+                                                          int limit) = 0;
 
-    task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
-                                         std::optional<std::string> idempotency_key, std::string request_id);
-    task<store::message_row> get_message(std::string token, std::uint64_t chat, std::uint64_t number);
-    task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
-                                                        std::uint64_t after, int limit);
-    task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
-                                          std::string body, std::string request_id);
-    task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
-                                    std::size_t from, std::size_t size, store::search_order order);
+    virtual task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
+                                                 std::optional<std::string> idempotency_key,
+                                                 std::string request_id) = 0;
+    virtual task<store::message_row> get_message(std::string token, std::uint64_t chat,
+                                                 std::uint64_t number) = 0;
+    virtual task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
+                                                                std::uint64_t after, int limit) = 0;
+    virtual task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
+                                                  std::string body, std::string request_id) = 0;
+    virtual task<store::search_page> search(std::string token, std::uint64_t chat,
+                                            std::vector<std::string> fragments, std::size_t from,
+                                            std::size_t size, store::search_order order) = 0;
 
     // Every dependency answers: Redis, MariaDB, RabbitMQ, Elasticsearch.
-    task<void> ready();
+    virtual task<void> ready() = 0;
 
-    const core::config& config() const { return cfg_; }
+    virtual const core::config& config() const = 0;
+};
+
+// The use cases over our stores: each validates nothing (handlers did), talks to the stores and
+// returns values or errors. Blocking store calls run on the blocking pool (never on the I/O threads),
+// each pool thread owning its own Redis, MariaDB and Elasticsearch connections.
+class store_service final : public service {
+  public:
+    store_service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub);
+
+    task<store::app_row> create_app(std::string name) override;
+    task<store::app_row> rename_app(std::string token, std::string name) override;
+    task<store::app_row> get_app(std::string token) override;
+
+    task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
+                                   std::string request_id) override;
+    task<store::chat_row> get_chat(std::string token, std::uint64_t number) override;
+    task<std::vector<store::chat_row>> list_chats(std::string token, std::uint64_t after, int limit) override;
+
+    task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
+                                         std::optional<std::string> idempotency_key,
+                                         std::string request_id) override;
+    task<store::message_row> get_message(std::string token, std::uint64_t chat,
+                                         std::uint64_t number) override;
+    task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
+                                                        std::uint64_t after, int limit) override;
+    task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
+                                          std::string body, std::string request_id) override;
+    task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
+                                    std::size_t from, std::size_t size, store::search_order order) override;
+    task<void> ready() override;
+
+    const core::config& config() const override { return cfg_; }
 
     // Per pool thread: the connections a blocking call may use.
     struct connections {

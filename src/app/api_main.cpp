@@ -26,7 +26,7 @@ int main() {
         boost::asio::thread_pool blocking_pool(static_cast<std::size_t>(cfg.blocking_threads));
         chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections);
         publisher.start();
-        chat::api::service svc(cfg, blocking_pool, publisher);
+        chat::api::store_service svc(cfg, blocking_pool, publisher);
         chat::api::handlers handlers(svc);
         chat::api::server server(ioc, cfg, handlers);
         auto port = server.start();

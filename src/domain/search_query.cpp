@@ -46,4 +46,20 @@ std::string wildcard_pattern(std::string_view fragment) {
     return p;
 }
 
+core::result<std::uint64_t> search_window(std::uint64_t from, std::uint64_t limit, std::uint64_t max_window) {
+    // from + limit <= max_window, written so that neither side can wrap around.
+    if (limit > max_window || from > max_window - limit)
+        return make_error(errc::invalid_field, "results past the first " + std::to_string(max_window) +
+                                                   " hits cannot be paged; narrow the search");
+    return from;
+}
+
+core::result<std::uint64_t> page_window(std::uint64_t page, std::uint64_t limit, std::uint64_t max_window) {
+    // (page - 1) * limit + limit <= max_window, i.e. page - 1 <= (max_window - limit) / limit.
+    if (page == 0 || limit == 0 || limit > max_window || page - 1 > (max_window - limit) / limit)
+        return make_error(errc::invalid_field,
+                          "pages past the first " + std::to_string(max_window) + " hits are not available");
+    return (page - 1) * limit;
+}
+
 }  // namespace chat::domain

@@ -2,6 +2,7 @@
 // Turns what a user typed into search fragments. User text never reaches Elasticsearch as query
 // syntax: it is split into fragments and each becomes a literal wildcard pattern (*fragment*) whose
 // special characters are escaped.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,11 +13,24 @@ namespace chat::domain {
 
 inline constexpr std::size_t max_query_bytes = 200;
 inline constexpr std::size_t max_query_fragments = 8;
+// Elasticsearch's index.max_result_window: from + size of a search may not pass it.
+inline constexpr std::uint64_t max_search_window = 10000;
 
 // Splits on everything that is not a letter or digit (ASCII punctuation and whitespace; any non-ASCII
 // byte counts as a letter), the way the standard analyzer splits the indexed text, and lowercases ASCII.
 core::result<std::vector<std::string>> parse_search_query(std::string_view q);
 // "*" + fragment with \ * ? escaped + "*": a Lucene wildcard pattern matching the fragment literally.
 std::string wildcard_pattern(std::string_view fragment);
+
+// The page of `limit` hits that starts at offset `from` (a search cursor), when it ends within the
+// first `max_window` hits: `from` itself; invalid_field otherwise. Nothing overflows, whatever the
+// input (a cursor near 2^64 is refused, not wrapped around).
+core::result<std::uint64_t> search_window(std::uint64_t from, std::uint64_t limit,
+                                          std::uint64_t max_window = max_search_window);
+// The offset of page `page` (1-based) of `limit` hits under the same rule: (page - 1) * limit, when
+// that page ends within the first `max_window` hits; invalid_field otherwise (also for page 0 or
+// limit 0). The bound is checked before anything is multiplied.
+core::result<std::uint64_t> page_window(std::uint64_t page, std::uint64_t limit,
+                                        std::uint64_t max_window = max_search_window);
 
 }  // namespace chat::domain

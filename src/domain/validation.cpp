@@ -1,6 +1,13 @@
 #include "domain/validation.hpp"
 
+#include <unicode/ubrk.h>
+#include <unicode/uchar.h>
+#include <unicode/utext.h>
+#include <unicode/utf8.h>
+
 #include <charconv>
+#include <limits>
+#include <memory>
 
 namespace chat::domain {
 
@@ -49,40 +56,173 @@ std::size_t utf8_length(std::string_view s) {
 }
 
 namespace {
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+
+// ---- Unicode classification (ICU; the Unicode version is the one of the ICU we are built with) ----
+
+// White_Space: ASCII spaces, TAB..CR, U+0085, U+00A0, U+1680, U+2000..U+200A, U+2028, U+2029, U+202F,
+// U+205F, U+3000.
+bool is_white_space(UChar32 c) {
+    if (c < 0x80) return c == ' ' || (c >= '\t' && c <= '\r');  // ASCII fast paths: same answers as ICU
+    return u_isUWhiteSpace(c);
+}
+// Default_Ignorable_Code_Point: U+00AD, U+034F, U+061C, Hangul fillers, U+180B..U+180F, U+200B..U+200F,
+// U+202A..U+202E, U+2060..U+206F, U+FE00..U+FE0F, U+FEFF, U+FFF0..U+FFF8, tags, ...
+bool is_default_ignorable(UChar32 c) {
+    if (c < 0x80) return false;
+    return u_hasBinaryProperty(c, UCHAR_DEFAULT_IGNORABLE_CODE_POINT);
+}
+bool is_control(UChar32 c) {  // Cc: C0, DEL, C1
+    if (c < 0x80) return c < 0x20 || c == 0x7F;
+    return u_charType(c) == U_CONTROL_CHAR;
+}
+bool is_noncharacter(UChar32 c) {  // U+FDD0..U+FDEF and the last two code points of every plane
+    if (c < 0x80) return false;
+    return u_hasBinaryProperty(c, UCHAR_NONCHARACTER_CODE_POINT);
+}
+bool is_line_or_paragraph_separator(UChar32 c) {  // Zl, Zp: U+2028, U+2029
+    auto t = u_charType(c);
+    return t == U_LINE_SEPARATOR || t == U_PARAGRAPH_SEPARATOR;
+}
+// Bidi_Class LRE, RLE, LRO, RLO, PDF, LRI, RLI, FSI, PDI (U+202A..U+202E, U+2066..U+2069): they reorder
+// the text that follows until their terminator. The marks U+200E, U+200F, U+061C are not among them.
+bool is_bidi_embedding_override_or_isolate(UChar32 c) {
+    switch (u_charDirection(c)) {
+        case U_LEFT_TO_RIGHT_EMBEDDING:
+        case U_RIGHT_TO_LEFT_EMBEDDING:
+        case U_LEFT_TO_RIGHT_OVERRIDE:
+        case U_RIGHT_TO_LEFT_OVERRIDE:
+        case U_POP_DIRECTIONAL_FORMAT:
+        case U_LEFT_TO_RIGHT_ISOLATE:
+        case U_RIGHT_TO_LEFT_ISOLATE:
+        case U_FIRST_STRONG_ISOLATE:
+        case U_POP_DIRECTIONAL_ISOLATE:
+            return true;
+        default:
+            return false;
+    }
+}
+// Blank for trimming: White_Space or Default_Ignorable_Code_Point.
+bool is_blank(UChar32 c) {
+    return is_white_space(c) || is_default_ignorable(c);
+}
+// Visible: neither White_Space nor Default_Ignorable_Code_Point nor Cc nor Cf.
+bool is_visible(UChar32 c) {
+    if (c < 0x80) return c > 0x20 && c < 0x7F;
+    if (is_blank(c)) return false;
+    auto t = u_charType(c);
+    return t != U_CONTROL_CHAR && t != U_FORMAT_CHAR;
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-    return s;
+// Calls f(code point) for each code point of s, which is valid UTF-8 of at most INT32_MAX bytes; stops
+// at the first f that returns false and returns false then.
+template <class F>
+bool each_code_point(std::string_view s, F&& f) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
+    const auto n = static_cast<std::int32_t>(s.size());
+    for (std::int32_t i = 0; i < n;) {
+        UChar32 c = 0;
+        U8_NEXT(p, i, n, c);
+        if (!f(c)) return false;
+    }
+    return true;
 }
 
-bool has_control_chars(std::string_view s) {
-    for (unsigned char c : s)
-        if (c < 0x20 || c == 0x7F) return true;
-    return false;
+struct break_iterator_closer {
+    void operator()(UBreakIterator* it) const { ubrk_close(it); }
+};
+
+// One grapheme-cluster iterator per thread (opening one loads ICU's rules; a clone per call is not needed
+// since validation never suspends). Null if ICU's data is unusable.
+UBreakIterator* grapheme_iterator() {
+    thread_local std::unique_ptr<UBreakIterator, break_iterator_closer> it = [] {
+        UErrorCode status = U_ZERO_ERROR;
+        std::unique_ptr<UBreakIterator, break_iterator_closer> b(
+            ubrk_open(UBRK_CHARACTER, "", nullptr, 0, &status));
+        if (U_FAILURE(status)) b.reset();
+        return b;
+    }();
+    return it.get();
 }
+
+// s (valid UTF-8, at most INT32_MAX bytes) without its leading and trailing extended grapheme clusters
+// (UAX #29) made only of blank code points. Cluster-wise, so that a variation selector, tag or joiner
+// that belongs to the character before it stays ("I ❤️" keeps its U+FE0F). Null if ICU fails.
+std::optional<std::string_view> trim_blank_clusters(std::string_view s) {
+    UBreakIterator* it = grapheme_iterator();
+    if (!it) return std::nullopt;
+    UErrorCode status = U_ZERO_ERROR;
+    UText text = UTEXT_INITIALIZER;
+    utext_openUTF8(&text, s.data(), static_cast<std::int64_t>(s.size()), &status);
+    ubrk_setUText(it, &text, &status);  // the iterator keeps a shallow clone; s outlives its use below
+    if (U_FAILURE(status)) {
+        utext_close(&text);
+        return std::nullopt;
+    }
+    std::int32_t first = -1, last = 0;  // UTF-8 text: the iterator's offsets are byte offsets
+    for (std::int32_t start = ubrk_first(it), end = ubrk_next(it); end != UBRK_DONE;
+         start = end, end = ubrk_next(it)) {
+        auto cluster = s.substr(static_cast<std::size_t>(start), static_cast<std::size_t>(end - start));
+        if (each_code_point(cluster, is_blank)) continue;
+        if (first < 0) first = start;
+        last = end;
+    }
+    utext_close(&text);
+    if (first < 0) return std::string_view{};
+    return s.substr(static_cast<std::size_t>(first), static_cast<std::size_t>(last - first));
+}
+
+bool too_long_for_icu(std::string_view s) {
+    return s.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+}
+
 }  // namespace
 
 result<std::string> normalize_app_name(std::string_view raw) {
     if (!is_valid_utf8(raw)) return make_error(errc::invalid_field, "name must be valid UTF-8");
-    auto name = trim(raw);
+    if (too_long_for_icu(raw)) return make_error(errc::invalid_field, "name must be at most 255 characters");
+    auto trimmed = trim_blank_clusters(raw);
+    if (!trimmed) return make_error(errc::internal, "Unicode segmentation (ICU) is unavailable");
+    auto name = *trimmed;
     if (name.empty()) return make_error(errc::invalid_field, "name must not be empty");
     if (utf8_length(name) > max_name_chars)
         return make_error(errc::invalid_field, "name must be at most 255 characters");
-    if (has_control_chars(name))
-        return make_error(errc::invalid_field, "name must not contain control characters");
+    const char* broken = nullptr;
+    bool visible = false;
+    each_code_point(name, [&](UChar32 c) {
+        if (is_control(c))
+            broken = "name must not contain control characters";
+        else if (is_line_or_paragraph_separator(c))
+            broken = "name must not contain line or paragraph separators";
+        else if (is_noncharacter(c))
+            broken = "name must not contain noncharacters";
+        else if (is_bidi_embedding_override_or_isolate(c))
+            broken = "name must not contain bidirectional embedding, override or isolate controls";
+        visible = visible || is_visible(c);
+        return broken == nullptr;
+    });
+    if (broken) return make_error(errc::invalid_field, broken);
+    if (!visible) return make_error(errc::invalid_field, "name must contain a visible character");
     return std::string(name);
 }
 
 result<std::string> validate_body(std::string_view raw, std::size_t max_bytes) {
     if (!is_valid_utf8(raw)) return make_error(errc::invalid_field, "body must be valid UTF-8");
-    if (trim(raw).empty()) return make_error(errc::invalid_field, "body must not be empty");
-    if (raw.size() > max_bytes)
+    if (raw.empty()) return make_error(errc::invalid_field, "body must not be empty");
+    if (raw.size() > max_bytes || too_long_for_icu(raw))
         return make_error(errc::invalid_field,
                           "body must be at most " + std::to_string(max_bytes) + " bytes");
+    const char* broken = nullptr;
+    bool visible = false;
+    each_code_point(raw, [&](UChar32 c) {
+        if (is_control(c) && c != '\t' && c != '\n' && c != '\r')
+            broken = "body must not contain control characters other than tab, line feed and carriage return";
+        else if (is_noncharacter(c))
+            broken = "body must not contain noncharacters";
+        visible = visible || is_visible(c);
+        return broken == nullptr;
+    });
+    if (broken) return make_error(errc::invalid_field, broken);
+    if (!visible) return make_error(errc::invalid_field, "body must contain a visible character");
     return std::string(raw);
 }
 

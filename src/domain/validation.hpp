@@ -19,9 +19,25 @@ bool is_valid_utf8(std::string_view s);
 // Number of code points of a valid UTF-8 string.
 std::size_t utf8_length(std::string_view s);
 
-// The application name, trimmed of surrounding whitespace: 1..255 characters of valid UTF-8.
+// Names and bodies are classified by Unicode properties (ICU; the Unicode version of the ICU we are built
+// with, 15.0 with bookworm's ICU 72). README "Input rules" states the same rules. Terms:
+//  - blank: White_Space or Default_Ignorable_Code_Point (U+0020, U+00A0, U+2003, U+3000, U+200B, U+2060,
+//    U+FEFF, U+3164, variation selectors...);
+//  - visible: not White_Space, not Default_Ignorable_Code_Point, general category neither Cc nor Cf.
+//
+// The application name, stored trimmed. Valid UTF-8; the leading and trailing extended grapheme
+// clusters (UAX #29) made only of blank code points are removed (a variation selector or joiner that
+// belongs to the character before it stays: "I ❤️" keeps its U+FE0F). What remains is 1..255 code points,
+// has at least one visible code point, and none of: Cc (C0, DEL, C1 such as U+0085, U+009B), Zl/Zp
+// (U+2028, U+2029), noncharacters, bidi embeddings/overrides/isolates (Bidi_Class LRE, RLE, LRO, RLO, PDF,
+// LRI, RLI, FSI, PDI: U+202A..U+202E, U+2066..U+2069). Other Cf stays allowed inside (U+200D ZWJ of emoji
+// sequences, U+200C ZWNJ, U+200E/U+200F marks, U+00AD). Unassigned and private-use code points are
+// accepted (new emoji must not wait for an ICU upgrade). Errors are invalid_field, or internal if ICU's
+// segmentation is unusable.
 result<std::string> normalize_app_name(std::string_view raw);
-// A message body: valid UTF-8, not blank, at most max_bytes bytes. Kept as sent (no trimming).
+// A message body, kept as sent (nothing trimmed): valid UTF-8, 1..max_bytes bytes, at least one visible
+// code point, no Cc other than TAB, LF and CR (so no U+0000, no DEL, no C1), no noncharacters. Format
+// characters, bidi controls and line/paragraph separators are allowed in bodies.
 result<std::string> validate_body(std::string_view raw, std::size_t max_bytes);
 // An application token as it may appear in a path: 1..64 characters of [A-Za-z0-9_-].
 bool is_plausible_token(std::string_view token);

@@ -5,12 +5,9 @@
 
 #include <cstring>
 
-#include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
-
-using core::errc;
-using core::make_error;
 
 namespace {
 amqp_bytes_t bytes(const std::string& s) {
@@ -25,7 +22,7 @@ timeval to_timeval(std::chrono::microseconds us) {
 
 core::error amqp_session::fail(const std::string& what) {
     close();
-    return core::metrics::dependency_error("amqp", "amqp: " + what);
+    return unavailable("amqp", queue_unavailable, what);
 }
 
 core::result<void> amqp_session::check_rpc(const char* what) {
@@ -96,7 +93,7 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
 core::result<std::uint64_t> amqp_session::publish(const std::string& queue, const std::string& body,
                                                   const std::string& message_id,
                                                   const std::string& reason_header) {
-    if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     amqp_basic_properties_t props;
     std::memset(&props, 0, sizeof props);
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
@@ -121,7 +118,7 @@ core::result<std::vector<std::uint64_t>> amqp_session::wait_confirms(
     std::uint64_t last, std::chrono::steady_clock::time_point deadline) {
     std::vector<std::uint64_t> nacked;
     while (confirmed_up_to_ < last) {
-        if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+        if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
         auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline -
                                                                           std::chrono::steady_clock::now());
         if (left.count() <= 0) return fail("timed out waiting for publisher confirms");
@@ -169,7 +166,7 @@ void amqp_session::settle(std::uint64_t tag, bool multiple) {
 }
 
 core::result<void> amqp_session::consume(const std::string& queue, std::uint16_t prefetch) {
-    if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     amqp_basic_qos(conn_, 1, 0, prefetch, 0);
     if (auto ok = check_rpc("basic.qos"); !ok) return ok;
     amqp_basic_consume(conn_, 1, bytes(queue), amqp_empty_bytes, 0, 0 /*manual ack*/, 0, amqp_empty_table);
@@ -177,7 +174,7 @@ core::result<void> amqp_session::consume(const std::string& queue, std::uint16_t
 }
 
 core::result<std::optional<delivery>> amqp_session::next(std::chrono::milliseconds timeout) {
-    if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     amqp_maybe_release_buffers(conn_);
     amqp_envelope_t env;
     timeval tv = to_timeval(timeout);
@@ -195,13 +192,13 @@ core::result<std::optional<delivery>> amqp_session::next(std::chrono::millisecon
 }
 
 core::result<void> amqp_session::ack(std::uint64_t tag, bool multiple) {
-    if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     if (amqp_basic_ack(conn_, 1, tag, multiple ? 1 : 0) != AMQP_STATUS_OK) return fail("ack failed");
     return {};
 }
 
 core::result<std::uint32_t> amqp_session::queue_depth(const std::string& queue) {
-    if (conn_ == nullptr) return core::metrics::dependency_error("amqp", "amqp: not connected");
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     auto* ok = amqp_queue_declare(conn_, 1, bytes(queue), 1, 1, 0, 0, amqp_empty_table);
     if (auto rpc = check_rpc("queue.declare passive"); !rpc) return rpc.error();
     return ok->message_count;

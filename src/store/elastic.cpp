@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
+#include <limits>
+#include <optional>
 
-#include "core/metrics.hpp"
 #include "domain/search_query.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
 
@@ -20,14 +23,177 @@ std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
     return size * n;
 }
 
-std::uint64_t u64(const json::value* v) {
-    if (v == nullptr) return 0;
-    if (v->is_uint64()) return v->as_uint64();
-    if (v->is_int64()) return static_cast<std::uint64_t>(v->as_int64());
-    if (v->is_double()) return static_cast<std::uint64_t>(v->as_double());
-    return 0;
+constexpr std::string_view es = "elasticsearch";
+
+// Numbers of an answer, read without throwing and without undefined conversions: an integer, or a
+// double that is one (within range); nothing else.
+std::optional<std::uint64_t> to_u64(const json::value* v) {
+    if (v == nullptr) return std::nullopt;
+    if (const auto* u = v->if_uint64()) return *u;
+    if (const auto* i = v->if_int64()) {
+        if (*i < 0) return std::nullopt;
+        return static_cast<std::uint64_t>(*i);
+    }
+    if (const auto* d = v->if_double()) {
+        // 2^64 exactly: the first double out of range (NaN fails every comparison).
+        if (*d >= 0 && *d < 18446744073709551616.0 && std::floor(*d) == *d)
+            return static_cast<std::uint64_t>(*d);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::int64_t> to_i64(const json::value* v) {
+    if (v == nullptr) return std::nullopt;
+    if (const auto* i = v->if_int64()) return *i;
+    if (const auto* u = v->if_uint64()) {
+        if (*u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+        return static_cast<std::int64_t>(*u);
+    }
+    if (const auto* d = v->if_double()) {
+        if (*d >= -9223372036854775808.0 && *d < 9223372036854775808.0 && std::floor(*d) == *d)
+            return static_cast<std::int64_t>(*d);
+    }
+    return std::nullopt;
+}
+
+core::error unreadable(std::string what) {
+    return make_error(errc::unavailable, std::move(what));
+}
+
+// The answer as a JSON object, or why not.
+core::result<json::object> parse_object(std::string_view body, std::string_view what) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return unreadable(fmt::format("{} is not JSON ({})", what, ec.message()));
+    auto* o = v.if_object();
+    if (o == nullptr) return unreadable(fmt::format("{} is not a JSON object", what));
+    return std::move(*o);
+}
+
+// "type: reason" of an item's error, clipped for the log.
+std::string error_text(const json::value* err) {
+    if (err == nullptr) return {};
+    if (const auto* s = err->if_string()) return clip(*s);
+    if (const auto* o = err->if_object()) {
+        std::string out;
+        if (const auto* t = o->if_contains("type"))
+            if (const auto* ts = t->if_string()) out = std::string(*ts);
+        if (const auto* r = o->if_contains("reason"))
+            if (const auto* rs = r->if_string()) out += (out.empty() ? "" : ": ") + std::string(*rs);
+        if (!out.empty()) return clip(out);
+    }
+    return clip(json::serialize(*err));
 }
 }  // namespace
+
+core::result<bulk_outcome> parse_bulk_answer(std::string_view body) {
+    auto answer = parse_object(body, "bulk answer");
+    if (!answer) return answer.error();
+    const auto* items_v = answer->if_contains("items");
+    if (items_v == nullptr) return unreadable("bulk answer has no items");
+    const auto* items = items_v->if_array();
+    if (items == nullptr) return unreadable("bulk answer's items is not an array");
+    bulk_outcome out;
+    out.items = items->size();
+    for (std::size_t i = 0; i < items->size(); ++i) {
+        bulk_item_failure f;
+        f.position = i;
+        const auto* item = (*items)[i].if_object();
+        if (item == nullptr || item->size() != 1) {
+            f.reason = "item is not an object with one action";
+            out.failures.push_back(std::move(f));
+            continue;
+        }
+        const auto& [kind, action] = *item->begin();
+        f.kind = std::string(kind);
+        const auto* r = action.if_object();
+        if (r == nullptr) {
+            f.reason = "item's result is not an object";
+            out.failures.push_back(std::move(f));
+            continue;
+        }
+        auto status = to_i64(r->if_contains("status"));
+        f.status = status.value_or(0);
+        if (kind != "index") {
+            f.reason = "unexpected item kind";
+            out.failures.push_back(std::move(f));
+            continue;
+        }
+        if (!status) {
+            f.reason = "item has no integer status";
+            out.failures.push_back(std::move(f));
+            continue;
+        }
+        if (*status == 200 || *status == 201 || *status == 409) continue;  // 409: a newer version is stored
+        f.reason = error_text(r->if_contains("error"));
+        out.failures.push_back(std::move(f));
+    }
+    return out;
+}
+
+core::result<search_page> parse_search_answer(std::string_view body) {
+    auto answer = parse_object(body, "search answer");
+    if (!answer) return answer.error();
+    const auto* hits_v = answer->if_contains("hits");
+    const auto* hits = hits_v ? hits_v->if_object() : nullptr;
+    if (hits == nullptr) return unreadable("search answer has no hits object");
+    search_page page;
+    // {"value": n, "relation": "eq"} since 7.0; a plain number with rest_total_hits_as_int.
+    const auto* total_v = hits->if_contains("total");
+    std::optional<std::uint64_t> total;
+    if (total_v != nullptr) {
+        if (const auto* t = total_v->if_object())
+            total = to_u64(t->if_contains("value"));
+        else
+            total = to_u64(total_v);
+    }
+    if (!total) return unreadable("search answer has no readable hits.total");
+    page.total = *total;
+    const auto* list_v = hits->if_contains("hits");
+    const auto* list = list_v ? list_v->if_array() : nullptr;
+    if (list == nullptr) return unreadable("search answer's hits.hits is not an array");
+    page.hits.reserve(list->size());
+    for (std::size_t i = 0; i < list->size(); ++i) {
+        const auto* h = (*list)[i].if_object();
+        if (h == nullptr) return unreadable(fmt::format("search hit {} is not an object", i));
+        const auto* src_v = h->if_contains("_source");
+        const auto* src = src_v ? src_v->if_object() : nullptr;
+        if (src == nullptr) return unreadable(fmt::format("search hit {} has no _source object", i));
+        search_hit hit;
+        auto number = to_u64(src->if_contains("number"));
+        if (!number) return unreadable(fmt::format("search hit {} has no readable number", i));
+        hit.number = *number;
+        const auto* body_v = src->if_contains("body");
+        const auto* text = body_v ? body_v->if_string() : nullptr;
+        if (text == nullptr) return unreadable(fmt::format("search hit {} has no body string", i));
+        hit.body = std::string(*text);
+        for (auto [name, field] :
+             {std::pair{"created_at", &hit.created_at_ms}, std::pair{"updated_at", &hit.updated_at_ms}}) {
+            const auto* at = src->if_contains(name);
+            if (at == nullptr) continue;
+            auto ms = to_i64(at);
+            if (!ms) return unreadable(fmt::format("search hit {} has an unreadable {}", i, name));
+            *field = *ms;
+        }
+        if (const auto* hl_v = h->if_contains("highlight"))
+            if (const auto* hl = hl_v->if_object())
+                if (const auto* b_v = hl->if_contains("body"))
+                    if (const auto* b = b_v->if_array(); b && !b->empty())
+                        if (const auto* first = b->front().if_string()) hit.highlight = std::string(*first);
+        page.hits.push_back(std::move(hit));
+    }
+    return page;
+}
+
+core::result<std::vector<std::string>> parse_alias_answer(std::string_view body) {
+    auto answer = parse_object(body, "alias answer");
+    if (!answer) return answer.error();
+    std::vector<std::string> out;
+    out.reserve(answer->size());
+    for (const auto& [index, _] : *answer) out.emplace_back(index);
+    std::sort(out.begin(), out.end());
+    return out;
+}
 
 elastic_client::elastic_client(std::string base_url, std::string alias)
     : base_url_(std::move(base_url)), alias_(std::move(alias)) {}
@@ -66,8 +232,7 @@ core::result<http_response> elastic_client::request(const std::string& method, c
                                                     const std::string& content_type) {
     if (!curl_) curl_.reset(curl_easy_init());
     CURL* c = curl_.get();
-    if (c == nullptr)
-        return core::metrics::dependency_error("elasticsearch", "elasticsearch: curl init failed");
+    if (c == nullptr) return unavailable(es, search_unavailable, "curl init failed");
     curl_easy_reset(c);
     std::string url = base_url_ + path;
     http_response resp;
@@ -89,8 +254,8 @@ core::result<http_response> elastic_client::request(const std::string& method, c
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
     if (rc != CURLE_OK)
-        return core::metrics::dependency_error("elasticsearch",
-                                               std::string("elasticsearch: ") + curl_easy_strerror(rc));
+        return unavailable(es, search_unavailable,
+                           fmt::format("{} {}: {}", method, path, curl_easy_strerror(rc)));
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
     return resp;
 }
@@ -104,9 +269,9 @@ core::result<void> elastic_client::ensure_index() {
         // 400 resource_already_exists: another worker won the race, which is fine.
         if (created->status != 200 &&
             created->body.find("resource_already_exists_exception") == std::string::npos)
-            return core::metrics::dependency_error(
-                "elasticsearch", fmt::format("elasticsearch: cannot create index ({}): {}", created->status,
-                                             created->body.substr(0, 500)));
+            return unavailable(es, search_unavailable,
+                               fmt::format("cannot create index {}_v1 ({}): {}", alias_, created->status,
+                                           clip(created->body)));
     } else {
         // An index made before the write alias existed: give it one.
         auto writers = alias_indices(write_alias());
@@ -118,24 +283,25 @@ core::result<void> elastic_client::ensure_index() {
     auto health = request("GET", "/_cluster/health/" + alias_ + "?wait_for_status=yellow&timeout=30s");
     if (!health) return health.error();
     if (health->status != 200)
-        return core::metrics::dependency_error("elasticsearch",
-                                               "elasticsearch: index " + alias_ + " is not ready");
+        return unavailable(
+            es, search_unavailable,
+            fmt::format("index {} is not ready ({}): {}", alias_, health->status, clip(health->body)));
     return {};
 }
 
 core::result<std::vector<std::string>> elastic_client::alias_indices(const std::string& alias) {
     auto resp = request("GET", "/_alias/" + alias);
     if (!resp) return resp.error();
-    std::vector<std::string> out;
-    if (resp->status == 404) return out;
-    boost::system::error_code ec;
-    auto v = json::parse(resp->body, ec);
-    if (resp->status != 200 || ec || !v.is_object())
-        return core::metrics::dependency_error(
-            "elasticsearch", fmt::format("elasticsearch: cannot read alias {} ({})", alias, resp->status));
-    for (const auto& [index, _] : v.as_object()) out.emplace_back(index);
-    std::sort(out.begin(), out.end());
-    return out;
+    if (resp->status == 404) return std::vector<std::string>{};
+    if (resp->status != 200)
+        return unavailable(
+            es, search_unavailable,
+            fmt::format("cannot read alias {} ({}): {}", alias, resp->status, clip(resp->body)));
+    auto indices = parse_alias_answer(resp->body);
+    if (!indices)
+        return unavailable(es, search_unavailable,
+                           fmt::format("cannot read alias {}: {}", alias, indices.error().message));
+    return indices;
 }
 
 core::result<void> elastic_client::update_aliases(const std::vector<std::array<std::string, 3>>& actions) {
@@ -145,9 +311,8 @@ core::result<void> elastic_client::update_aliases(const std::vector<std::array<s
     auto resp = request("POST", "/_aliases", json::serialize(json::object{{"actions", list}}));
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return core::metrics::dependency_error(
-            "elasticsearch", fmt::format("elasticsearch: alias update failed ({}): {}", resp->status,
-                                         resp->body.substr(0, 300)));
+        return unavailable(es, search_unavailable,
+                           fmt::format("alias update failed ({}): {}", resp->status, clip(resp->body)));
     write_targets_at_ = {};
     return {};
 }
@@ -160,9 +325,7 @@ core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& do
         if (!targets) return targets.error();
         // Never write to the alias name itself when it is missing: that would create an index with a
         // dynamic mapping. ensure_index() must have run.
-        if (targets->empty())
-            return core::metrics::dependency_error("elasticsearch",
-                                                   "elasticsearch: no index behind " + write_alias());
+        if (targets->empty()) return unavailable(es, search_unavailable, "no index behind " + write_alias());
         write_targets_ = std::move(*targets);
         write_targets_at_ = now;
     }
@@ -193,23 +356,20 @@ core::result<void> elastic_client::bulk_index_into(const std::vector<std::string
     auto resp = request("POST", "/_bulk", nd, "application/x-ndjson");
     if (!resp) return resp.error();
     if (resp->status != 200)
-        return core::metrics::dependency_error(
-            "elasticsearch",
-            fmt::format("elasticsearch: bulk failed ({}): {}", resp->status, resp->body.substr(0, 300)));
-    boost::system::error_code ec;
-    auto v = json::parse(resp->body, ec);
-    if (ec || !v.is_object())
-        return core::metrics::dependency_error("elasticsearch", "elasticsearch: unreadable bulk response");
-    const auto* errors = v.as_object().if_contains("errors");
-    if (errors && errors->is_bool() && !errors->as_bool()) return {};
-    for (const auto& item : v.as_object().at("items").as_array()) {
-        const auto& r = item.as_object().at("index").as_object();
-        auto status = u64(r.if_contains("status"));
-        if (status == 200 || status == 201 || status == 409) continue;  // 409: a newer version is stored
-        return make_error(
-            errc::unavailable,
-            fmt::format("elasticsearch: bulk item failed ({}): {}", status,
-                        r.contains("error") ? json::serialize(r.at("error")).substr(0, 300) : ""));
+        return unavailable(es, search_unavailable,
+                           fmt::format("bulk failed ({}): {}", resp->status, clip(resp->body)));
+    auto outcome = parse_bulk_answer(resp->body);
+    if (!outcome) return unavailable(es, search_unavailable, outcome.error().message);
+    const auto sent = docs.size() * indices.size();
+    if (outcome->items != sent)
+        return unavailable(es, search_unavailable,
+                           fmt::format("bulk answer has {} items for {} actions", outcome->items, sent));
+    if (!outcome->failures.empty()) {
+        const auto& f = outcome->failures.front();
+        return unavailable(
+            es, search_unavailable,
+            fmt::format("{} of {} bulk items failed; item {} ({} {}): {}", outcome->failures.size(), sent,
+                        f.position, f.kind, f.status, f.reason));
     }
     return {};
 }
@@ -250,30 +410,16 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
     auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number),
                         json::serialize(q));
     if (!resp) return resp.error();
+    // The answer may carry the query and the application's id: they go to the log, never to a client.
     if (resp->status != 200)
-        return core::metrics::dependency_error(
-            "elasticsearch",
-            fmt::format("elasticsearch: search failed ({}): {}", resp->status, resp->body.substr(0, 300)));
-    boost::system::error_code ec;
-    auto v = json::parse(resp->body, ec);
-    if (ec || !v.is_object())
-        return core::metrics::dependency_error("elasticsearch", "elasticsearch: unreadable search response");
-    search_page page;
-    const auto& hits = v.as_object().at("hits").as_object();
-    page.total = u64(hits.at("total").as_object().if_contains("value"));
-    for (const auto& h : hits.at("hits").as_array()) {
-        const auto& ho = h.as_object();
-        const auto& src = ho.at("_source").as_object();
-        search_hit hit;
-        hit.number = u64(src.if_contains("number"));
-        hit.body = std::string(src.at("body").as_string());
-        hit.created_at_ms = static_cast<std::int64_t>(u64(src.if_contains("created_at")));
-        hit.updated_at_ms = static_cast<std::int64_t>(u64(src.if_contains("updated_at")));
-        if (const auto* hl = ho.if_contains("highlight"))
-            if (const auto* b = hl->as_object().if_contains("body"); b && !b->as_array().empty())
-                hit.highlight = std::string(b->as_array().front().as_string());
-        page.hits.push_back(std::move(hit));
-    }
+        return unavailable(es, search_unavailable,
+                           fmt::format("search in chat {} of application {} failed ({}): {}", chat_number,
+                                       app_id, resp->status, clip(resp->body)));
+    auto page = parse_search_answer(resp->body);
+    if (!page)
+        return unavailable(es, search_unavailable,
+                           fmt::format("search in chat {} of application {}: {}", chat_number, app_id,
+                                       page.error().message));
     return page;
 }
 

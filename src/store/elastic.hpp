@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/error.hpp"
@@ -45,6 +46,35 @@ struct search_page {
 };
 
 enum class search_order { relevance, number };
+
+// One item of a _bulk answer that is neither stored nor superseded by a newer version.
+struct bulk_item_failure {
+    std::size_t position = 0;  // in the answer's items
+    std::string kind;          // the item's action ("index"…), empty when the item has none
+    std::int64_t status = 0;   // 0 when missing or not an integer
+    std::string reason;        // the item's error (type: reason, clipped), for the log only
+};
+
+struct bulk_outcome {
+    std::size_t items = 0;  // items in the answer (one per action sent)
+    std::vector<bulk_item_failure> failures;
+};
+
+// Readers of Elasticsearch answers, pure and unit-tested (tests/unit/store/elastic_parse_test.cpp).
+// They never throw: an answer of any shape (not JSON, another version's format, a proxy's page) gives
+// a defined result. An answer they cannot read is errc::unavailable (retried); its message says what
+// is wrong with the answer, for the log. Callers answer clients with a fixed sentence instead.
+//
+// A _bulk answer: every item is read ("errors" is not trusted either way). Only "index" items are
+// expected (we send nothing else); one succeeds with status 200 or 201, or 409 (external versions: a
+// newer edit is already stored). Any other item (another kind, no status, an error) is a failure.
+core::result<bulk_outcome> parse_bulk_answer(std::string_view body);
+// A _search answer: hits.total as {"value": n} or n, hits.hits an array whose _source has number and
+// body (created_at and updated_at are 0 when absent). A highlight of any other shape than
+// {"body": ["…"]} is ignored (an empty highlight).
+core::result<search_page> parse_search_answer(std::string_view body);
+// A GET _alias/<alias> answer: the names of the indices (the object's keys), sorted.
+core::result<std::vector<std::string>> parse_alias_answer(std::string_view body);
 
 class elastic_client {
   public:

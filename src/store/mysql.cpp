@@ -1,18 +1,16 @@
 #include "store/mysql.hpp"
 
 #include <errmsg.h>
+#include <fmt/format.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 
-#include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
-
-using core::errc;
-using core::make_error;
 
 std::uint64_t to_u64(const std::optional<std::string>& v) {
     std::uint64_t out = 0;
@@ -34,7 +32,7 @@ core::result<void> mysql_connection::ensure_connected() {
     if (db_ && !peer_closed(db_.get())) return {};
     db_.reset();
     MYSQL* m = mysql_init(nullptr);
-    if (m == nullptr) return core::metrics::dependency_error("mysql", "mysql: out of memory");
+    if (m == nullptr) return unavailable("mysql", storage_unavailable, "out of memory");
     unsigned timeout = 5;
     mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
     unsigned rw_timeout = 30;
@@ -45,7 +43,7 @@ core::result<void> mysql_connection::ensure_connected() {
                            cfg_.database.c_str(), static_cast<unsigned>(cfg_.port), nullptr, 0) == nullptr) {
         std::string why = mysql_error(m);
         mysql_close(m);
-        return core::metrics::dependency_error("mysql", "mysql: cannot connect: " + why);
+        return unavailable("mysql", storage_unavailable, "cannot connect: " + why);
     }
     db_.reset(m);
     // UTC everywhere: DATETIME values are written and read as UTC.
@@ -54,7 +52,7 @@ core::result<void> mysql_connection::ensure_connected() {
         0) {
         std::string why = mysql_error(m);
         db_.reset();
-        return core::metrics::dependency_error("mysql", "mysql: session setup failed: " + why);
+        return unavailable("mysql", storage_unavailable, "session setup failed: " + why);
     }
     return {};
 }
@@ -77,7 +75,8 @@ core::result<void> mysql_connection::run(std::string_view sql) {
             // Retry only if the connection was stale before we sent anything (GONE); a LOST statement
             // may have run, so report it instead.
             if (last_errno_ == CR_SERVER_GONE_ERROR && attempt == 0) continue;
-            return core::metrics::dependency_error("mysql", "mysql: " + why);
+            return unavailable("mysql", storage_unavailable,
+                               fmt::format("error {}: {}", last_errno_, clip(why)));
         }
         // Server-side conditions that pass (shutdown, restart, too many connections, lock waits,
         // deadlocks, read-only during a failover, a killed connection) are outages to retry, not bugs:
@@ -85,11 +84,12 @@ core::result<void> mysql_connection::run(std::string_view sql) {
         static constexpr unsigned transient[] = {1040, 1053, 1203, 1205, 1213, 1290, 1317, 1836, 1927};
         if (std::find(std::begin(transient), std::end(transient), last_errno_) != std::end(transient)) {
             if (last_errno_ == 1053 || last_errno_ == 1927) db_.reset();
-            return core::metrics::dependency_error("mysql", "mysql: " + why);
+            return unavailable("mysql", storage_unavailable,
+                               fmt::format("error {}: {}", last_errno_, clip(why)));
         }
-        return make_error(errc::internal, "mysql: " + why);
+        return internal("mysql", fmt::format("error {}: {}", last_errno_, clip(why)));
     }
-    return core::metrics::dependency_error("mysql", "mysql: connection lost");
+    return unavailable("mysql", storage_unavailable, "connection lost");
 }
 
 core::result<std::vector<row>> mysql_connection::query(std::string_view sql) {
@@ -100,7 +100,7 @@ core::result<std::vector<row>> mysql_connection::query(std::string_view sql) {
         if (mysql_field_count(db_.get()) != 0) {
             std::string why = mysql_error(db_.get());
             db_.reset();
-            return core::metrics::dependency_error("mysql", "mysql: reading result: " + why);
+            return unavailable("mysql", storage_unavailable, "reading result: " + clip(why));
         }
         return rows;
     }

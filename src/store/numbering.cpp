@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "core/keys.hpp"
-#include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
 
@@ -64,8 +64,8 @@ std::uint64_t to_u64(std::string_view s) {
 core::result<void> expect_ok(core::result<reply_ptr> r, const char* what) {
     if (!r) return r.error();
     if (is_error(r->get()))
-        return core::metrics::dependency_error("redis",
-                                               std::string("redis: ") + what + ": " + reply_string(r->get()));
+        return unavailable("redis", storage_unavailable,
+                           std::string(what) + " failed: " + clip(reply_string(r->get())));
     return {};
 }
 
@@ -93,9 +93,10 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
                 std::to_string(req.created_at_ms - handed_out_ttl_ms), req.pending_key.empty() ? "0" : "1"});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1)
-        return core::metrics::dependency_error("redis",
-                                               "redis: numbering script failed: " + reply_string(rep));
+    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER || (rep->element[0]->integer != 0 && rep->elements < 3))
+        return unavailable("redis", storage_unavailable,
+                           "numbering script failed: " + clip(reply_string(rep)));
     allocation out;
     auto status = rep->element[0]->integer;
     if (status == 0) return out;
@@ -117,7 +118,7 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
         if (pos == std::string_view::npos) break;
         rest.remove_prefix(pos + 1);
     }
-    if (parts.size() != 4) return make_error(errc::internal, "redis: malformed idempotency record");
+    if (parts.size() != 4) return internal("redis", "malformed idempotency record");
     if (to_u64(parts[2]) != req.fingerprint)
         return make_error(errc::conflict, "Idempotency-Key was already used for a different request");
     out.status = allocation::kind::replayed;
@@ -130,7 +131,7 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
 core::result<bool> is_seeded(redis_connection& r) {
     auto reply = r.command({"EXISTS", core::keys::seeded()});
     if (!reply) return reply.error();
-    if (is_error(reply->get())) return core::metrics::dependency_error("redis", "redis: EXISTS failed");
+    if (is_error(reply->get())) return unavailable("redis", storage_unavailable, "EXISTS failed");
     return reply->get()->integer == 1;
 }
 
@@ -169,7 +170,7 @@ core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r,
     auto reply = r.command({"ZSCORE", core::keys::app_unregistered(token), std::to_string(chat_number)});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep)) return core::metrics::dependency_error("redis", "redis: ZSCORE failed");
+    if (is_error(rep)) return unavailable("redis", storage_unavailable, "ZSCORE failed");
     if (rep->type != REDIS_REPLY_STRING) return std::optional<std::int64_t>{};  // not marked
     // The score is the created_at the script stored, an integer of milliseconds.
     auto created_at = static_cast<std::int64_t>(to_u64(reply_string(rep)));
@@ -183,7 +184,7 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
-        return core::metrics::dependency_error("redis", "redis: HMGET failed");
+        return unavailable("redis", storage_unavailable, "HMGET failed");
     if (rep->element[0]->type == REDIS_REPLY_NIL) return std::optional<chat_meta>{};
     chat_meta m;
     m.app_id = to_u64(reply_string(rep->element[0]));
@@ -212,7 +213,7 @@ core::result<std::optional<std::string>> get_pending(redis_connection& r, const 
     auto reply = r.command({"HGET", core::keys::chat_pending(token, chat_number), std::to_string(number)});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep)) return core::metrics::dependency_error("redis", "redis: HGET pending failed");
+    if (is_error(rep)) return unavailable("redis", storage_unavailable, "HGET pending failed");
     if (rep->type != REDIS_REPLY_STRING) return std::optional<std::string>{};
     return std::optional<std::string>{reply_string(rep)};
 }

@@ -1,7 +1,7 @@
 #include "store/rate_limit.hpp"
 
 #include "core/keys.hpp"
-#include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
 
@@ -41,8 +41,8 @@ core::result<rate_decision> take_token(redis_connection& r, std::string_view tok
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
     if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
-        return core::metrics::dependency_error("redis",
-                                               "redis: rate limit script failed: " + reply_string(rep));
+        return unavailable("redis", storage_unavailable,
+                           "rate limit script failed: " + clip(reply_string(rep)));
     return rate_decision{rep->element[0]->integer == 1, rep->element[1]->integer};
 }
 

@@ -5,12 +5,9 @@
 
 #include <cerrno>
 
-#include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
-
-using core::errc;
-using core::make_error;
 
 bool is_error(const redisReply* r) {
     return r == nullptr || r->type == REDIS_REPLY_ERROR;
@@ -47,7 +44,7 @@ core::result<void> redis_connection::ensure_connected() {
     if (c == nullptr || c->err) {
         std::string why = c ? c->errstr : "allocation failed";
         if (c) redisFree(c);
-        return core::metrics::dependency_error("redis", "redis: cannot connect: " + why);
+        return unavailable("redis", storage_unavailable, "cannot connect: " + why);
     }
     ctx_.reset(c);
     timeval io{5, 0};
@@ -57,7 +54,7 @@ core::result<void> redis_connection::ensure_connected() {
         if (!r) return r.error();
         if (is_error(r->get())) {
             drop();
-            return core::metrics::dependency_error("redis", "redis: AUTH failed");
+            return unavailable("redis", storage_unavailable, "AUTH failed");
         }
     }
     return {};
@@ -76,7 +73,7 @@ core::result<reply_ptr> redis_connection::command(const std::vector<std::string>
     if (r == nullptr) {
         std::string why = ctx_->errstr;
         drop();
-        return core::metrics::dependency_error("redis", "redis: " + why);
+        return unavailable("redis", storage_unavailable, why);
     }
     return reply_ptr(r);
 }
@@ -94,7 +91,7 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
         if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
             REDIS_OK) {
             drop();
-            return core::metrics::dependency_error("redis", "redis: cannot buffer command");
+            return unavailable("redis", storage_unavailable, "cannot buffer command");
         }
     }
     std::vector<reply_ptr> out;
@@ -103,7 +100,7 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
         if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
             std::string why = ctx_->errstr;
             drop();
-            return core::metrics::dependency_error("redis", "redis: " + why);
+            return unavailable("redis", storage_unavailable, why);
         }
         out.emplace_back(static_cast<redisReply*>(raw));
     }
@@ -125,8 +122,8 @@ core::result<reply_ptr> redis_connection::eval(const std::string& script,
                 // its AOF after a restart, BUSY, ...) passes, so the client gets a retryable 503.
                 auto why = reply_string(loaded->get());
                 if (why.find("compiling") != std::string::npos)
-                    return make_error(errc::internal, "redis: SCRIPT LOAD failed: " + why);
-                return core::metrics::dependency_error("redis", "redis: SCRIPT LOAD failed: " + why);
+                    return internal("redis", "SCRIPT LOAD failed: " + clip(why));
+                return unavailable("redis", storage_unavailable, "SCRIPT LOAD failed: " + clip(why));
             }
             sha = reply_string(loaded->get());
             script_shas_.emplace_back(script, sha);
@@ -142,7 +139,7 @@ core::result<reply_ptr> redis_connection::eval(const std::string& script,
         }
         return r;
     }
-    return core::metrics::dependency_error("redis", "redis: script could not be loaded");
+    return unavailable("redis", storage_unavailable, "script could not be loaded");
 }
 
 }  // namespace chat::store

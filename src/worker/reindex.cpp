@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/time.hpp"
+#include "store/failure.hpp"
 
 namespace chat::worker {
 
@@ -40,8 +41,9 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
         es.request("PUT", "/" + report.new_index, store::elastic_client::index_definition(es.alias(), false));
     if (!created) return created.error();
     if (created->status != 200)
-        return make_error(errc::unavailable, fmt::format("cannot create {}: {}", report.new_index,
-                                                         created->body.substr(0, 300)));
+        return store::unavailable("elasticsearch", store::search_unavailable,
+                                  fmt::format("reindex: cannot create {} ({}): {}", report.new_index,
+                                              created->status, store::clip(created->body)));
     auto health =
         es.request("GET", "/_cluster/health/" + report.new_index + "?wait_for_status=yellow&timeout=30s");
     if (!health) return health.error();

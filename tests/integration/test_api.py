@@ -269,6 +269,11 @@ class BadInput(unittest.TestCase):
         self.assertError(c.request("POST", "/api/v1/apps", {"name": "   "}), 422, "invalid_field")
         self.assertError(c.request("POST", "/api/v1/apps", {"name": 5}), 422, "invalid_field")
         self.assertError(c.request("POST", "/api/v1/apps", {"name": "x" * 256}), 422, "invalid_field")
+        # Blank by Unicode, not only by ASCII (README "Input rules").
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": "\u3000"}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": "\u00a0\u200b\ufeff\u2060"}), 422, "invalid_field")
+        self.assertError(c.request("POST", "/api/v1/apps", {"name": "a\u0085b"}), 422, "invalid_field")
+        self.assertError(c.request("PUT", f"/api/v1/apps/{token}", {"name": "\u2003"}), 422, "invalid_field")
         self.assertError(c.request("POST", "/api/v1/apps", raw=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "unsupported_media_type")
         self.assertError(c.request("GET", "/api/v1/apps/doesnotexist"), 404, "not_found")
         self.assertError(c.request("GET", "/api/v1/apps/bad%20token"), 404, "not_found")
@@ -283,6 +288,11 @@ class BadInput(unittest.TestCase):
         self.assertError(c.request("POST", msgs, {"body": ""}), 422, "invalid_field")
         self.assertError(c.request("POST", msgs, {"body": ["x"]}), 422, "invalid_field")
         self.assertError(c.request("POST", msgs, {"body": "x" * 10001}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": "\u200b"}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"content": "\u3000\u00a0\n"}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": "a\u0000b"}), 422, "invalid_field")
+        self.assertError(c.request("POST", msgs, {"body": "a\u009b31m"}), 422, "invalid_field")
+        self.assertError(c.request("PUT", f"{msgs}/1", {"body": "\ufeff"}), 422, "invalid_field")
         self.assertError(c.request("POST", msgs, raw=b'{"body": "\xff"}', headers={"Content-Type": "application/json"}), 400, "bad_request")
         self.assertError(c.request("POST", msgs, raw=b"x" * 70000, headers={"Content-Type": "application/json"}), 413, "payload_too_large")
         c = Client(api.port)  # the server closes the connection after a 413
@@ -301,6 +311,21 @@ class BadInput(unittest.TestCase):
         # Nothing above consumed a number.
         self.assertEqual(c.request("POST", chats)[1]["chat_number"], 2)
         self.assertEqual(c.request("POST", msgs, {"body": "two"})[1]["number"], 2)
+
+    def test_unicode_names_are_trimmed_and_bodies_kept(self):
+        c = Client(api.port)
+        family = "\U0001F469\u200d\U0001F469\u200d\U0001F467"  # an emoji ZWJ sequence
+        s, app, _ = c.request("POST", "/api/v1/apps", {"name": f"\u00a0\u3000Caf\u00e9 {family}\u200b\u00a0"})
+        self.assertEqual(s, 201, app)
+        self.assertEqual(app["name"], f"Caf\u00e9 {family}")
+        self.assertEqual(c.request("GET", f"/api/v1/apps/{app['token']}")[1]["name"], f"Caf\u00e9 {family}")
+        chats = f"/api/v1/apps/{app['token']}/chats"
+        c.request("POST", chats)
+        body = "\tمرحبا\r\n\u00a0你好 " + family + "\u3000"
+        s, msg, _ = c.request("POST", f"{chats}/1/messages", {"body": body})
+        self.assertEqual(s, 201, msg)
+        self.assertEqual(msg["body"], body)
+        self.assertEqual(c.request("GET", f"{chats}/1/messages/1")[1]["body"], body)
 
     def test_search_input_is_never_query_syntax(self):
         c = Client(api.port)

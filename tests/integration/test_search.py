@@ -155,6 +155,38 @@ class Search(unittest.TestCase):
         # Earlier data survived the move too.
         self.assertEqual(self.numbers("submar"), [3])
 
+    def assert_refused_without_detail(self, path):
+        """422 invalid_field (never a 503 with Retry-After), and the body carries nothing of
+        Elasticsearch: no raw error, no query, no internal id, no path."""
+        s, r, h = self.c.request("GET", path)
+        self.assertEqual((s, r["error"]["code"]), (422, "invalid_field"), (path, r))
+        self.assertNotIn("retry-after", h)
+        text = json.dumps(r).lower()
+        for leaked in ("app_id", "query", "chat_number", "exception", "elasticsearch", "_search", "messages_v",
+                       "routing", "wildcard", "zqxjk", "/"):
+            self.assertNotIn(leaked, text, (path, r))
+
+    def test_cursor_past_the_window_is_refused_without_wrapping_around(self):
+        base = f"/api/v1/apps/{self.token}/chats/1/messages/search?q=zqxjk"
+        # Near 2^64, cursor + limit wrapped around past the window check and reached Elasticsearch.
+        for cursor in ("18446744073709551610", "18446744073709551615", "18446744073709551596",
+                       "9223372036854775808", "9981", "99999999999999999999999"):
+            with self.subTest(cursor=cursor):
+                self.assert_refused_without_detail(f"{base}&cursor={cursor}")
+        self.assert_refused_without_detail(f"{base}&cursor=9991&limit=10")
+        # The last page inside the window is still served.
+        s, r, _ = self.c.request("GET", f"{base}&cursor=9980&limit=20")
+        self.assertEqual(s, 200, r)
+        self.assertEqual((r["hits"], r["next_cursor"]), ([], None))
+
+    def test_autocomplete_page_past_the_window_is_refused(self):
+        base = f"/api/v1/apps/{self.token}/chats/1/messages/autocomplete?keyword=zqxjk"
+        for extra in ("&page=10000&limit=100", "&page=1001&limit=10", "&page=101&limit=100"):
+            with self.subTest(extra=extra):
+                self.assert_refused_without_detail(base + extra)
+        s, r, _ = self.c.request("GET", f"{base}&page=1000&limit=10")
+        self.assertEqual((s, r), (200, []))
+
     def test_unknown_chat_or_app(self):
         s, r, _ = self.c.request("GET", f"/api/v1/apps/{self.token}/chats/99/messages/search?q=hello")
         self.assertEqual((s, r["error"]["code"]), (404, "not_found"))

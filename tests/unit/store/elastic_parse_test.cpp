@@ -1,0 +1,351 @@
+// The readers of Elasticsearch answers never throw: every shape gives a defined result, and an answer
+// they cannot read is a retryable `unavailable`. (The worker once ended with std::terminate on an
+// answer of an unexpected shape: nothing there catches.)
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "store/elastic.hpp"
+#include "store/failure.hpp"
+
+using namespace chat::store;
+using chat::core::errc;
+
+namespace {
+
+// Each reader, called so that a throw fails the test with the input that caused it.
+template <class F>
+auto no_throw(F f, std::string_view body) {
+    try {
+        return f(body);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "threw " << e.what() << " on: " << body;
+        throw;
+    }
+}
+
+chat::core::result<bulk_outcome> bulk(std::string_view body) {
+    return no_throw(parse_bulk_answer, body);
+}
+chat::core::result<search_page> search(std::string_view body) {
+    return no_throw(parse_search_answer, body);
+}
+chat::core::result<std::vector<std::string>> aliases(std::string_view body) {
+    return no_throw(parse_alias_answer, body);
+}
+
+void expect_unreadable(const chat::core::error& e) {
+    EXPECT_EQ(e.code, errc::unavailable);
+    EXPECT_FALSE(e.message.empty());
+}
+
+// Inputs that are not a JSON object, for every reader.
+const std::vector<std::string> not_objects = {
+    "",
+    "   ",
+    "not json",
+    "<html><body>502 Bad Gateway</body></html>",
+    "{",
+    "{\"items\": [",
+    "[]",
+    "[{\"index\": {\"status\": 201}}]",
+    "null",
+    "true",
+    "42",
+    "\"a string\"",
+    "{\"a\":1} trailing",
+    std::string(100, '[') + std::string(100, ']'),  // deeper than the parser allows
+    "\xff\xfe{}",
+};
+
+std::string hit(std::string source, std::string extra = "") {
+    return "{\"_index\":\"messages_v1\",\"_id\":\"1:1:1\",\"_score\":1.0,\"_source\":" + source + extra + "}";
+}
+
+std::string search_answer(std::string total, std::string hits) {
+    return "{\"took\":1,\"timed_out\":false,\"hits\":{\"total\":" + total +
+           ",\"max_score\":1.0,\"hits\":" + hits + "}}";
+}
+
+const std::string good_source =
+    R"({"app_id":7,"chat_number":1,"number":3,"body":"hello","created_at":1700000000000,"updated_at":1700000000001})";
+
+}  // namespace
+
+TEST(elastic_parse, nothing_but_a_json_object_is_read) {
+    for (const auto& body : not_objects) {
+        auto b = bulk(body);
+        ASSERT_FALSE(b) << body;
+        expect_unreadable(b.error());
+        auto s = search(body);
+        ASSERT_FALSE(s) << body;
+        expect_unreadable(s.error());
+        auto a = aliases(body);
+        ASSERT_FALSE(a) << body;
+        expect_unreadable(a.error());
+    }
+}
+
+TEST(elastic_parse, bulk_all_stored) {
+    auto b = bulk(R"({"took":3,"errors":false,"items":[
+        {"index":{"_index":"messages_v1","_id":"1:1:1","_version":5,"result":"created","status":201}},
+        {"index":{"_index":"messages_v1","_id":"1:1:2","_version":6,"result":"updated","status":200}}]})");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->items, 2u);
+    EXPECT_TRUE(b->failures.empty());
+}
+
+TEST(elastic_parse, bulk_version_conflict_means_a_newer_edit_is_stored) {
+    auto b = bulk(R"({"errors":true,"items":[
+        {"index":{"_id":"1:1:1","status":409,"error":{"type":"version_conflict_engine_exception",
+                  "reason":"[1:1:1]: version conflict, current version [9] is higher"}}},
+        {"index":{"_id":"1:1:2","status":201}}]})");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->items, 2u);
+    EXPECT_TRUE(b->failures.empty());
+}
+
+TEST(elastic_parse, bulk_failed_items_are_reported_with_their_error) {
+    auto b = bulk(R"({"errors":true,"items":[
+        {"index":{"_id":"1:1:1","status":201}},
+        {"index":{"_id":"1:1:2","status":429,"error":{"type":"es_rejected_execution_exception",
+                  "reason":"rejected execution"}}},
+        {"index":{"_id":"1:1:3","status":400,"error":"a plain string error"}},
+        {"index":{"_id":"1:1:4","status":500,"error":{"caused_by":{"type":"x"}}}},
+        {"index":{"_id":"1:1:5","status":503}}]})");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->items, 5u);
+    ASSERT_EQ(b->failures.size(), 4u);
+    EXPECT_EQ(b->failures[0].position, 1u);
+    EXPECT_EQ(b->failures[0].kind, "index");
+    EXPECT_EQ(b->failures[0].status, 429);
+    EXPECT_EQ(b->failures[0].reason, "es_rejected_execution_exception: rejected execution");
+    EXPECT_EQ(b->failures[1].status, 400);
+    EXPECT_EQ(b->failures[1].reason, "a plain string error");
+    EXPECT_EQ(b->failures[2].status, 500);
+    EXPECT_NE(b->failures[2].reason.find("caused_by"), std::string::npos);
+    EXPECT_EQ(b->failures[3].status, 503);
+    EXPECT_EQ(b->failures[3].reason, "");
+}
+
+TEST(elastic_parse, bulk_items_of_other_kinds_are_failures) {
+    // We send only "index" actions: an answer about anything else is not an answer to our request.
+    for (std::string kind : {"create", "update", "delete", "unknown", ""}) {
+        auto b = bulk(R"({"errors":true,"items":[{")" + kind +
+                      R"(":{"_id":"1:1:1","status":201}},{"index":{"status":201}}]})");
+        ASSERT_TRUE(b) << kind;
+        EXPECT_EQ(b->items, 2u);
+        ASSERT_EQ(b->failures.size(), 1u) << kind;
+        EXPECT_EQ(b->failures[0].position, 0u);
+        EXPECT_EQ(b->failures[0].kind, kind);
+        EXPECT_EQ(b->failures[0].status, 201);
+    }
+    // Also when the answer claims there were no errors: items are read either way.
+    auto b = bulk(R"({"errors":false,"items":[{"delete":{"status":200}}]})");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->failures.size(), 1u);
+}
+
+TEST(elastic_parse, bulk_items_without_a_readable_status_are_failures) {
+    for (std::string status :
+         {"", R"(,"status":"201")", R"(,"status":null)", R"(,"status":true)", R"(,"status":201.5)",
+          R"(,"status":[201])", R"(,"status":{"code":201})", R"(,"status":99999999999999999999999)",
+          R"(,"status":1e400)", R"(,"status":-201)", R"(,"status":18446744073709551615)"}) {
+        auto b = bulk(R"({"errors":true,"items":[{"index":{"_id":"1:1:1")" + status + "}}]}");
+        if (!b) {  // a number the parser itself refuses (1e400) makes the whole answer unreadable
+            expect_unreadable(b.error());
+            continue;
+        }
+        EXPECT_EQ(b->items, 1u) << status;
+        ASSERT_EQ(b->failures.size(), 1u) << status;
+        EXPECT_NE(b->failures[0].status, 201) << status;
+    }
+    // A status written as a whole double is still a status.
+    auto b = bulk(R"({"items":[{"index":{"status":201.0}}]})");
+    ASSERT_TRUE(b);
+    EXPECT_TRUE(b->failures.empty());
+}
+
+TEST(elastic_parse, bulk_items_of_odd_shapes_are_failures) {
+    auto b = bulk(R"({"errors":true,"items":[
+        42, "index", null, [], {}, {"index":{"status":201},"create":{"status":201}},
+        {"index":"201"}, {"index":null}, {"index":[{"status":201}]}]})");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->items, 9u);
+    ASSERT_EQ(b->failures.size(), 9u);
+    for (std::size_t i = 0; i < 9; ++i) EXPECT_EQ(b->failures[i].position, i);
+}
+
+TEST(elastic_parse, bulk_answer_without_items_is_unreadable) {
+    for (const char* body : {R"({})", R"({"errors":false})", R"({"errors":true})", R"({"items":null})",
+                             R"({"items":{"index":{"status":201}}})", R"({"items":"[]"})",
+                             R"({"error":{"type":"illegal_argument_exception"},"status":400})"}) {
+        auto b = bulk(body);
+        ASSERT_FALSE(b) << body;
+        expect_unreadable(b.error());
+    }
+    auto empty = bulk(R"({"errors":false,"items":[]})");
+    ASSERT_TRUE(empty);
+    EXPECT_EQ(empty->items, 0u);
+}
+
+TEST(elastic_parse, bulk_huge_error_is_clipped) {
+    std::string reason(10000, 'x');
+    auto b = bulk(R"({"items":[{"index":{"status":400,"error":")" + reason + "\"}}]}");
+    ASSERT_TRUE(b);
+    ASSERT_EQ(b->failures.size(), 1u);
+    EXPECT_LE(b->failures[0].reason.size(), max_logged_detail + 3);
+}
+
+TEST(elastic_parse, search_reads_hits_total_and_highlight) {
+    auto s =
+        search(search_answer(R"({"value":2,"relation":"eq"})",
+                             "[" + hit(good_source, R"(,"highlight":{"body":["<em>hello</em>"]})") + "," +
+                                 hit(R"({"number":4,"body":"again","created_at":5,"updated_at":6})") + "]"));
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->total, 2u);
+    ASSERT_EQ(s->hits.size(), 2u);
+    EXPECT_EQ(s->hits[0].number, 3u);
+    EXPECT_EQ(s->hits[0].body, "hello");
+    EXPECT_EQ(s->hits[0].created_at_ms, 1700000000000);
+    EXPECT_EQ(s->hits[0].updated_at_ms, 1700000000001);
+    EXPECT_EQ(s->hits[0].highlight, "<em>hello</em>");
+    EXPECT_EQ(s->hits[1].number, 4u);
+    EXPECT_EQ(s->hits[1].highlight, "");
+    EXPECT_EQ(s->hits[1].created_at_ms, 5);
+}
+
+TEST(elastic_parse, search_total_as_object_or_number) {
+    auto as_number = search(search_answer("7", "[]"));
+    ASSERT_TRUE(as_number);
+    EXPECT_EQ(as_number->total, 7u);
+    EXPECT_TRUE(as_number->hits.empty());
+    auto gte = search(search_answer(R"({"value":10000,"relation":"gte"})", "[]"));
+    ASSERT_TRUE(gte);
+    EXPECT_EQ(gte->total, 10000u);
+    auto big = search(search_answer("18446744073709551615", "[]"));
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->total, 18446744073709551615ULL);
+    auto whole_double = search(search_answer("3.0", "[]"));
+    ASSERT_TRUE(whole_double);
+    EXPECT_EQ(whole_double->total, 3u);
+    for (std::string total :
+         {"-1", "1.5", "\"3\"", "null", "true", "[]", "{}", R"({"value":"3"})", R"({"value":-3})",
+          R"({"relation":"eq"})", "99999999999999999999999", "1.8446744073709552e19", "1e300", "1e400"}) {
+        auto s = search(search_answer(total, "[]"));
+        ASSERT_FALSE(s) << total;
+        expect_unreadable(s.error());
+    }
+    auto missing = search(R"({"hits":{"hits":[]}})");
+    ASSERT_FALSE(missing);
+    expect_unreadable(missing.error());
+}
+
+TEST(elastic_parse, search_without_a_hits_list_is_unreadable) {
+    for (
+        const char* body :
+        {R"({})", R"({"hits":null})", R"({"hits":[]})", R"({"hits":"none"})", R"({"hits":{"total":1}})",
+         R"({"hits":{"total":1,"hits":{}}})", R"({"hits":{"total":1,"hits":"[]"}})",
+         R"({"hits":{"total":1,"hits":null}})",
+         R"({"error":{"type":"search_phase_execution_exception","reason":"all shards failed"},"status":400})"}) {
+        auto s = search(body);
+        ASSERT_FALSE(s) << body;
+        expect_unreadable(s.error());
+    }
+}
+
+TEST(elastic_parse, search_hits_without_a_readable_source_are_unreadable) {
+    for (std::string h : {std::string("42"),
+                          std::string("null"),
+                          std::string("[]"),
+                          std::string("\"hit\""),
+                          std::string(R"({"_id":"1:1:1"})"),
+                          hit("null"),
+                          hit("[]"),
+                          hit("\"src\""),
+                          hit(R"({"body":"no number"})"),
+                          hit(R"({"number":3})"),
+                          hit(R"({"number":"3","body":"x"})"),
+                          hit(R"({"number":-3,"body":"x"})"),
+                          hit(R"({"number":3.5,"body":"x"})"),
+                          hit(R"({"number":1e30,"body":"x"})"),
+                          hit(R"({"number":3,"body":null})"),
+                          hit(R"({"number":3,"body":42})"),
+                          hit(R"({"number":3,"body":["x"]})"),
+                          hit(R"({"number":3,"body":"x","created_at":"yesterday"})"),
+                          hit(R"({"number":3,"body":"x","updated_at":{}})"),
+                          hit(R"({"number":3,"body":"x","created_at":18446744073709551615})"),
+                          hit(R"({"number":3,"body":"x","created_at":1e300})")}) {
+        auto s = search(search_answer("1", "[" + h + "]"));
+        ASSERT_FALSE(s) << h;
+        expect_unreadable(s.error());
+    }
+}
+
+TEST(elastic_parse, search_source_without_timestamps_reads_zero) {
+    auto s = search(search_answer("1", "[" + hit(R"({"number":3,"body":"x"})") + "]"));
+    ASSERT_TRUE(s);
+    ASSERT_EQ(s->hits.size(), 1u);
+    EXPECT_EQ(s->hits[0].created_at_ms, 0);
+    EXPECT_EQ(s->hits[0].updated_at_ms, 0);
+    auto negative = search(search_answer("1", "[" + hit(R"({"number":3,"body":"x","created_at":-5})") + "]"));
+    ASSERT_TRUE(negative);
+    EXPECT_EQ(negative->hits[0].created_at_ms, -5);
+    auto big = search(search_answer("1", "[" + hit(R"({"number":18446744073709551615,"body":""})") + "]"));
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->hits[0].number, 18446744073709551615ULL);
+    EXPECT_EQ(big->hits[0].body, "");
+}
+
+TEST(elastic_parse, search_highlight_of_another_shape_is_ignored) {
+    for (std::string hl :
+         {R"(,"highlight":null)", R"(,"highlight":"<em>x</em>")", R"(,"highlight":[])", R"(,"highlight":{})",
+          R"(,"highlight":{"body":null})", R"(,"highlight":{"body":"<em>x</em>"})",
+          R"(,"highlight":{"body":[]})", R"(,"highlight":{"body":[42]})",
+          R"(,"highlight":{"body":[["<em>x</em>"]]})", R"(,"highlight":{"body":{"0":"<em>x</em>"}})",
+          R"(,"highlight":{"other":["x"]})"}) {
+        auto s = search(search_answer("1", "[" + hit(good_source, hl) + "]"));
+        ASSERT_TRUE(s) << hl;
+        ASSERT_EQ(s->hits.size(), 1u);
+        EXPECT_EQ(s->hits[0].highlight, "") << hl;
+        EXPECT_EQ(s->hits[0].body, "hello");
+    }
+    auto second =
+        search(search_answer("1", "[" + hit(good_source, R"(,"highlight":{"body":["a","b"]})") + "]"));
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->hits[0].highlight, "a");
+}
+
+TEST(elastic_parse, search_unknown_members_are_ignored) {
+    auto s = search(R"({"_shards":{"total":1,"failed":0},"hits":{"total":{"value":1},"hits":[)" +
+                    hit(R"({"number":3,"body":"x","extra":{"deep":[1,2,3]},"app_id":"whatever"})",
+                        R"(,"sort":[1.0,3],"_routing":"7:1")") +
+                    R"(],"unknown":true},"aggregations":null})");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->total, 1u);
+    ASSERT_EQ(s->hits.size(), 1u);
+    EXPECT_EQ(s->hits[0].number, 3u);
+}
+
+TEST(elastic_parse, alias_answer_lists_the_indices_sorted) {
+    auto a = aliases(R"({"messages_v2":{"aliases":{"messages":{}}},"messages_v1":{"aliases":{}}})");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(*a, (std::vector<std::string>{"messages_v1", "messages_v2"}));
+    auto none = aliases("{}");
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->empty());
+    auto odd = aliases(R"({"messages_v1":null,"messages_v3":42})");
+    ASSERT_TRUE(odd);
+    EXPECT_EQ(odd->size(), 2u);
+}
+
+TEST(elastic_parse, unreadable_messages_carry_no_answer_text) {
+    // The description is ours: nothing of the answer (which may hold a query or an id) is copied.
+    auto s = search(R"({"hits":{"total":1,"hits":[{"_source":{"number":"secret-app-id-12345"}}]}})");
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().message.find("secret"), std::string::npos);
+    auto b = bulk(R"({"query":"secret-query"})");
+    ASSERT_FALSE(b);
+    EXPECT_EQ(b.error().message.find("secret"), std::string::npos);
+}
