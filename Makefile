@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 
-.PHONY: help deps build up down status migrate run test drill unit bench format clean
+.PHONY: help deps build up down status migrate run test drill fuzz unit bench format clean
 
 help:
 	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
@@ -12,6 +12,7 @@ help:
 	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
 	@echo "make down    stop them"
 	@echo "make drill   long fault drills under load, verified by chat_load (make test runs short ones)"
+	@echo "make fuzz    the libFuzzer targets, FUZZ_SECONDS each (default 600; make test runs them briefly)"
 	@echo "make bench   benchmarks; writes docs/benchmarks.md"
 
 deps:
@@ -42,6 +43,10 @@ test: deps
 
 drill: deps
 	scripts/drill.sh
+
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps
 	scripts/bench.sh

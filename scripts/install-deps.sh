@@ -12,6 +12,8 @@
 PACKAGES=(
     # build toolchain
     build-essential cmake ninja-build pkg-config git clang-format
+    # libFuzzer (scripts/fuzz.sh): clang and its fuzzer/sanitizer runtimes
+    clang libclang-rt-14-dev
     # C++ libraries
     libboost1.81-all-dev libhiredis-dev librabbitmq-dev libmariadb-dev
     libcurl4-openssl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev

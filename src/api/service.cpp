@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <charconv>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -121,11 +122,17 @@ result<std::uint64_t> store_service::resolve_app(connections& c, const std::stri
     if (auto id = app_ids().get(token)) return *id;
     auto reply = c.redis.command({"HGET", core::keys::app(token), "app_id"});
     if (reply && !store::is_error(reply->get()) && reply->get()->type == REDIS_REPLY_STRING) {
-        auto id = std::stoull(store::reply_string(reply->get()));
-        app_ids().put(token, id);
-        return id;
+        auto text = store::reply_string(reply->get());
+        std::uint64_t id = 0;
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+        if (ec == std::errc{} && end == text.data() + text.size() && id != 0) {
+            app_ids().put(token, id);
+            return id;
+        }
+        spdlog::warn("redis: unreadable app_id for an application; asking MariaDB");
     }
-    // Not in Redis (or Redis is down): MySQL is the source of truth for applications.
+    // Not in Redis (or Redis is down, or its value unreadable): MySQL is the source of truth for
+    // applications.
     auto app = store::find_app(c.mysql, token);
     if (!app) return app.error();
     if (!*app) return make_error(errc::not_found, "application not found");

@@ -201,30 +201,44 @@ void consumer::run() {
         }
         auto batch = collect();
         if (batch.empty()) continue;
-        auto started = std::chrono::steady_clock::now();
-        std::vector<std::pair<std::size_t, std::string>> dead;
-        batch_outcome stored;
-        if (!store_batch(batch, dead, stored)) break;  // stopping: unacked deliveries return to the queue
-        if (!dead_letter(batch, dead)) break;
-        int register_delay = 100;
-        bool registered = after_store(stored);
-        while (!registered && !out_of_time()) {
-            backoff(register_delay);
-            registered = after_store(stored);
+        try {
+            if (!process(batch)) break;
+        } catch (const std::exception& e) {
+            // A bug (input never throws): the batch stays unacknowledged and the connection is closed,
+            // so the broker redelivers it (and dead-letters it past the queue's delivery limit); the
+            // worker goes on.
+            core::metrics::escaped_exception("consumer");
+            spdlog::critical("consumer: exception while storing a batch of {}: {}", batch.size(), e.what());
+            in_.close();
         }
-        if (!registered) break;  // stopping: the redelivered batch registers its chats then
-        // Deliveries on one channel have increasing tags: one multiple-ack covers the whole batch.
-        if (auto ok = in_.ack(batch.back().d.tag, true); !ok) {
-            // The broker will redeliver the batch; storing it again is harmless.
-            spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
-            continue;
-        }
-        observe(batch, dead.size(),
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     }
     if (stop_) spdlog::info("consumer stopped; unacknowledged deliveries return to the queue");
     in_.close();
     dlq_.close();
+}
+
+bool consumer::process(std::vector<pending_delivery>& batch) {
+    auto started = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::size_t, std::string>> dead;
+    batch_outcome stored;
+    if (!store_batch(batch, dead, stored)) return false;  // stopping: unacked deliveries return to the queue
+    if (!dead_letter(batch, dead)) return false;
+    int register_delay = 100;
+    bool registered = after_store(stored);
+    while (!registered && !out_of_time()) {
+        backoff(register_delay);
+        registered = after_store(stored);
+    }
+    if (!registered) return false;  // stopping: the redelivered batch registers its chats then
+    // Deliveries on one channel have increasing tags: one multiple-ack covers the whole batch.
+    if (auto ok = in_.ack(batch.back().d.tag, true); !ok) {
+        // The broker will redeliver the batch; storing it again is harmless.
+        spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
+        return true;
+    }
+    observe(batch, dead.size(),
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return true;
 }
 
 }  // namespace chat::worker

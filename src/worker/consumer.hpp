@@ -31,6 +31,8 @@ class consumer {
         core::result<domain::event> ev;
     };
     std::vector<pending_delivery> collect();
+    // Stores, dead-letters and acknowledges one batch; false when stopping cut it short.
+    bool process(std::vector<pending_delivery>& batch);
     // Writes the batch, retrying with back-off while servers are away; isolates events that fail alone.
     // Returns false when stopped before the batch could be stored (it is then left unacknowledged).
     bool store_batch(std::vector<pending_delivery>& batch,
