@@ -8,6 +8,7 @@
 #include <cctype>
 
 #include "api/openapi.hpp"
+#include "api/views.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -105,6 +106,9 @@ json::object chat_json(const store::chat_row& c) {
             {"updated_at", core::iso8601(c.updated_at_ms)}};
 }
 
+}  // namespace
+
+// The JSON of a message, as GET .../messages/{m} returns it (also the data of live events).
 json::object message_json(std::uint64_t chat_number, const store::message_row& m) {
     return {{"number", m.number},
             {"chat_number", chat_number},
@@ -114,9 +118,7 @@ json::object message_json(std::uint64_t chat_number, const store::message_row& m
             {"updated_at", core::iso8601(m.updated_at_ms)}};
 }
 
-}  // namespace
-
-handlers::handlers(service& svc) : svc_(svc) {
+handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     using http::verb;
     add(verb::get, "/healthz", &handlers::healthz);
     add(verb::get, "/readyz", &handlers::readyz);
@@ -130,6 +132,9 @@ handlers::handlers(service& svc) : svc_(svc) {
     add(verb::get, "/api/v1/apps/:token/chats/:chat", &handlers::get_chat);
     add(verb::post, "/api/v1/apps/:token/chats/:chat/messages", &handlers::create_message);
     add(verb::get, "/api/v1/apps/:token/chats/:chat/messages", &handlers::list_messages);
+    // GET is handed to live_streams by the server (stream_request); this route answers HEAD, bad input
+    // and servers without live delivery.
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/stream", &handlers::stream_header);
     // Literal routes before ".../messages/:message", which would also match them.
     add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/search", &handlers::search);
     add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/autocomplete", &handlers::autocomplete);
@@ -383,16 +388,96 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
     auto limit =
         domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
-    auto after = domain::parse_after(query_param(ctx, "after"));
-    if (!after) co_return after.error();
-    auto msgs = co_await svc_.list_messages(std::move(*token), *chat, *after, *limit);
-    if (!msgs) co_return msgs.error();
+    auto window = domain::parse_history(query_param(ctx, "after"), query_param(ctx, "before"),
+                                        query_param(ctx, "around"), query_param(ctx, "wait"), *limit);
+    if (!window) co_return window.error();
+    result<std::vector<store::message_row>> msgs = std::vector<store::message_row>{};
+    if (window->before) {
+        msgs = co_await svc_.list_messages_before(*token, *chat, *window->before, window->before_limit);
+        if (!msgs) co_return msgs.error();
+    }
+    std::size_t later_count = 0;
+    if (window->after && window->after_limit > 0) {
+        auto later = co_await svc_.list_messages(*token, *chat, *window->after, window->after_limit);
+        if (!later) co_return later.error();
+        if (later->empty() && window->wait_s > 0 && live_) {
+            auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(window->wait_s);
+            later = co_await live_->wait_for_messages(*token, *chat, *window->after, window->after_limit,
+                                                      deadline);
+            if (!later) co_return later.error();
+        }
+        later_count = later->size();
+        msgs->insert(msgs->end(), later->begin(), later->end());
+    }
     json::array items;
     for (const auto& m : *msgs) items.push_back(message_json(*chat, m));
-    json::value next = nullptr;
-    if (static_cast<int>(msgs->size()) == *limit) next = msgs->back().number;
-    co_return json_response(http::status::ok,
-                            json::object{{"messages", std::move(items)}, {"next_after", next}}, ctx.req);
+    json::object body{{"messages", std::move(items)}};
+    // next_after: the cursor of the next page forwards (null at the end); next_before backwards.
+    json::value next_after = nullptr;
+    if (window->after && window->after_limit > 0 && static_cast<int>(later_count) >= window->after_limit)
+        next_after = msgs->back().number;
+    body["next_after"] = next_after;
+    if (window->before) {
+        json::value next_before = nullptr;
+        if (!msgs->empty() && msgs->front().number > 1 &&
+            (window->after ? true : static_cast<int>(msgs->size()) >= window->before_limit))
+            next_before = msgs->front().number;
+        body["next_before"] = next_before;
+    }
+    co_return json_response(http::status::ok, body, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::stream_header(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
+    if (!chat) co_return chat.error();
+    auto it = ctx.req.find("Last-Event-ID");
+    auto start =
+        parse_stream_start(it == ctx.req.end() ? std::nullopt : std::optional<std::string_view>(it->value()),
+                           query_param(ctx, "after"));
+    if (!start) co_return start.error();
+    auto known = co_await svc_.get_chat(*token, *chat);
+    if (!known) co_return known.error();
+    response res{http::status::ok, ctx.req.version()};
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache");
+    res.keep_alive(ctx.req.keep_alive());
+    res.prepare_payload();
+    co_return res;
+}
+
+std::optional<live_target> handlers::stream_request(const request& req) const {
+    if (!live_ || req.method() != http::verb::get) return std::nullopt;
+    auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
+    if (!url) return std::nullopt;
+    auto m = router_.find(req.method(), url->encoded_path());
+    if (m.handler == nullptr || m.pattern != "/api/v1/apps/:token/chats/:chat/stream") return std::nullopt;
+    const auto& token = m.captured.at("token");
+    auto chat = domain::parse_number(m.captured.at("chat"), "chat number");
+    if (!domain::is_plausible_token(token) || !chat) return std::nullopt;
+    std::optional<std::string_view> after;
+    std::string after_value;
+    for (auto p : url->params())
+        if (p.key == "after") {
+            after_value = p.has_value ? std::string(p.value) : "";
+            after = after_value;
+        }
+    auto it = req.find("Last-Event-ID");
+    auto start = parse_stream_start(
+        it == req.end() ? std::nullopt : std::optional<std::string_view>(it->value()), after);
+    if (!start) return std::nullopt;
+    return live_target{token, *chat, *start};
+}
+
+asio::awaitable<void> handlers::serve_stream(boost::beast::tcp_stream& stream, const request& req,
+                                             live_target target) {
+    auto rid = request_id_of(req);
+    {
+        core::request_id_scope scope(rid);
+        spdlog::debug("stream of chat {} opened", target.chat);
+    }
+    co_await live_->serve_sse(stream, req, std::move(target.token), target.chat, target.start);
 }
 
 asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {

@@ -2,10 +2,13 @@
 // HTTP handlers: parse the request, call the service, shape the JSON. Runs on the I/O threads; all
 // blocking work happens inside the service.
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <functional>
+#include <optional>
 
 #include "api/http_error.hpp"
+#include "api/live_stream.hpp"
 #include "api/router.hpp"
 #include "api/service.hpp"
 
@@ -20,11 +23,28 @@ struct request_context {
     std::string request_id;  // from X-Request-Id or generated; echoed in the response, carried in events
 };
 
+class live_streams;
+
+// A GET of a chat's SSE stream that passed the path and resume-point rules (see live_target).
+struct live_target {
+    std::string token;
+    std::uint64_t chat = 0;
+    stream_start start;
+};
+
 class handlers {
   public:
-    explicit handlers(service& svc);
+    // `live` serves SSE streams and long polls; without it (tests, fuzzing) streams answer their
+    // header only and `wait=` is ignored.
+    explicit handlers(service& svc, live_streams* live = nullptr);
     // Answers any request; never throws for bad input. Counts it in the metrics and logs it.
     boost::asio::awaitable<response> handle(const request& req);
+    // The SSE stream this request asks for, when it is one the server should hand to serve_stream();
+    // anything else (bad input included) goes through handle().
+    std::optional<live_target> stream_request(const request& req) const;
+    // Serves an SSE stream until it ends; the connection is closed afterwards.
+    boost::asio::awaitable<void> serve_stream(boost::beast::tcp_stream& stream, const request& req,
+                                              live_target target);
 
   private:
     // Routing, rate limiting and the handler; `route` receives the matched pattern.
@@ -43,6 +63,7 @@ class handlers {
     boost::asio::awaitable<core::result<response>> create_message(request_context& ctx);
     boost::asio::awaitable<core::result<response>> get_message(request_context& ctx);
     boost::asio::awaitable<core::result<response>> list_messages(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> stream_header(request_context& ctx);
     boost::asio::awaitable<core::result<response>> edit_message(request_context& ctx);
     boost::asio::awaitable<core::result<response>> search(request_context& ctx);
     boost::asio::awaitable<core::result<response>> autocomplete(request_context& ctx);
@@ -52,6 +73,7 @@ class handlers {
     boost::asio::awaitable<core::result<response>> openapi(request_context& ctx);
 
     service& svc_;
+    live_streams* live_;
     router<handler_fn> router_;
 };
 

@@ -1,5 +1,7 @@
 #include "api/request_parser.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/url/authority_view.hpp>
 #include <boost/url/parse.hpp>
 #include <stdexcept>
@@ -32,9 +34,9 @@ std::string_view trim_ows(std::string_view s) {
 
 }  // namespace
 
-std::optional<core::error> check_transfer_encoding(std::string_view te, bool has_content_length,
+std::optional<core::error> check_transfer_encoding(bool present, std::string_view te, bool has_content_length,
                                                    unsigned version) {
-    if (te.empty()) return std::nullopt;
+    if (!present) return std::nullopt;
     if (version < 11)
         return make_error(errc::bad_request, "Transfer-Encoding is not allowed in an HTTP/1.0 request");
     int codings = 0;
@@ -142,6 +144,7 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
         ++host_count_;
         host_ = std::string(value);
     } else if (name == http::field::transfer_encoding) {
+        has_transfer_encoding_ = true;
         if (!transfer_encoding_.empty()) transfer_encoding_ += ", ";
         transfer_encoding_ += value;
     } else if (name == http::field::content_length) {
@@ -157,7 +160,8 @@ void request_parser::on_field_impl(http::field name, beast::string_view name_str
 
 void request_parser::on_header_impl(beast::error_code& ec) {
     in_trailer_ = true;
-    if (auto err = check_transfer_encoding(transfer_encoding_, has_content_length_, req_.version()))
+    if (auto err = check_transfer_encoding(has_transfer_encoding_, transfer_encoding_, has_content_length_,
+                                           req_.version()))
         return reject(std::move(*err), ec);
     if (host_count_ > 1) return reject(make_error(errc::bad_request, "more than one Host header"), ec);
     if (req_.version() >= 11 && host_count_ == 0)
@@ -207,7 +211,9 @@ core::error request_parser::error_for(const beast::error_code& ec) const {
     if (ec == http::error::bad_transfer_encoding || ec == http::error::bad_content_length ||
         ec == http::error::multiple_content_length)
         return make_error(errc::bad_request, "conflicting or malformed message framing");
-    return make_error(errc::bad_request, "malformed HTTP request: " + ec.message());
+    // Beast's own wording stays in our logs (debug); the client reads a fixed sentence.
+    spdlog::debug("malformed request: {}", ec.message());
+    return make_error(errc::bad_request, "malformed HTTP request");
 }
 
 }  // namespace chat::api

@@ -28,7 +28,8 @@ using request = http::request<http::string_body>;
 // framing is chunked-last (or there is no Transfer-Encoding), else the error to answer with before
 // closing: 400 for a malformed list, chunked not last or repeated, Content-Length beside it or
 // HTTP/1.0; 501 (not_implemented) for a coding we do not implement.
-std::optional<core::error> check_transfer_encoding(std::string_view te, bool has_content_length,
+// `present`: the field was sent at all (an empty value is not the same as no field: it is malformed).
+std::optional<core::error> check_transfer_encoding(bool present, std::string_view te, bool has_content_length,
                                                    unsigned version);
 // RFC 9110 §7.2 / RFC 3986: uri-host [ ":" port ], non-empty, no userinfo.
 bool is_valid_host(std::string_view host);
@@ -78,6 +79,7 @@ class request_parser : public http::basic_parser<true> {
     bool in_trailer_ = false;          // the header is done: fields now are trailer fields
     int host_count_ = 0;
     std::string host_;
+    bool has_transfer_encoding_ = false;
     std::string transfer_encoding_;  // all Transfer-Encoding lines, comma-joined
     bool has_content_length_ = false;
     std::optional<core::error> rejection_;

@@ -179,6 +179,18 @@ asio::awaitable<read_outcome> read_request(beast::tcp_stream& stream, beast::fla
 }  // namespace
 
 asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
+    // Whatever ends the session (its return, an exception, its frame destroyed unresumed after an
+    // exception escaped io_context::run), the stream is closed and the slot given back.
+    struct release {
+        server& self;
+        connection& c;
+        ~release() {
+            beast::error_code ignored;
+            c.stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            c.stream.close();
+            self.forget(&c);
+        }
+    } guard{*this, *conn};
     auto& stream = conn->stream;
     // Bounded: a chunk-size line with its extensions and the trailer section must each fit in it, so
     // none can grow without limit (the parser's header limit bounds the header itself).
@@ -215,6 +227,12 @@ asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
                 break;
             }
             auto req = parser.release();
+            if (auto live = handlers_.stream_request(req)) {
+                // An SSE stream: it keeps the connection until it ends, then the connection closes.
+                co_await handlers_.serve_stream(stream, req, std::move(*live));
+                close_gracefully = true;
+                break;
+            }
             response res = co_await handlers_.handle(req);
             // While draining, the answer is the connection's last.
             res.keep_alive(req.keep_alive() && !draining_);
@@ -230,10 +248,6 @@ asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
     } catch (const std::exception& e) {
         spdlog::debug("session ended: {}", e.what());
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.close();
-    forget(conn.get());
 }
 
 void server::shutdown(std::chrono::milliseconds timeout, std::function<void()> done) {

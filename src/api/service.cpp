@@ -17,6 +17,7 @@
 #include "core/time.hpp"
 #include "domain/event.hpp"
 #include "store/amqp.hpp"
+#include "store/live.hpp"
 #include "store/numbering.hpp"
 #include "store/rate_limit.hpp"
 
@@ -317,10 +318,15 @@ task<created_message> store_service::create_message(std::string token, std::uint
     // The read-your-writes entry is written by the publisher once the broker confirmed, batched with
     // the other confirmed messages in one Redis round trip. If that write is lost, the allocation's
     // placeholder stays and reads answer 503 (retry) until the worker stored the message.
-    auto published = co_await pub_.async_publish(
-        domain::encode(ev), alloc->creation_id,
-        store::pending_commands(token, chat, alloc->number, pending_json(body, alloc->created_at_ms)),
-        asio::use_awaitable);
+    // After the confirm, in the same pipeline: the read-your-writes entry, then the live event for
+    // subscribers on every API server (after the entry, so whoever hears of the message can read it).
+    auto after_confirm =
+        store::pending_commands(token, chat, alloc->number, pending_json(body, alloc->created_at_ms));
+    after_confirm.push_back(
+        store::live_publish_command(domain::live_event{domain::live_kind::created, token, chat, alloc->number,
+                                                       body, alloc->created_at_ms, alloc->created_at_ms}));
+    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id,
+                                                 std::move(after_confirm), asio::use_awaitable);
     if (!published) co_return published.error();
     co_return created_message{alloc->number, std::move(body), alloc->created_at_ms,
                               alloc->status == store::allocation::kind::replayed};
@@ -358,6 +364,25 @@ task<std::vector<store::message_row>> store_service::list_messages(std::string t
     });
 }
 
+task<std::vector<store::message_row>> store_service::list_messages_before(std::string token,
+                                                                          std::uint64_t chat,
+                                                                          std::uint64_t before, int limit) {
+    co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        return store::list_messages_before(c.mysql, *app_id, chat, before, limit);
+    });
+}
+
+task<std::uint64_t> store_service::last_number(std::string token, std::uint64_t chat) {
+    // Not rate-limited: live streams ask on their own schedule, not per client request.
+    co_return co_await blocking([&](connections& c) -> result<std::uint64_t> {
+        auto meta = store::get_chat_meta(c.redis, token, chat);
+        if (!meta) return meta.error();
+        return *meta ? (*meta)->last_number : 0;
+    });
+}
+
 task<store::message_row> store_service::edit_message(std::string token, std::uint64_t chat,
                                                      std::uint64_t number, std::string body,
                                                      std::string request_id) {
@@ -388,7 +413,12 @@ task<store::message_row> store_service::edit_message(std::string token, std::uin
         auto row = store::find_message(c.mysql, app_id, chat, number);
         if (!row) return row.error();
         if (!*row) return make_error(errc::not_found, "message not found");
-        return **row;
+        // Live subscribers hear of the edit; best effort (the edit is stored either way).
+        const auto& m = **row;
+        auto sent = c.redis.command(store::live_publish_command(domain::live_event{
+            domain::live_kind::updated, token, chat, number, m.body, m.created_at_ms, m.updated_at_ms}));
+        if (!sent) spdlog::warn("live fan-out of an edit skipped");
+        return m;
     });
 }
 

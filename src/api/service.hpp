@@ -56,6 +56,11 @@ class service {
                                                  std::uint64_t number) = 0;
     virtual task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
                                                                 std::uint64_t after, int limit) = 0;
+    // The `limit` stored messages numbered just below `before`, ascending (history paged backwards).
+    virtual task<std::vector<store::message_row>> list_messages_before(std::string token, std::uint64_t chat,
+                                                                       std::uint64_t before, int limit) = 0;
+    // The highest message number handed out in the chat (0 when unknown): what live streams await.
+    virtual task<std::uint64_t> last_number(std::string token, std::uint64_t chat) = 0;
     virtual task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                                   std::string body, std::string request_id) = 0;
     virtual task<store::search_page> search(std::string token, std::uint64_t chat,
@@ -91,6 +96,9 @@ class store_service final : public service {
                                          std::uint64_t number) override;
     task<std::vector<store::message_row>> list_messages(std::string token, std::uint64_t chat,
                                                         std::uint64_t after, int limit) override;
+    task<std::vector<store::message_row>> list_messages_before(std::string token, std::uint64_t chat,
+                                                               std::uint64_t before, int limit) override;
+    task<std::uint64_t> last_number(std::string token, std::uint64_t chat) override;
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                           std::string body, std::string request_id) override;
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,

@@ -11,11 +11,14 @@
 #include <vector>
 
 #include "api/handlers.hpp"
+#include "api/live_hub.hpp"
+#include "api/live_stream.hpp"
 #include "api/server.hpp"
 #include "api/service.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/spawn.hpp"
+#include "store/live.hpp"
 #include "store/publisher.hpp"
 
 int main() {
@@ -27,7 +30,21 @@ int main() {
         chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections);
         publisher.start();
         chat::api::store_service svc(cfg, blocking_pool, publisher);
-        chat::api::handlers handlers(svc);
+        // Live delivery: events from every API server arrive over Redis pub/sub into this server's hub.
+        chat::api::live_hub hub;
+        chat::store::live_subscriber fanout(
+            cfg.redis,
+            [&hub](std::string_view payload) {
+                if (auto e = chat::domain::decode_live(payload)) hub.publish(*e);
+            },
+            [&hub] { hub.resync_all(); });
+        fanout.start();
+        chat::api::live_streams live(
+            svc, hub,
+            chat::api::live_settings{std::chrono::milliseconds(cfg.live_heartbeat_ms),
+                                     std::chrono::milliseconds(cfg.live_gap_grace_ms),
+                                     static_cast<std::size_t>(cfg.live_buffer_events)});
+        chat::api::handlers handlers(svc, &live);
         chat::api::server server(ioc, cfg, handlers);
         auto port = server.start();
         spdlog::info("listening on {}:{}", cfg.http_host, port);
@@ -36,6 +53,7 @@ int main() {
         signals.async_wait([&](const boost::system::error_code& ec, int sig) {
             if (ec) return;
             spdlog::info("signal {}: draining", sig);
+            hub.close_all();  // live streams end cleanly: clients reconnect elsewhere with Last-Event-ID
             server.shutdown(std::chrono::seconds(cfg.shutdown_timeout_s), [&] { ioc.stop(); });
             signals.async_wait([&](const boost::system::error_code& ec2, int) {
                 if (ec2) return;
@@ -48,6 +66,7 @@ int main() {
             threads.emplace_back([&] { chat::core::run_guarded("io_thread", [&] { ioc.run(); }); });
         chat::core::run_guarded("io_thread", [&] { ioc.run(); });
         for (auto& t : threads) t.join();
+        fanout.stop();
         publisher.stop();  // publishes and confirms anything still queued
         blocking_pool.join();
         spdlog::info("stopped");

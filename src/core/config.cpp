@@ -83,6 +83,9 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     if (c.rate_limit_rps > 0 && c.rate_limit_burst < c.rate_limit_rps)
         throw std::invalid_argument("CHAT_RATE_LIMIT_BURST must be at least CHAT_RATE_LIMIT_RPS");
     r.integer("CHAT_SHUTDOWN_TIMEOUT_S", c.shutdown_timeout_s, 1, 3600);
+    r.integer("CHAT_LIVE_HEARTBEAT_MS", c.live_heartbeat_ms, 100, 3600000);
+    r.integer("CHAT_LIVE_GAP_GRACE_MS", c.live_gap_grace_ms, 0, 60000);
+    r.integer("CHAT_LIVE_BUFFER_EVENTS", c.live_buffer_events, 1, 1000000);
     r.integer("CHAT_BATCH_SIZE", c.batch_size, 1, 10000);
     r.integer("CHAT_BATCH_DELAY_MS", c.batch_delay_ms, 0, 60000);
     // The count columns may never lag more than an hour.

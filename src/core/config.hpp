@@ -61,6 +61,10 @@ struct config {
     // second on average, bursts up to `rate_limit_burst`. 0 turns the limit off.
     int rate_limit_rps = 1000;
     int rate_limit_burst = 2000;
+    // Live delivery (SSE streams, long polls).
+    int live_heartbeat_ms = 15000;  // a comment line on idle streams, so proxies keep them open
+    int live_gap_grace_ms = 500;  // how long a missing message number is awaited live before storage is asked
+    int live_buffer_events = 1024;  // events buffered for one subscriber; past it the stream is closed
     // SIGTERM: stop accepting, finish in-flight work (API requests, the worker's batch) for at most this.
     int shutdown_timeout_s = 20;
 

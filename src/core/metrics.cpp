@@ -99,6 +99,26 @@ struct families {
                                    .Help("Ready messages in the creation queue at the last check")
                                    .Register(*reg)
                                    .Add({});
+    prometheus::Gauge& live_streams = BuildGauge()
+                                          .Name("chat_live_streams_open")
+                                          .Help("Open live streams (SSE) and waiting long polls")
+                                          .Register(*reg)
+                                          .Add({});
+    prometheus::Family<prometheus::Counter>& live_events = BuildCounter()
+                                                               .Name("chat_live_events_sent_total")
+                                                               .Help("Live events written to subscribers")
+                                                               .Register(*reg);
+    prometheus::Counter& live_dropped =
+        BuildCounter()
+            .Name("chat_live_subscribers_dropped_total")
+            .Help("Live subscribers closed because they did not read fast enough")
+            .Register(*reg)
+            .Add({});
+    prometheus::Family<Histogram>& live_lag =
+        BuildHistogram()
+            .Name("chat_live_delivery_lag_seconds")
+            .Help("Creation of a message to its live event written to a subscriber")
+            .Register(*reg);
     prometheus::Family<prometheus::Counter>& escaped = BuildCounter()
                                                            .Name("chat_escaped_exceptions_total")
                                                            .Help(
@@ -145,6 +165,17 @@ prometheus::Gauge& connections_open() {
 }
 prometheus::Counter& connections_rejected() {
     return f().rejected;
+}
+prometheus::Gauge& live_streams_open() {
+    return f().live_streams;
+}
+void live_event_sent(std::string_view kind, double lag_seconds) {
+    auto& fam = f();
+    fam.live_events.Add({{"event", std::string(kind)}}).Increment();
+    if (lag_seconds >= 0) fam.live_lag.Add({}, latency_buckets()).Observe(lag_seconds);
+}
+void live_dropped_slow() {
+    f().live_dropped.Increment();
 }
 void escaped_exception(std::string_view where) {
     f().escaped.Add({{"where", std::string(where)}}).Increment();

@@ -26,6 +26,10 @@ prometheus::Gauge& requests_in_flight();
 prometheus::Gauge& connections_open();
 prometheus::Counter& connections_rejected();
 prometheus::Counter& rate_limited();
+// Live delivery (SSE streams, long polls).
+prometheus::Gauge& live_streams_open();
+void live_event_sent(std::string_view kind, double lag_seconds);  // lag < 0: not measured (replay, update)
+void live_dropped_slow();
 // An exception escaped a coroutine or an I/O thread's run(): `where` is a fixed name, never input.
 void escaped_exception(std::string_view where);
 // One group-commit round of the publisher: how many events, how long until the broker confirmed.

@@ -179,7 +179,11 @@ bool too_long_for_icu(std::string_view s) {
 
 result<std::string> normalize_app_name(std::string_view raw) {
     if (!is_valid_utf8(raw)) return make_error(errc::invalid_field, "name must be valid UTF-8");
-    if (too_long_for_icu(raw)) return make_error(errc::invalid_field, "name must be at most 255 characters");
+    // Bounded before any segmentation work: 255 code points of at most 4 bytes, and room for blanks
+    // around them. (A 64 KiB name would otherwise be segmented whole on an I/O thread.)
+    constexpr std::size_t max_raw_name_bytes = 4 * max_name_chars + 1024;
+    if (raw.size() > max_raw_name_bytes || too_long_for_icu(raw))
+        return make_error(errc::invalid_field, "name must be at most 255 characters");
     auto trimmed = trim_blank_clusters(raw);
     if (!trimmed) return make_error(errc::internal, "Unicode segmentation (ICU) is unavailable");
     auto name = *trimmed;
@@ -263,6 +267,57 @@ result<std::uint64_t> parse_after(std::optional<std::string_view> raw) {
     if (raw->empty() || ec != std::errc{} || p != raw->data() + raw->size())
         return make_error(errc::invalid_field, "after must be a non-negative integer");
     return v;
+}
+
+namespace {
+std::optional<std::uint64_t> message_cursor(std::string_view raw) {
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+    if (raw.empty() || ec != std::errc{} || p != raw.data() + raw.size() || v > (1ULL << 53) + 1)
+        return std::nullopt;
+    return v;
+}
+}  // namespace
+
+result<history_window> parse_history(std::optional<std::string_view> after,
+                                     std::optional<std::string_view> before,
+                                     std::optional<std::string_view> around,
+                                     std::optional<std::string_view> wait, int limit) {
+    if ((after ? 1 : 0) + (before ? 1 : 0) + (around ? 1 : 0) > 1)
+        return make_error(errc::invalid_field, "use one of after, before and around");
+    history_window w;
+    if (wait) {
+        int s = -1;
+        auto [p, ec] = std::from_chars(wait->data(), wait->data() + wait->size(), s);
+        if (wait->empty() || ec != std::errc{} || p != wait->data() + wait->size() || s < 0 || s > max_wait_s)
+            return make_error(errc::invalid_field, "wait must be an integer between 0 and 60 seconds");
+        if (before || around) return make_error(errc::invalid_field, "wait goes with after only");
+        w.wait_s = s;
+    }
+    if (before) {
+        auto v =
+            *before == "latest" ? std::optional<std::uint64_t>((1ULL << 53) + 1) : message_cursor(*before);
+        if (!v || *v == 0)
+            return make_error(errc::invalid_field, "before must be a positive integer or latest");
+        w.before = *v;
+        w.before_limit = limit;
+        return w;
+    }
+    if (around) {
+        auto v = message_cursor(*around);
+        if (!v || *v == 0 || *v > (1ULL << 53))
+            return make_error(errc::invalid_field, "around must be a message number");
+        w.before = *v + 1;  // includes the message itself
+        w.before_limit = (limit + 1) / 2;
+        w.after = *v;
+        w.after_limit = limit / 2;
+        return w;
+    }
+    auto a = parse_after(after);
+    if (!a) return a.error();
+    w.after = *a;
+    w.after_limit = limit;
+    return w;
 }
 
 result<std::string> validate_idempotency_key(std::string_view raw) {

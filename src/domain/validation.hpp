@@ -47,6 +47,21 @@ result<std::uint64_t> parse_number(std::string_view segment, std::string_view wh
 result<int> parse_limit(std::optional<std::string_view> raw, int default_limit, int max_limit);
 // Cursor from ?after=: the last number the client saw, 0 when absent.
 result<std::uint64_t> parse_after(std::optional<std::string_view> raw);
+// Which messages a list shows (?after=, ?before=, ?around=, ?wait=): at most one of after, before and
+// around. after=N: the `limit` messages above N (the default, after=0). before=N: the `limit` just
+// below N, ascending (before=latest: the newest). around=N: N itself and the messages on both sides
+// (half the limit before, the rest after). wait=S (0..60 seconds, with after only): a long poll.
+struct history_window {
+    std::optional<std::uint64_t> after;
+    int after_limit = 0;
+    std::optional<std::uint64_t> before;
+    int before_limit = 0;
+    int wait_s = 0;
+};
+inline constexpr int max_wait_s = 60;
+result<history_window> parse_history(std::optional<std::string_view> after, std::optional<std::string_view> before,
+                                     std::optional<std::string_view> around, std::optional<std::string_view> wait,
+                                     int limit);
 // Idempotency-Key header: 1..255 visible ASCII characters.
 result<std::string> validate_idempotency_key(std::string_view raw);
 

@@ -116,6 +116,20 @@ core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::
     return out;
 }
 
+core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
+                                                            std::uint64_t chat_number, std::uint64_t before,
+                                                            int limit) {
+    auto rows = db.query(fmt::format(
+        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
+        "AND chat_number = {} AND number < {} ORDER BY number DESC LIMIT {}",
+        app_id, chat_number, before, limit));
+    if (!rows) return rows.error();
+    std::vector<message_row> out;
+    out.reserve(rows->size());
+    for (auto r = rows->rbegin(); r != rows->rend(); ++r) out.push_back(to_message(*r));
+    return out;
+}
+
 core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
                                        std::uint64_t number, const std::string& body, std::int64_t now_ms) {
     auto b = db.quote(body);

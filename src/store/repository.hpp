@@ -49,6 +49,10 @@ core::result<std::optional<message_row>> find_message(mysql_connection& db, std:
 core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
                                                      std::uint64_t chat_number, std::uint64_t after,
                                                      int limit);
+// The `limit` messages numbered just below `before`, in ascending order (paging backwards).
+core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
+                                                            std::uint64_t chat_number, std::uint64_t before,
+                                                            int limit);
 // Returns false when the message is not stored (yet).
 core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
                                        std::uint64_t number, const std::string& body, std::int64_t now_ms);

@@ -7,6 +7,7 @@
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/spawn.hpp"
 #include "core/time.hpp"
 
 namespace chat::worker {
@@ -46,7 +47,9 @@ std::vector<consumer::pending_delivery> consumer::collect() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.batch_delay_ms);
     auto first_event = domain::decode((**first).body);
     batch.push_back({std::move(**first), std::move(first_event)});
-    while (batch.size() < static_cast<std::size_t>(cfg_.batch_size) && !stop_) {
+    // After a batch failed on a bug, one delivery at a time finds the event that causes it.
+    const std::size_t limit = crash_streak_ > 0 ? 1 : static_cast<std::size_t>(cfg_.batch_size);
+    while (batch.size() < limit && !stop_) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                           std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
@@ -203,14 +206,25 @@ void consumer::run() {
         if (batch.empty()) continue;
         try {
             if (!process(batch)) break;
-        } catch (const std::exception& e) {
-            // A bug (input never throws): the batch stays unacknowledged and the connection is closed,
-            // so the broker redelivers it (and dead-letters it past the queue's delivery limit); the
-            // worker goes on.
-            core::metrics::escaped_exception("consumer");
-            spdlog::critical("consumer: exception while storing a batch of {}: {}", batch.size(), e.what());
-            in_.close();
+            crash_streak_ = 0;
+        } catch (...) {
+            // A bug (input never throws). The batch stays unacknowledged and the channel is closed, so
+            // the broker redelivers it; after a failure the next batches are taken one delivery at a
+            // time, and a delivery that fails alone again goes to the dead-letter queue with its
+            // reason. The worker goes on, and never spins: it backs off first.
+            core::log_escape{"consumer"}(std::current_exception());
+            if (batch.size() == 1 && crash_streak_ > 0) {
+                if (dead_letter(batch, {{0, "the worker failed on this event (a bug, see its log)"}}))
+                    (void)in_.ack(batch.front().d.tag, false);
+                crash_streak_ = 0;
+            } else {
+                ++crash_streak_;
+                in_.close();
+            }
+            backoff(crash_delay_);
+            continue;
         }
+        crash_delay_ = 100;
     }
     if (stop_) spdlog::info("consumer stopped; unacknowledged deliveries return to the queue");
     in_.close();

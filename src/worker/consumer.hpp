@@ -55,6 +55,8 @@ class consumer {
     store::redis_connection redis_;
     store::elastic_client es_;
     batch_writer writer_;
+    int crash_streak_ = 0;   // batches in a row that ended in an exception (a bug)
+    int crash_delay_ = 100;  // back-off after such a batch, ms
 };
 
 }  // namespace chat::worker

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <thread>
 
 #include "core/time.hpp"
@@ -14,9 +15,14 @@ using core::make_error;
 
 std::string next_index_name(const std::string& alias, const std::string& current) {
     auto pos = current.rfind("_v");
-    if (pos != std::string::npos && pos + 2 < current.size() &&
-        current.find_first_not_of("0123456789", pos + 2) == std::string::npos)
-        return fmt::format("{}_v{}", alias, std::stoull(current.substr(pos + 2)) + 1);
+    if (pos != std::string::npos && pos + 2 < current.size()) {
+        std::uint64_t v = 0;
+        const char* first = current.data() + pos + 2;
+        const char* last = current.data() + current.size();
+        auto [end, ec] = std::from_chars(first, last, v);
+        // An odd name (no number, a number too large to increment) falls back to _v2.
+        if (ec == std::errc{} && end == last && v < UINT64_MAX) return fmt::format("{}_v{}", alias, v + 1);
+    }
     return alias + "_v2";
 }
 

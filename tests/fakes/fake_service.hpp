@@ -65,6 +65,19 @@ class fake_service final : public api::service {
             out.push_back({chat, n, "hello", 1, 2});
         co_return out;
     }
+    task<std::vector<store::message_row>> list_messages_before(std::string token, std::uint64_t chat,
+                                                               std::uint64_t before, int limit) override {
+        if (auto e = fail(token, chat)) co_return *e;
+        std::vector<store::message_row> out;
+        for (std::uint64_t n = std::min<std::uint64_t>(before, 4);
+             n-- > 1 && static_cast<int>(out.size()) < limit;)
+            out.insert(out.begin(), store::message_row{chat, n, "hello", 1, 2});
+        co_return out;
+    }
+    task<std::uint64_t> last_number(std::string token, std::uint64_t chat) override {
+        if (auto e = fail(token, chat)) co_return *e;
+        co_return 3;
+    }
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                           std::string body, std::string) override {
         if (auto e = fail(token, chat, number)) co_return *e;

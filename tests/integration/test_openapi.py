@@ -1,6 +1,7 @@
 """The OpenAPI description (src/api/openapi.json): served as is, a valid OpenAPI 3.1 document, and in
 step with the routes the server really has. (Every response of every test is validated against it by
 harness.Client; this module checks the document itself and the routes.)"""
+import http.client
 import json
 import re
 import socket
@@ -147,6 +148,15 @@ class Routes(unittest.TestCase):
                 query = [f"{p['name']}=probe" for p in params if p["in"] == "query" and p.get("required")]
                 if query:
                     target += "?" + "&".join(query)
+                if "text/event-stream" in op["responses"].get("200", {}).get("content", {}):
+                    # A stream never ends: read its status line and header, then hang up.
+                    conn = http.client.HTTPConnection("127.0.0.1", self.c.port, timeout=10)
+                    conn.request(method.upper(), target)
+                    r = conn.getresponse()
+                    self.assertEqual(r.status, 200)
+                    self.assertEqual(r.getheader("Content-Type"), "text/event-stream")
+                    conn.close()
+                    continue
                 body = None
                 if "requestBody" in op:
                     schema, _ = o.resolve(op["requestBody"]["content"]["application/json"]["schema"], None)
@@ -175,6 +185,8 @@ class Routes(unittest.TestCase):
                 for t, tsegs, item in o.templates:
                     if len(tsegs) == len(segs) and all(a.startswith("{") or a == b for a, b in zip(tsegs, segs)):
                         allowed |= {m.upper() for m in item if m in HTTP_METHODS}
+                if "GET" in allowed:
+                    allowed.add("HEAD")  # served wherever GET is (RFC 9110 §9.3.2), implied by the spec
                 status, r, h = self.c.request("DELETE", target)
                 self.assertEqual((status, r["error"]["code"]), (405, "method_not_allowed"))
                 self.assertEqual(set(h["allow"].split(", ")), allowed)

@@ -31,15 +31,15 @@ std::unique_ptr<parsed> parse(std::string_view raw) {
 }  // namespace
 
 TEST(transfer_encoding, chunked_last_is_the_only_framing_accepted) {
-    EXPECT_FALSE(api::check_transfer_encoding("", false, 11));
-    EXPECT_FALSE(api::check_transfer_encoding("chunked", false, 11));
-    EXPECT_FALSE(api::check_transfer_encoding("Chunked", false, 11));
-    EXPECT_FALSE(api::check_transfer_encoding(" chunked ,", false, 11));
+    EXPECT_FALSE(api::check_transfer_encoding(false, "", false, 11));
+    EXPECT_FALSE(api::check_transfer_encoding(true, "chunked", false, 11));
+    EXPECT_FALSE(api::check_transfer_encoding(true, "Chunked", false, 11));
+    EXPECT_FALSE(api::check_transfer_encoding(true, " chunked ,", false, 11));
 }
 
 TEST(transfer_encoding, unknown_codings_are_not_implemented) {
     for (auto te : {"gzip", "xchunked", "identity", "gzip, chunked", "deflate,chunked"}) {
-        auto e = api::check_transfer_encoding(te, false, 11);
+        auto e = api::check_transfer_encoding(true, te, false, 11);
         ASSERT_TRUE(e) << te;
         EXPECT_EQ(e->code, errc::not_implemented) << te;
     }
@@ -48,14 +48,14 @@ TEST(transfer_encoding, unknown_codings_are_not_implemented) {
 TEST(transfer_encoding, misplaced_or_malformed_chunked_is_bad_request) {
     for (auto te : {"chunked, gzip", "chunked, chunked", "\"chunked\"", ",", "chunked;q=1", "chu nked",
                     "chunked, x y"}) {
-        auto e = api::check_transfer_encoding(te, false, 11);
+        auto e = api::check_transfer_encoding(true, te, false, 11);
         ASSERT_TRUE(e) << te;
         EXPECT_EQ(e->code, errc::bad_request) << te;
     }
-    auto with_length = api::check_transfer_encoding("chunked", true, 11);
+    auto with_length = api::check_transfer_encoding(true, "chunked", true, 11);
     ASSERT_TRUE(with_length);
     EXPECT_EQ(with_length->code, errc::bad_request);
-    auto http10 = api::check_transfer_encoding("chunked", false, 10);
+    auto http10 = api::check_transfer_encoding(true, "chunked", false, 10);
     ASSERT_TRUE(http10);
     EXPECT_EQ(http10->code, errc::bad_request);
 }
@@ -96,13 +96,24 @@ TEST(request_parser, rejects_smuggling_before_the_body) {
 }
 
 TEST(request_parser, host_rules) {
-    EXPECT_EQ(parse("GET / HTTP/1.1\r\n\r\n")->parser.error_for({}).code, errc::bad_request);
+    auto none = parse("GET / HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(none->ec);
+    ASSERT_TRUE(none->parser.rejection());
+    EXPECT_EQ(none->parser.error_for(none->ec).code, errc::bad_request);
     auto two = parse("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n");
     ASSERT_TRUE(two->ec);
+    ASSERT_TRUE(two->parser.rejection());
     EXPECT_EQ(two->parser.error_for(two->ec).code, errc::bad_request);
     auto none10 = parse("GET / HTTP/1.0\r\n\r\n");
     EXPECT_FALSE(none10->ec);
     EXPECT_TRUE(none10->parser.is_done());
+}
+
+TEST(request_parser, an_empty_transfer_encoding_is_no_framing_at_all) {
+    auto p = parse("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: \r\n\r\nGET / HTTP/1.1\r\n\r\n");
+    ASSERT_TRUE(p->ec);
+    ASSERT_TRUE(p->parser.rejection());
+    EXPECT_EQ(p->parser.error_for(p->ec).code, errc::bad_request);
 }
 
 TEST(request_parser, absolute_form_target_is_rewritten) {

@@ -1,0 +1,317 @@
+#include "api/live_stream.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/views.hpp"
+#include "core/metrics.hpp"
+#include "core/time.hpp"
+#include "domain/live.hpp"
+
+namespace chat::api {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace json = boost::json;
+using clock = std::chrono::steady_clock;
+using core::errc;
+using core::make_error;
+
+namespace {
+
+std::optional<std::uint64_t> decimal(std::string_view s) {
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || (s.size() > 1 && s[0] == '0'))
+        return std::nullopt;
+    return v;
+}
+
+domain::live_event from_row(const std::string& token, std::uint64_t chat, const store::message_row& m) {
+    return domain::live_event{
+        domain::live_kind::created, token, chat, m.number, m.body, m.created_at_ms, m.updated_at_ms};
+}
+
+store::message_row to_row(const domain::live_event& e) {
+    return store::message_row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms};
+}
+
+// Writes SSE text on a response whose header is sent: chunks in HTTP/1.1, raw bytes (a body delimited
+// by the close) in HTTP/1.0.
+class sse_writer {
+  public:
+    sse_writer(beast::tcp_stream& stream, bool chunked) : stream_(stream), chunked_(chunked) {}
+
+    asio::awaitable<bool> write(std::string text) {
+        beast::error_code ec;
+        stream_.expires_after(std::chrono::seconds(30));  // a client that stopped reading is dropped
+        if (chunked_)
+            co_await asio::async_write(stream_, beast::http::make_chunk(asio::buffer(text)),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+        else
+            co_await asio::async_write(stream_, asio::buffer(text),
+                                       asio::redirect_error(asio::use_awaitable, ec));
+        co_return !ec;
+    }
+    asio::awaitable<void> finish() {
+        if (!chunked_) co_return;
+        beast::error_code ec;
+        stream_.expires_after(std::chrono::seconds(5));
+        co_await asio::async_write(stream_, beast::http::make_chunk_last(),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    }
+
+  private:
+    beast::tcp_stream& stream_;
+    bool chunked_;
+};
+
+// id: is the message number for creations only: a browser's Last-Event-ID then always names the last
+// message created, and a resume neither repeats nor skips one. Updates carry no id.
+std::string sse_event(const domain::live_event& e) {
+    std::string out;
+    if (e.kind == domain::live_kind::created) out += "id: " + std::to_string(e.number) + "\n";
+    out += "event: ";
+    out += domain::event_name(e.kind);
+    out += "\ndata: ";
+    out += json::serialize(message_json(e.chat, to_row(e)));
+    out += "\n\n";
+    return out;
+}
+
+std::string sse_error(std::string_view code, std::string_view message) {
+    json::object o{{"error", {{"code", code}, {"message", message}}}};
+    return "event: error\ndata: " + json::serialize(o) + "\n\n";
+}
+
+}  // namespace
+
+core::result<stream_start> parse_stream_start(std::optional<std::string_view> last_event_id,
+                                              std::optional<std::string_view> after) {
+    if (last_event_id) {
+        auto v = decimal(*last_event_id);
+        if (!v) return make_error(errc::bad_request, "Last-Event-ID must be a message number");
+        return stream_start{*v};
+    }
+    if (after) {
+        auto v = decimal(*after);
+        if (!v) return make_error(errc::invalid_field, "after must be a non-negative integer");
+        return stream_start{*v};
+    }
+    return stream_start{};
+}
+
+live_streams::live_streams(service& svc, live_hub& hub, live_settings settings)
+    : svc_(svc), hub_(hub), settings_(settings) {}
+
+namespace {
+
+// One stream's state and steps; lives on the connection's strand for the stream's life.
+class sse_session {
+  public:
+    sse_session(service& svc, std::shared_ptr<live_subscription> sub, sse_writer& out, const live_settings& s,
+                std::string token, std::uint64_t chat, std::uint64_t after)
+        : svc_(svc),
+          sub_(std::move(sub)),
+          out_(out),
+          settings_(s),
+          token_(std::move(token)),
+          chat_(chat),
+          seq_(after, s.max_buffer) {}
+
+    // Replays what storage holds above the start, then what was handed out since.
+    asio::awaitable<bool> replay() {
+        for (;;) {
+            auto rows = co_await svc_.list_messages(token_, chat_, seq_.delivered(), page_);
+            if (!rows) co_return true;  // storage is away: the live loop fills the gaps later
+            for (const auto& m : *rows) seq_.offer(from_row(token_, chat_, m), clock::now());
+            if (!co_await flush()) co_return false;
+            if (static_cast<int>(rows->size()) < page_) break;
+        }
+        co_await learn_top();
+        co_return co_await fill_gaps(std::chrono::milliseconds(0));
+    }
+
+    asio::awaitable<void> run() {
+        auto next_heartbeat = clock::now() + settings_.heartbeat;
+        for (;;) {
+            for (auto& e : sub_->take()) {
+                if (e.kind == domain::live_kind::updated) {
+                    // Only for messages the client has: a later creation event carries the new body.
+                    if (e.number <= seq_.delivered() && !co_await send(e)) co_return;
+                    continue;
+                }
+                if (!seq_.offer(e, clock::now())) co_return co_await end_slow();
+            }
+            if (sub_->overflowed()) co_return co_await end_slow();
+            if (sub_->closed()) {
+                co_await out_.write(
+                    sse_error("shutting_down", "the server is restarting; reconnect with Last-Event-ID"));
+                co_return;
+            }
+            if (!co_await flush()) co_return;
+            if (sub_->take_resync()) co_await learn_top();
+            if (!co_await fill_gaps(settings_.gap_grace)) co_return;
+            auto now = clock::now();
+            if (now >= next_heartbeat) {
+                if (!co_await out_.write(": keep-alive\n\n")) co_return;
+                // A cheap safety net for a fan-out event lost in transit: the counter shows what exists.
+                co_await learn_top();
+                next_heartbeat = now + settings_.heartbeat;
+            }
+            auto wake = next_heartbeat;
+            if (seq_.known_top() > seq_.delivered()) wake = std::min(wake, now + settings_.gap_grace);
+            co_await sub_->wait(wake);
+        }
+    }
+
+  private:
+    asio::awaitable<bool> send(const domain::live_event& e) {
+        double lag = -1;
+        if (e.kind == domain::live_kind::created && !replaying_)
+            lag = std::max<std::int64_t>(0, core::now_ms() - e.created_at_ms) / 1000.0;
+        core::metrics::live_event_sent(domain::event_name(e.kind), lag);
+        co_return co_await out_.write(sse_event(e));
+    }
+
+    asio::awaitable<bool> flush() {
+        while (auto e = seq_.take(clock::now()))
+            if (!co_await send(*e)) co_return false;
+        co_return true;
+    }
+
+    asio::awaitable<void> learn_top() {
+        auto top = co_await svc_.last_number(token_, chat_);
+        if (top) seq_.expect_up_to(*top, clock::now());
+    }
+
+    // Looks up each number awaited for longer than `grace`: found, it flows; never created, it is
+    // skipped; still being created, it is awaited a little longer.
+    asio::awaitable<bool> fill_gaps(clock::duration grace) {
+        while (auto gap = seq_.gap(clock::now(), grace)) {
+            auto m = co_await svc_.get_message(token_, chat_, *gap);
+            if (m) {
+                seq_.offer(from_row(token_, chat_, *m), clock::now());
+            } else if (m.error().code == errc::not_found) {
+                seq_.skip(*gap, clock::now());
+            } else {
+                seq_.retry_later(clock::now());
+                break;
+            }
+            if (!co_await flush()) co_return false;
+        }
+        replaying_ = false;
+        co_return true;
+    }
+
+    asio::awaitable<void> end_slow() {
+        co_await out_.write(sse_error("slow_consumer",
+                                      "events arrived faster than this client read them; "
+                                      "reconnect with Last-Event-ID to resume"));
+    }
+
+    service& svc_;
+    std::shared_ptr<live_subscription> sub_;
+    sse_writer& out_;
+    const live_settings& settings_;
+    std::string token_;
+    std::uint64_t chat_;
+    domain::sequencer seq_;
+    bool replaying_ = true;
+    static constexpr int page_ = 100;
+};
+
+}  // namespace
+
+asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const request& req,
+                                              std::string token, std::uint64_t chat, stream_start start) {
+    // Subscribe first, then read storage: nothing created in between is missed.
+    auto ex = co_await asio::this_coro::executor;
+    auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
+    auto known = co_await svc_.get_chat(token, chat);
+    std::optional<std::uint64_t> top;
+    if (known && !start.after) {
+        auto last = co_await svc_.last_number(token, chat);
+        if (last)
+            top = *last;
+        else
+            known = last.error();
+    }
+    if (!known) {
+        auto res = error_response(known.error(), req.version(), false);
+        beast::error_code ec;
+        co_await beast::http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+    }
+    beast::http::response<beast::http::empty_body> res{beast::http::status::ok, req.version()};
+    res.set(beast::http::field::content_type, "text/event-stream");
+    res.set(beast::http::field::cache_control, "no-cache");
+    res.set("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
+    const bool chunked = req.version() >= 11;
+    if (chunked) res.chunked(true);
+    res.keep_alive(false);
+    beast::http::response_serializer<beast::http::empty_body> sr{res};
+    beast::error_code ec;
+    stream.expires_after(std::chrono::seconds(30));
+    co_await beast::http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+
+    auto& open = core::metrics::live_streams_open();
+    open.Increment();
+    struct leave {
+        prometheus::Gauge& g;
+        ~leave() { g.Decrement(); }
+    } guard{open};
+
+    sse_writer out(stream, chunked);
+    if (!co_await out.write("retry: 1000\n\n")) co_return;
+    sse_session session(svc_, std::move(sub), out, settings_, token, chat,
+                        start.after.value_or(top.value_or(0)));
+    if (start.after && !co_await session.replay()) co_return;
+    co_await session.run();
+    co_await out.finish();
+}
+
+task<std::vector<store::message_row>> live_streams::wait_for_messages(std::string token, std::uint64_t chat,
+                                                                      std::uint64_t after, int limit,
+                                                                      clock::time_point deadline) {
+    auto ex = co_await asio::this_coro::executor;
+    auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
+    auto& open = core::metrics::live_streams_open();
+    open.Increment();
+    struct leave {
+        prometheus::Gauge& g;
+        ~leave() { g.Decrement(); }
+    } guard{open};
+    for (;;) {
+        auto rows = co_await svc_.list_messages(token, chat, after, limit);
+        if (!rows || !rows->empty()) co_return rows;
+        // Not stored yet is not absent: a message handed out above `after` is read by number.
+        auto top = co_await svc_.last_number(token, chat);
+        std::vector<store::message_row> pending;
+        for (std::uint64_t n = after + 1; top && n <= *top && static_cast<int>(pending.size()) < limit; ++n) {
+            auto m = co_await svc_.get_message(token, chat, n);
+            if (m)
+                pending.push_back(std::move(*m));
+            else if (m.error().code != errc::not_found || !pending.empty())
+                break;  // still being created (or a hole after what we have): stop at it
+        }
+        if (!pending.empty()) co_return pending;
+        if (clock::now() >= deadline || sub->closed()) co_return std::vector<store::message_row>{};
+        // Woken by a live event of this chat, or after a short while (a lost fan-out event, a
+        // message still being stored), or at the deadline.
+        co_await sub->wait(std::min(deadline, clock::now() + std::chrono::seconds(1)));
+        for (auto& e : sub->take())
+            if (e.kind == domain::live_kind::created && e.number == after + 1)
+                co_return std::vector<store::message_row>{to_row(e)};
+    }
+}
+
+}  // namespace chat::api

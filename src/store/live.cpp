@@ -1,0 +1,104 @@
+#include "store/live.hpp"
+
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <memory>
+
+#include "core/metrics.hpp"
+
+namespace chat::store {
+
+std::vector<std::string> live_publish_command(const domain::live_event& e) {
+    return {"PUBLISH", std::string(live_channel), domain::encode(e)};
+}
+
+live_subscriber::live_subscriber(core::redis_config cfg, on_event event, on_resync resync)
+    : cfg_(std::move(cfg)), on_event_(std::move(event)), on_resync_(std::move(resync)) {}
+
+live_subscriber::~live_subscriber() {
+    stop();
+}
+
+void live_subscriber::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void live_subscriber::stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+}
+
+void live_subscriber::run() {
+    int backoff_ms = 100;
+    while (!stop_) {
+        auto started = std::chrono::steady_clock::now();
+        session();
+        if (stop_) break;
+        // Quick failures back off; a session that lived a while retries at once.
+        if (std::chrono::steady_clock::now() - started > std::chrono::seconds(5)) backoff_ms = 100;
+        for (int waited = 0; waited < backoff_ms && !stop_; waited += 50)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        backoff_ms = std::min(backoff_ms * 2, 2000);
+    }
+}
+
+namespace {
+
+struct reply_free {
+    void operator()(void* r) const { freeReplyObject(r); }
+};
+using owned_reply = std::unique_ptr<redisReply, reply_free>;
+
+}  // namespace
+
+void live_subscriber::session() {
+    timeval tv{2, 0};
+    std::unique_ptr<redisContext, void (*)(redisContext*)> ctx(
+        redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv), redisFree);
+    if (!ctx || ctx->err) {
+        core::metrics::dependency_failed("redis");
+        spdlog::warn("live fan-out: cannot connect to Redis: {}", ctx ? ctx->errstr : "allocation failed");
+        return;
+    }
+    redisSetTimeout(ctx.get(), timeval{5, 0});
+    if (!cfg_.password.empty()) {
+        owned_reply auth(static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", cfg_.password.c_str())));
+        if (!auth || auth->type == REDIS_REPLY_ERROR) {
+            spdlog::warn("live fan-out: Redis AUTH failed");
+            return;
+        }
+    }
+    std::string channel(live_channel);
+    owned_reply sub(static_cast<redisReply*>(
+        redisCommand(ctx.get(), "SUBSCRIBE %b", channel.data(), static_cast<size_t>(channel.size()))));
+    if (!sub || sub->type == REDIS_REPLY_ERROR) {
+        spdlog::warn("live fan-out: SUBSCRIBE failed");
+        return;
+    }
+    spdlog::info("live fan-out: subscribed to {}", channel);
+    on_resync_();
+    while (!stop_) {
+        pollfd p{ctx->fd, POLLIN, 0};
+        int n = ::poll(&p, 1, 200);
+        if (n < 0 && errno != EINTR) return;
+        if (n <= 0) continue;
+        if (redisBufferRead(ctx.get()) != REDIS_OK) {
+            spdlog::warn("live fan-out: Redis connection lost: {}", ctx->errstr);
+            return;
+        }
+        for (;;) {
+            void* raw = nullptr;
+            if (redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK) return;
+            if (raw == nullptr) break;
+            owned_reply r(static_cast<redisReply*>(raw));
+            // ["message", channel, payload]
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING)
+                on_event_(std::string_view(r->element[2]->str, r->element[2]->len));
+        }
+    }
+}
+
+}  // namespace chat::store
