@@ -167,12 +167,7 @@ std::string request_id_of(const request& req) {
 
 asio::awaitable<response> handlers::handle(const request& req) {
     const auto started = std::chrono::steady_clock::now();
-    auto& in_flight = core::metrics::requests_in_flight();
-    in_flight.Increment();
-    struct leave {
-        prometheus::Gauge& g;
-        ~leave() { g.Decrement(); }
-    } guard{in_flight};
+    core::metrics::gauge_scope in_flight(core::metrics::requests_in_flight());
     std::string rid = request_id_of(req);
     std::string_view route = "unmatched";
     response res = co_await dispatch(req, rid, route);

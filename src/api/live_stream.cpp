@@ -263,12 +263,7 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
     co_await beast::http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
 
-    auto& open = core::metrics::live_streams_open();
-    open.Increment();
-    struct leave {
-        prometheus::Gauge& g;
-        ~leave() { g.Decrement(); }
-    } guard{open};
+    core::metrics::gauge_scope open(core::metrics::live_streams_open());
 
     sse_writer out(stream, chunked);
     if (!co_await out.write("retry: 1000\n\n")) co_return;
@@ -284,12 +279,7 @@ task<std::vector<store::message_row>> live_streams::wait_for_messages(std::strin
                                                                       clock::time_point deadline) {
     auto ex = co_await asio::this_coro::executor;
     auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
-    auto& open = core::metrics::live_streams_open();
-    open.Increment();
-    struct leave {
-        prometheus::Gauge& g;
-        ~leave() { g.Decrement(); }
-    } guard{open};
+    core::metrics::gauge_scope open(core::metrics::live_streams_open());
     for (;;) {
         auto rows = co_await svc_.list_messages(token, chat, after, limit);
         if (!rows || !rows->empty()) co_return rows;

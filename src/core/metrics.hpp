@@ -26,6 +26,18 @@ prometheus::Gauge& requests_in_flight();
 prometheus::Gauge& connections_open();
 prometheus::Counter& connections_rejected();
 prometheus::Counter& rate_limited();
+// Holds a gauge up by one for its lifetime (requests in flight, open streams).
+class gauge_scope {
+  public:
+    explicit gauge_scope(prometheus::Gauge& g) : g_(g) { g_.Increment(); }
+    ~gauge_scope() { g_.Decrement(); }
+    gauge_scope(const gauge_scope&) = delete;
+    gauge_scope& operator=(const gauge_scope&) = delete;
+
+  private:
+    prometheus::Gauge& g_;
+};
+
 // Live delivery (SSE streams, long polls).
 prometheus::Gauge& live_streams_open();
 void live_event_sent(std::string_view kind, double lag_seconds);  // lag < 0: not measured (replay, update)

@@ -59,9 +59,10 @@ struct history_window {
     int wait_s = 0;
 };
 inline constexpr int max_wait_s = 60;
-result<history_window> parse_history(std::optional<std::string_view> after, std::optional<std::string_view> before,
-                                     std::optional<std::string_view> around, std::optional<std::string_view> wait,
-                                     int limit);
+result<history_window> parse_history(std::optional<std::string_view> after,
+                                     std::optional<std::string_view> before,
+                                     std::optional<std::string_view> around,
+                                     std::optional<std::string_view> wait, int limit);
 // Idempotency-Key header: 1..255 visible ASCII characters.
 result<std::string> validate_idempotency_key(std::string_view raw);
 
