@@ -136,3 +136,89 @@ core::result<event> decode(std::string_view text) {
 }
 
 }  // namespace chat::domain
+
+namespace chat::domain {
+
+namespace {
+
+constexpr std::string_view envelope_prefix = "chat.envelope/";
+
+// A decimal number without sign or leading zero, at `pos`, ended by '\n'; advances past the '\n'.
+// Refuses more than 19 digits, so it never overflows.
+bool read_count(std::string_view s, std::size_t& pos, std::uint64_t& out) {
+    std::size_t start = pos;
+    std::uint64_t v = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (pos - start >= 19) return false;
+        v = v * 10 + static_cast<std::uint64_t>(s[pos] - '0');
+        ++pos;
+    }
+    std::size_t digits = pos - start;
+    if (digits == 0 || (digits > 1 && s[start] == '0')) return false;
+    if (pos >= s.size() || s[pos] != '\n') return false;
+    ++pos;
+    out = v;
+    return true;
+}
+
+}  // namespace
+
+bool is_envelope(std::string_view body) {
+    return body.starts_with(envelope_prefix);
+}
+
+std::string encode_envelope(const std::vector<std::string_view>& event_jsons) {
+    std::size_t size = envelope_magic.size() + 24;
+    for (auto j : event_jsons) size += j.size() + 22;
+    std::string out;
+    out.reserve(size);
+    out += envelope_magic;
+    out += std::to_string(event_jsons.size());
+    out += '\n';
+    for (auto j : event_jsons) {
+        out += std::to_string(j.size());
+        out += '\n';
+        out += j;
+        out += '\n';
+    }
+    return out;
+}
+
+core::result<std::vector<delivery_item>> decode_delivery(std::string_view body) {
+    std::vector<delivery_item> items;
+    if (!is_envelope(body)) {
+        // The old format: the message is one event.
+        items.push_back({std::string(body), decode(body)});
+        return items;
+    }
+    if (!body.starts_with(envelope_magic))
+        return make_error(errc::bad_request, "unsupported envelope version");
+    std::size_t pos = envelope_magic.size();
+    std::uint64_t count = 0;
+    if (!read_count(body, pos, count)) return make_error(errc::bad_request, "envelope header is malformed");
+    if (count > max_decoded_envelope_events)
+        return make_error(errc::bad_request, "envelope claims " + std::to_string(count) +
+                                                 " events, more than " +
+                                                 std::to_string(max_decoded_envelope_events));
+    // Each item takes at least 3 bytes ("0\n\n"): a count the body cannot hold is refused before
+    // anything is reserved for it.
+    if (count > (body.size() - pos) / 3)
+        return make_error(errc::bad_request, "envelope is shorter than its count says");
+    items.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t k = 0; k < count; ++k) {
+        std::uint64_t len = 0;
+        if (!read_count(body, pos, len))
+            return make_error(errc::bad_request,
+                              "envelope item " + std::to_string(k + 1) + " has a malformed length");
+        if (len >= body.size() - pos || body[pos + len] != '\n')
+            return make_error(errc::bad_request,
+                              "envelope item " + std::to_string(k + 1) + " runs past its length");
+        auto json = body.substr(pos, static_cast<std::size_t>(len));
+        pos += static_cast<std::size_t>(len) + 1;
+        items.push_back({std::string(json), decode(json)});
+    }
+    if (pos != body.size()) return make_error(errc::bad_request, "envelope has bytes after its last item");
+    return items;
+}
+
+}  // namespace chat::domain

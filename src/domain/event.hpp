@@ -3,10 +3,12 @@
 // worker needs to store it without asking anyone (no ordering dependency between events), plus a
 // creation id: redelivery of the same event is recognised by it, and a different event claiming an
 // already stored number is a conflict the worker refuses to overwrite.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "core/error.hpp"
 
@@ -46,5 +48,42 @@ std::string encode(const event& e);
 // The request id an event carries ("" when none).
 const std::string& request_id(const event& e);
 core::result<event> decode(std::string_view json);
+
+// An envelope: several events in one broker message, so the broker's per-message work (one index
+// entry, one confirm, one delivery, one ack) is paid once for a whole group-commit round.
+// Wire format (text, length-prefixed so that one bad item never hides the others):
+//
+//   chat.envelope/1 <count>\n
+//   <byte length of item 1>\n<item 1: one event's JSON, exactly as encode() wrote it>\n
+//   ...
+//   <byte length of item n>\n<item n>\n
+//
+// Lengths and the count are decimal without sign or leading zeros; nothing may follow the last
+// item. A body that does not start with the magic "chat.envelope/" is a single event in the old
+// format (one event's JSON per message), which every worker keeps accepting.
+inline constexpr std::string_view envelope_magic = "chat.envelope/1 ";
+inline constexpr std::string_view envelope_content_type = "application/vnd.chat.envelope";
+// The most items a decoder accepts: the publisher writes at most publisher::max_envelope_events
+// (256 by default); anything claiming more is not ours and is refused whole, before any allocation.
+inline constexpr std::size_t max_decoded_envelope_events = 10000;
+
+// Never throws; the items are copied as given (each must be one event's JSON for a worker to store it).
+std::string encode_envelope(const std::vector<std::string_view>& event_jsons);
+
+// Whether a broker message body is in the envelope format (of any version).
+bool is_envelope(std::string_view body);
+
+// One event of a delivery: its exact bytes (what goes to the dead-letter queue if it cannot be
+// stored) and the decoded event or why it is poison.
+struct delivery_item {
+    std::string json;
+    core::result<event> ev;
+};
+
+// Decodes a broker message of either format. An old single-event message gives one item (its
+// decode error, if any, is that item's). An error is returned only for an envelope whose framing is
+// broken (bad header, unknown version, a length past the end, trailing bytes, too many items): its
+// items cannot be told apart, so the whole message is poison. Never throws.
+core::result<std::vector<delivery_item>> decode_delivery(std::string_view body);
 
 }  // namespace chat::domain
