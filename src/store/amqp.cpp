@@ -10,7 +10,7 @@
 namespace chat::store {
 
 namespace {
-amqp_bytes_t bytes(const std::string& s) {
+amqp_bytes_t bytes(std::string_view s) {
     return amqp_bytes_t{s.size(), const_cast<char*>(s.data())};
 }
 
@@ -90,14 +90,15 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
     return {};
 }
 
-core::result<std::uint64_t> amqp_session::publish(const std::string& queue, const std::string& body,
+core::result<std::uint64_t> amqp_session::publish(const std::string& queue, std::string_view body,
                                                   const std::string& message_id,
-                                                  const std::string& reason_header) {
+                                                  const std::string& reason_header,
+                                                  const char* content_type) {
     if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     amqp_basic_properties_t props;
     std::memset(&props, 0, sizeof props);
     props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
+    props.content_type = amqp_cstring_bytes(content_type);
     props.delivery_mode = 2;  // persistent: survives a broker restart once confirmed
     props.message_id = bytes(message_id);
     amqp_table_entry_t entry;
@@ -182,7 +183,10 @@ core::result<std::optional<delivery>> amqp_session::next(std::chrono::millisecon
     if (r.reply_type == AMQP_RESPONSE_NORMAL) {
         delivery d{env.delivery_tag,
                    std::string(static_cast<char*>(env.message.body.bytes), env.message.body.len),
-                   env.redelivered != 0};
+                   env.redelivered != 0, std::string()};
+        if (env.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+            d.message_id.assign(static_cast<char*>(env.message.properties.message_id.bytes),
+                                env.message.properties.message_id.len);
         amqp_destroy_envelope(&env);
         return std::optional<delivery>{std::move(d)};
     }
@@ -195,6 +199,37 @@ core::result<void> amqp_session::ack(std::uint64_t tag, bool multiple) {
     if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     if (amqp_basic_ack(conn_, 1, tag, multiple ? 1 : 0) != AMQP_STATUS_OK) return fail("ack failed");
     return {};
+}
+
+core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::string& queue, std::size_t max) {
+    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
+    std::vector<peeked> out;
+    std::uint64_t last_tag = 0;
+    while (out.size() < max) {
+        amqp_rpc_reply_t r = amqp_basic_get(conn_, 1, bytes(queue), 0);
+        if (r.reply_type != AMQP_RESPONSE_NORMAL) return fail("basic.get failed");
+        if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) break;  // basic.get-empty
+        last_tag = static_cast<amqp_basic_get_ok_t*>(r.reply.decoded)->delivery_tag;
+        amqp_message_t msg;
+        if (amqp_read_message(conn_, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL) return fail("reading a message");
+        peeked p;
+        p.body.assign(static_cast<char*>(msg.body.bytes), msg.body.len);
+        const auto& props = msg.properties;
+        if (props._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+            p.message_id.assign(static_cast<char*>(props.message_id.bytes), props.message_id.len);
+        if (props._flags & AMQP_BASIC_HEADERS_FLAG)
+            for (int i = 0; i < props.headers.num_entries; ++i) {
+                const auto& e = props.headers.entries[i];
+                std::string_view key(static_cast<char*>(e.key.bytes), e.key.len);
+                if (key == "x-chat-dead-letter-reason" &&
+                    (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES))
+                    p.reason.assign(static_cast<char*>(e.value.value.bytes.bytes), e.value.value.bytes.len);
+            }
+        amqp_destroy_message(&msg);
+        out.push_back(std::move(p));
+    }
+    if (last_tag != 0 && amqp_basic_nack(conn_, 1, last_tag, 1, 1) != AMQP_STATUS_OK) return fail("nack failed");
+    return out;
 }
 
 core::result<std::uint32_t> amqp_session::queue_depth(const std::string& queue) {

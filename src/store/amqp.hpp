@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/config.hpp"
@@ -19,6 +20,7 @@ struct delivery {
     std::uint64_t tag = 0;
     std::string body;
     bool redelivered = false;
+    std::string message_id;  // as published ("" when none)
 };
 
 class amqp_session {
@@ -35,10 +37,11 @@ class amqp_session {
     bool is_open() const { return conn_ != nullptr; }
     void close();
 
-    // Publishes a persistent JSON message to `queue` through the default exchange. In confirm mode the
+    // Publishes a persistent message to `queue` through the default exchange. In confirm mode the
     // returned number is the message's publish sequence number (its confirm's delivery tag).
-    core::result<std::uint64_t> publish(const std::string& queue, const std::string& body,
-                                        const std::string& message_id, const std::string& reason_header = {});
+    core::result<std::uint64_t> publish(const std::string& queue, std::string_view body,
+                                        const std::string& message_id, const std::string& reason_header = {},
+                                        const char* content_type = "application/json");
     // Waits for confirms until every sequence number up to `last` is acked or nacked, or the deadline.
     // Returns the set of nacked sequence numbers (normally empty).
     core::result<std::vector<std::uint64_t>> wait_confirms(std::uint64_t last,
@@ -49,6 +52,14 @@ class amqp_session {
     // Next delivery, or nullopt after the timeout.
     core::result<std::optional<delivery>> next(std::chrono::milliseconds timeout);
     core::result<void> ack(std::uint64_t tag, bool multiple);
+    // Up to `max` messages at the head of `queue`, read and then put back in place (basic.get, then a
+    // nack with requeue): for operators looking at the dead-letter queue.
+    struct peeked {
+        std::string body;
+        std::string message_id;
+        std::string reason;  // the x-chat-dead-letter-reason header ("" when none)
+    };
+    core::result<std::vector<peeked>> peek(const std::string& queue, std::size_t max);
     // Messages ready in the queue (passive declare), e.g. to wait for the queue to drain.
     core::result<std::uint32_t> queue_depth(const std::string& queue);
 
