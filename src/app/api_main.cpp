@@ -27,7 +27,8 @@ int main() {
     try {
         boost::asio::io_context ioc(cfg.http_threads);
         boost::asio::thread_pool blocking_pool(static_cast<std::size_t>(cfg.blocking_threads));
-        chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections);
+        chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections, 2000,
+                                         static_cast<std::size_t>(cfg.envelope_max_events));
         publisher.start();
         chat::api::store_service svc(cfg, blocking_pool, publisher);
         // Live delivery: events from every API server arrive over Redis pub/sub into this server's hub.

@@ -70,6 +70,7 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.integer("CHAT_HTTP_THREADS", c.http_threads, 1, 256);
     r.integer("CHAT_BLOCKING_THREADS", c.blocking_threads, 1, 1024);
     r.integer("CHAT_PUBLISHER_CONNECTIONS", c.publisher_connections, 1, 64);
+    r.integer("CHAT_ENVELOPE_MAX_EVENTS", c.envelope_max_events, 1, 10000);
     r.integer("CHAT_MAX_BODY_BYTES", c.max_body_bytes, 1024, 16 * 1024 * 1024);
     r.integer("CHAT_MAX_MESSAGE_BYTES", c.max_message_bytes, 1, 1024 * 1024);
     r.integer("CHAT_MAX_PAGE_SIZE", c.max_page_size, 1, 10000);

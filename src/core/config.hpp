@@ -50,6 +50,9 @@ struct config {
     // wake per hand-off: +10-20% throughput, half the read p99) and 4 (too few Redis/MySQL waits in flight).
     int blocking_threads = 16;
     int publisher_connections = 2;  // AMQP connections, each a group-commit publisher thread
+    // Events per broker message (an envelope; see domain/event.hpp). 1 publishes every event in the
+    // old single-event format, which workers older than envelopes can read (rolling deploys).
+    int envelope_max_events = 256;
     std::size_t max_body_bytes = 64 * 1024;
     std::size_t max_message_bytes = 10000;  // message body, in bytes of UTF-8
     int max_page_size = 100;

@@ -60,6 +60,12 @@ struct families {
                                                             .Name("chat_broker_published_total")
                                                             .Help("Events published, by broker outcome")
                                                             .Register(*reg);
+    prometheus::Counter& broker_messages =
+        BuildCounter()
+            .Name("chat_broker_messages_total")
+            .Help("Broker messages published (an envelope carries many events)")
+            .Register(*reg)
+            .Add({});
     Histogram& confirm_seconds = BuildHistogram()
                                      .Name("chat_broker_confirm_duration_seconds")
                                      .Help("Publish of one group-commit batch until the broker confirmed it")
@@ -189,6 +195,10 @@ void broker_confirm(std::size_t messages, double seconds, bool ok) {
     fam.confirms.Add({{"result", ok ? "confirmed" : "failed"}}).Increment(static_cast<double>(messages));
     fam.confirm_batch.Observe(static_cast<double>(messages));
     if (ok) fam.confirm_seconds.Observe(seconds);
+}
+
+void broker_messages(std::size_t n) {
+    f().broker_messages.Increment(static_cast<double>(n));
 }
 
 void worker_batch(std::size_t events, double seconds) {

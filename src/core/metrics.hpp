@@ -46,6 +46,8 @@ void live_dropped_slow();
 void escaped_exception(std::string_view where);
 // One group-commit round of the publisher: how many events, how long until the broker confirmed.
 void broker_confirm(std::size_t messages, double seconds, bool ok);
+// Broker messages those events went out in (an envelope carries a whole group).
+void broker_messages(std::size_t n);
 
 // Worker.
 void worker_batch(std::size_t events, double seconds);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "core/metrics.hpp"
+#include "domain/event.hpp"
 #include "store/amqp.hpp"
 #include "store/redis.hpp"
 
@@ -13,8 +14,14 @@ namespace chat::store {
 using core::errc;
 using core::make_error;
 
-publisher::publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch)
-    : cfg_(std::move(cfg)), redis_cfg_(std::move(redis)), connections_(connections), max_batch_(max_batch) {}
+publisher::publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch,
+                     std::size_t envelope_max_events)
+    : cfg_(std::move(cfg)),
+      redis_cfg_(std::move(redis)),
+      connections_(connections),
+      max_batch_(max_batch),
+      envelope_max_events_(
+          std::clamp<std::size_t>(envelope_max_events, 1, domain::max_decoded_envelope_events)) {}
 
 publisher::~publisher() {
     stop();
@@ -52,6 +59,11 @@ std::uint64_t publisher::messages() const {
     return messages_;
 }
 
+std::uint64_t publisher::envelopes() const {
+    std::lock_guard lock(mu_);
+    return envelopes_;
+}
+
 void publisher::enqueue(std::string body, std::string message_id, redis_commands after_confirm,
                         handler_type handler) {
     {
@@ -71,10 +83,31 @@ void publisher::complete(item& it, core::result<void> r) {
     it.handler(std::move(r));
 }
 
-core::result<void> publisher::publish_batch(amqp_session& session, std::vector<item>& batch,
-                                            std::vector<std::uint64_t>& seqs,
+std::vector<publisher::envelope> publisher::pack(const std::vector<item>& batch) const {
+    std::vector<envelope> out;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto size = batch[i].body.size() + 24;  // the item's length line and newline, generously
+        if (out.empty() || out.back().count >= envelope_max_events_ || bytes + size > max_envelope_bytes) {
+            out.push_back({i, 0, {}, 0});
+            bytes = 0;
+        }
+        ++out.back().count;
+        bytes += size;
+    }
+    std::vector<std::string_view> views;
+    for (auto& env : out) {
+        if (env.count == 1) continue;
+        views.clear();
+        for (std::size_t k = env.first; k < env.first + env.count; ++k) views.push_back(batch[k].body);
+        env.body = domain::encode_envelope(views);
+    }
+    return out;
+}
+
+core::result<void> publisher::publish_batch(amqp_session& session, const std::vector<item>& batch,
+                                            std::vector<envelope>& envelopes,
                                             std::vector<std::uint64_t>& nacked) {
-    seqs.clear();
     nacked.clear();
     if (!session.is_open()) {
         if (auto ok = session.open(true, 0); !ok) {
@@ -82,13 +115,17 @@ core::result<void> publisher::publish_batch(amqp_session& session, std::vector<i
             return ok.error();
         }
     }
-    for (auto& it : batch) {
-        auto seq = session.publish(cfg_.queue, it.body, it.message_id);
+    for (auto& env : envelopes) {
+        // The message id is the first event's creation id: an operator can find the envelope from it.
+        const auto& first = batch[env.first];
+        auto seq = env.count == 1 ? session.publish(cfg_.queue, first.body, first.message_id)
+                                  : session.publish(cfg_.queue, env.body, first.message_id, {},
+                                                    domain::envelope_content_type.data());
         if (!seq) return seq.error();
-        seqs.push_back(*seq);
+        env.seq = *seq;
     }
-    auto waited =
-        session.wait_confirms(seqs.back(), std::chrono::steady_clock::now() + std::chrono::seconds(10));
+    auto waited = session.wait_confirms(envelopes.back().seq,
+                                        std::chrono::steady_clock::now() + std::chrono::seconds(10));
     if (!waited) return waited.error();
     nacked = std::move(*waited);
     return {};
@@ -113,26 +150,35 @@ void publisher::run() {
         // restart); the second attempt uses a fresh one. Publishing a batch twice is harmless: the
         // worker recognises the creation ids.
         core::result<void> outcome;
-        std::vector<std::uint64_t> seqs;
+        auto envelopes = pack(batch);
         std::vector<std::uint64_t> nacked;
         auto started = std::chrono::steady_clock::now();
         for (int attempt = 0; attempt < 2; ++attempt) {
             bool was_open = session.is_open();
-            outcome = publish_batch(session, batch, seqs, nacked);
+            outcome = publish_batch(session, batch, envelopes, nacked);
             if (outcome || !was_open) break;
         }
         {
             std::lock_guard lock(mu_);
             ++batches_;
             messages_ += batch.size();
+            envelopes_ += envelopes.size();
         }
         core::metrics::broker_confirm(
             batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
             outcome.has_value() && nacked.empty());
+        core::metrics::broker_messages(envelopes.size());
+        // Per event: was the broker message holding it confirmed? A nacked envelope fails all of its
+        // events; a failed publish or confirm fails the whole batch.
+        std::vector<char> confirmed(batch.size(), 0);
+        for (const auto& env : envelopes) {
+            bool ok = outcome && std::find(nacked.begin(), nacked.end(), env.seq) == nacked.end();
+            for (std::size_t k = env.first; ok && k < env.first + env.count; ++k) confirmed[k] = 1;
+        }
         // The confirmed requests' Redis commands, in one round trip, before anyone hears back.
         redis_commands after;
-        for (std::size_t i = 0; outcome && i < batch.size(); ++i)
-            if (std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end())
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            if (confirmed[i])
                 for (auto& cmd : batch[i].after_confirm) after.push_back(std::move(cmd));
         if (!after.empty()) {
             auto replies = redis.pipeline(after);
@@ -143,11 +189,11 @@ void publisher::run() {
                 spdlog::warn("publisher: after-confirm Redis writes skipped ({} commands)", after.size());
         }
         for (std::size_t i = 0; i < batch.size(); ++i) {
-            bool ok = outcome && std::find(nacked.begin(), nacked.end(), seqs[i]) == nacked.end();
-            complete(batch[i], ok ? core::result<void>{}
-                                  : core::result<void>{
-                                        outcome ? make_error(errc::unavailable, "broker refused the message")
-                                                : outcome.error()});
+            complete(batch[i], confirmed[i]
+                                   ? core::result<void>{}
+                                   : core::result<void>{
+                                         outcome ? make_error(errc::unavailable, "broker refused the message")
+                                                 : outcome.error()});
         }
         if (!outcome) {
             // The broker is unreachable: wait a little before the next attempt so that a burst of

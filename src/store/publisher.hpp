@@ -1,9 +1,13 @@
 #pragma once
 // Group-commit publisher. Owns `connections` threads, each with its own AMQP connection in confirm
 // mode. Requests queue up while a thread waits for the broker's confirms; the next free thread
-// publishes everything queued in one go and waits for one round of confirms, so under load one
-// broker round trip acknowledges many creations. A request completes (on its own executor) only
-// when the broker confirmed the persistent message, or with errc::unavailable.
+// takes everything queued (at most max_batch events) and publishes it as envelopes, broker messages
+// that carry many events each (domain::encode_envelope; at most `envelope_max_events` events or
+// max_envelope_bytes, whichever comes first), then waits for one round of confirms. The broker's
+// work is per message, so an envelope of n events costs it about what one event did. A group of
+// one event goes out in the old single-event format. A request completes (on its own executor) only
+// when the broker confirmed the persistent message that holds its event, or with errc::unavailable
+// (the envelope was nacked or the confirm failed: every request in it fails).
 //
 // A request may carry Redis commands to run once its message is confirmed (the read-your-writes
 // entry of a message): the thread runs those of a whole batch in one pipelined round trip, on its
@@ -35,7 +39,13 @@ class publisher {
 
     using redis_commands = std::vector<std::vector<std::string>>;
 
-    publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch = 2000);
+    // An envelope's bytes are capped so that a worker's prefetch (twice its batch size, in messages)
+    // stays bounded in memory and an envelope stays far below the broker's and MariaDB's packet
+    // limits; one event larger than this still goes out, alone.
+    static constexpr std::size_t max_envelope_bytes = 256 * 1024;
+
+    publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch = 2000,
+              std::size_t envelope_max_events = 256);
     ~publisher();
     publisher(const publisher&) = delete;
     publisher& operator=(const publisher&) = delete;
@@ -64,9 +74,11 @@ class publisher {
                              std::forward<CompletionToken>(token));
     }
 
-    // Batches published so far and the messages in them (a measure of the group commit).
+    // Batches published so far, the events in them (a measure of the group commit) and the broker
+    // messages those went out in.
     std::uint64_t batches() const;
     std::uint64_t messages() const;
+    std::uint64_t envelopes() const;
 
   private:
     struct item {
@@ -77,15 +89,24 @@ class publisher {
     };
     void enqueue(std::string body, std::string message_id, redis_commands after_confirm,
                  handler_type handler);
+    // Consecutive events of a batch that go out in one broker message.
+    struct envelope {
+        std::size_t first = 0;
+        std::size_t count = 0;
+        std::string body;  // encode_envelope of the events; empty for one event (its own body is sent)
+        std::uint64_t seq = 0;
+    };
     void run();
-    core::result<void> publish_batch(amqp_session& session, std::vector<item>& batch,
-                                     std::vector<std::uint64_t>& seqs, std::vector<std::uint64_t>& nacked);
+    std::vector<envelope> pack(const std::vector<item>& batch) const;
+    core::result<void> publish_batch(amqp_session& session, const std::vector<item>& batch,
+                                     std::vector<envelope>& envelopes, std::vector<std::uint64_t>& nacked);
     static void complete(item& it, core::result<void> r);
 
     core::amqp_config cfg_;
     core::redis_config redis_cfg_;
     int connections_;
     std::size_t max_batch_;
+    std::size_t envelope_max_events_;
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<item> queue_;
@@ -93,6 +114,7 @@ class publisher {
     std::vector<std::thread> threads_;
     std::uint64_t batches_ = 0;
     std::uint64_t messages_ = 0;
+    std::uint64_t envelopes_ = 0;
 };
 
 }  // namespace chat::store
