@@ -45,40 +45,58 @@ std::vector<consumer::pending_delivery> consumer::collect() {
         return batch;
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(cfg_.batch_delay_ms);
-    auto first_event = domain::decode((**first).body);
-    batch.push_back({std::move(**first), std::move(first_event)});
-    // After a batch failed on a bug, one delivery at a time finds the event that causes it.
-    const std::size_t limit = crash_streak_ > 0 ? 1 : static_cast<std::size_t>(cfg_.batch_size);
-    while (batch.size() < limit && !stop_) {
+    auto first_items = domain::decode_delivery((**first).body);
+    batch.push_back({std::move(**first), std::move(first_items)});
+    // The batch counts events, not deliveries: an envelope is taken whole, so the batch may end up
+    // to one envelope larger than CHAT_BATCH_SIZE. After a batch failed on a bug, one delivery at a
+    // time finds the delivery that causes it.
+    std::size_t events = batch.back().events();
+    while (crash_streak_ == 0 && events < static_cast<std::size_t>(cfg_.batch_size) && !stop_) {
         auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
                                                                           std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         auto more = in_.next(left);
         if (!more || !*more) break;  // a broken connection surfaces on the next ack or read
-        auto ev = domain::decode((**more).body);
-        batch.push_back({std::move(**more), std::move(ev)});
+        auto items = domain::decode_delivery((**more).body);
+        batch.push_back({std::move(**more), std::move(items)});
+        events += batch.back().events();
     }
     return batch;
 }
 
-bool consumer::store_batch(std::vector<pending_delivery>& batch,
-                           std::vector<std::pair<std::size_t, std::string>>& dead, batch_outcome& stored) {
+bool consumer::store_batch(std::vector<pending_delivery>& batch, std::vector<dead_letter_entry>& dead,
+                           batch_outcome& stored) {
+    struct position {
+        std::size_t delivery;
+        std::size_t item;
+    };
     std::vector<domain::event> events;
-    std::vector<std::size_t> positions;  // event index -> batch index
+    std::vector<position> positions;  // event index -> delivery and item
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].ev) {
-            events.push_back(*batch[i].ev);
-            positions.push_back(i);
-        } else {
-            dead.emplace_back(i, "undecodable event: " + batch[i].ev.error().message);
+        if (!batch[i].items) {
+            dead.push_back({i, std::nullopt, "undecodable envelope: " + batch[i].items.error().message});
+            continue;
+        }
+        auto& items = *batch[i].items;
+        for (std::size_t j = 0; j < items.size(); ++j) {
+            if (items[j].ev) {
+                events.push_back(*items[j].ev);
+                positions.push_back({i, j});
+            } else {
+                dead.push_back({i, j, "undecodable event: " + items[j].ev.error().message});
+            }
         }
     }
+    auto reject = [&](std::size_t e, std::string reason) {
+        dead.push_back({positions[e].delivery, positions[e].item, std::move(reason)});
+    };
+    if (events.empty()) return true;  // only poison, or empty envelopes: nothing to store
     int delay = 100;
     int internal_failures = 0;
     while (!out_of_time()) {
         auto out = writer_.write(events);
         if (out) {
-            for (auto& r : out->rejected) dead.emplace_back(positions[r.index], r.reason);
+            for (auto& r : out->rejected) reject(r.index, r.reason);
             stored = std::move(*out);
             return true;
         }
@@ -95,7 +113,7 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
         while (!out_of_time()) {
             auto out = writer_.write({events[e]});
             if (out) {
-                for (auto& r : out->rejected) dead.emplace_back(positions[e], r.reason);
+                for (auto& r : out->rejected) reject(e, r.reason);
                 stored.stored_chats.insert(stored.stored_chats.end(), out->stored_chats.begin(),
                                            out->stored_chats.end());
                 stored.stored_messages.insert(stored.stored_messages.end(), out->stored_messages.begin(),
@@ -103,7 +121,7 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
                 break;
             }
             if (out.error().code == errc::internal && ++attempts >= 3) {
-                dead.emplace_back(positions[e], "cannot be stored: " + out.error().message);
+                reject(e, "cannot be stored: " + out.error().message);
                 break;
             }
             backoff(one_delay);
@@ -112,20 +130,52 @@ bool consumer::store_batch(std::vector<pending_delivery>& batch,
     return !out_of_time();
 }
 
+namespace {
+std::string creation_id_of(const domain::event& e) {
+    return std::visit(
+        [](const auto& x) -> std::string {
+            if constexpr (requires { x.creation_id; })
+                return x.creation_id;
+            else
+                return {};
+        },
+        e);
+}
+}  // namespace
+
 bool consumer::dead_letter(const std::vector<pending_delivery>& batch,
-                           const std::vector<std::pair<std::size_t, std::string>>& dead) {
+                           const std::vector<dead_letter_entry>& dead) {
     if (dead.empty()) return true;
     int delay = 100;
     while (!out_of_time()) {
         bool ok = dlq_.is_open() || dlq_.open(true).has_value();
         std::uint64_t last = 0;
         for (std::size_t k = 0; ok && k < dead.size(); ++k) {
-            const auto& [i, reason] = dead[k];
-            {
-                core::request_id_scope scope(batch[i].ev ? domain::request_id(*batch[i].ev) : "");
-                spdlog::error("dead-lettering delivery: {}", reason);
+            const auto& entry = dead[k];
+            const auto& p = batch[entry.delivery];
+            // An event of an envelope goes alone, as its own JSON (what an old-format message would
+            // have been), with its creation id as message id; the reason names the envelope it came
+            // from. An undecodable envelope goes whole, under its own message id.
+            std::string_view body = p.d.body;
+            std::string message_id = p.d.message_id.empty() ? "dead" : p.d.message_id;
+            std::string reason = entry.reason;
+            std::string rid;
+            if (entry.item) {
+                const auto& it = (*p.items)[*entry.item];
+                body = it.json;
+                if (it.ev) {
+                    rid = domain::request_id(*it.ev);
+                    if (auto cid = creation_id_of(*it.ev); !cid.empty()) message_id = cid;
+                }
+                if (domain::is_envelope(p.d.body))
+                    reason += " (event " + std::to_string(*entry.item + 1) + " of " +
+                              std::to_string(p.items->size()) + " in envelope " + p.d.message_id + ")";
             }
-            auto seq = dlq_.publish(cfg_.amqp.dead_letter_queue, batch[i].d.body, "dead", reason);
+            {
+                core::request_id_scope scope(rid);
+                spdlog::error("dead-lettering {}: {}", entry.item ? "event" : "delivery", reason);
+            }
+            auto seq = dlq_.publish(cfg_.amqp.dead_letter_queue, body, message_id, reason);
             ok = seq.has_value();
             if (ok) last = *seq;
         }
@@ -163,27 +213,35 @@ bool consumer::after_store(const batch_outcome& stored) {
     return true;
 }
 
-void consumer::observe(const std::vector<pending_delivery>& batch, std::size_t dead, double seconds) {
-    core::metrics::worker_batch(batch.size(), seconds);
-    core::metrics::worker_events("dead_lettered", dead);
-    core::metrics::worker_events("stored", batch.size() - dead);
+void consumer::observe(const std::vector<pending_delivery>& batch, const std::vector<dead_letter_entry>& dead,
+                       double seconds) {
+    std::size_t events = 0;
+    std::size_t dead_events = 0;
+    for (const auto& p : batch) events += p.events();
+    for (const auto& d : dead) dead_events += d.item ? 1 : batch[d.delivery].events();
+    core::metrics::worker_batch(events, seconds);
+    core::metrics::worker_events("dead_lettered", dead_events);
+    core::metrics::worker_events("stored", events - dead_events);
     auto now = core::now_ms();
     std::string ids;
     std::size_t listed = 0;
     for (const auto& p : batch) {
-        if (!p.ev) continue;
-        std::visit(
-            [&](const auto& e) {
-                if constexpr (requires { e.created_at_ms; })
-                    core::metrics::persistence_lag(
-                        static_cast<double>(std::max<std::int64_t>(0, now - e.created_at_ms)) / 1000.0);
-            },
-            *p.ev);
-        const auto& rid = domain::request_id(*p.ev);
-        if (!rid.empty() && listed++ < 10) ids += (ids.empty() ? "" : ",") + rid;
+        if (!p.items) continue;
+        for (const auto& it : *p.items) {
+            if (!it.ev) continue;
+            std::visit(
+                [&](const auto& e) {
+                    if constexpr (requires { e.created_at_ms; })
+                        core::metrics::persistence_lag(
+                            static_cast<double>(std::max<std::int64_t>(0, now - e.created_at_ms)) / 1000.0);
+                },
+                *it.ev);
+            const auto& rid = domain::request_id(*it.ev);
+            if (!rid.empty() && listed++ < 10) ids += (ids.empty() ? "" : ",") + rid;
+        }
     }
-    spdlog::debug("stored batch: {} events, {} rejected in {:.1f} ms; request ids {}{}", batch.size(), dead,
-                  seconds * 1000, ids, listed > 10 ? ",..." : "");
+    spdlog::debug("stored batch: {} events in {} deliveries, {} rejected in {:.1f} ms; request ids {}{}",
+                  events, batch.size(), dead_events, seconds * 1000, ids, listed > 10 ? ",..." : "");
 }
 
 void consumer::run() {
@@ -214,7 +272,7 @@ void consumer::run() {
             // reason. The worker goes on, and never spins: it backs off first.
             core::log_escape{"consumer"}(std::current_exception());
             if (batch.size() == 1 && crash_streak_ > 0) {
-                if (dead_letter(batch, {{0, "the worker failed on this event (a bug, see its log)"}}))
+                if (dead_letter(batch, {{0, std::nullopt, "the worker failed on this event (a bug, see its log)"}}))
                     (void)in_.ack(batch.front().d.tag, false);
                 crash_streak_ = 0;
             } else {
@@ -233,7 +291,7 @@ void consumer::run() {
 
 bool consumer::process(std::vector<pending_delivery>& batch) {
     auto started = std::chrono::steady_clock::now();
-    std::vector<std::pair<std::size_t, std::string>> dead;
+    std::vector<dead_letter_entry> dead;
     batch_outcome stored;
     if (!store_batch(batch, dead, stored)) return false;  // stopping: unacked deliveries return to the queue
     if (!dead_letter(batch, dead)) return false;
@@ -250,7 +308,7 @@ bool consumer::process(std::vector<pending_delivery>& batch) {
         spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
         return true;
     }
-    observe(batch, dead.size(),
+    observe(batch, dead,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return true;
 }
