@@ -2,6 +2,8 @@
 import concurrent.futures
 import json
 import unittest
+import urllib.request
+import uuid
 
 from harness import Client, app_id, ctl, redis_cli, sql, start_api, start_worker, unique, wait_until
 
@@ -362,6 +364,92 @@ class DeadLetters(unittest.TestCase):
         c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "next"})
         wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {aid}") == [["2"]],
                    what="next message stored")
+
+
+class Envelopes(unittest.TestCase):
+    """Several events in one broker message (domain/event.hpp): stored as a whole, poison alone."""
+
+    def setUp(self):
+        self.c = Client(api.port)
+        self.token = new_app(self.c)
+        self.c.request("POST", f"/api/v1/apps/{self.token}/chats")
+        self.c.request("POST", f"/api/v1/apps/{self.token}/chats/1/messages", {"body": "the real one"})
+        self.aid = app_id(self.token)
+        wait_until(lambda: self.stored() == [["1", "the real one"]], what="stored")
+
+    def stored(self):
+        return sql(f"SELECT number, body FROM messages WHERE application_id = {self.aid} ORDER BY number")
+
+    def event(self, number, body, creation_id=None):
+        return json.dumps({"type": "message.created", "app_id": self.aid, "token": self.token, "chat_number": 1,
+                           "number": number, "body": body, "creation_id": creation_id or uuid.uuid4().hex,
+                           "created_at": 1700000000000})
+
+    def dead_letters_after(self, before):
+        total = wait_until(lambda: int(ctl("dead-letters")) > before and int(ctl("dead-letters")), what="dead letters")
+        return [json.loads(line) for line in ctl("dead-letters", "--peek", str(total)).splitlines()][before:]
+
+    def test_a_poison_event_goes_alone_to_the_dead_letter_queue_and_the_rest_is_stored(self):
+        before = int(ctl("dead-letters"))
+        impostor = self.event(1, "an impostor", "e" * 32)  # claims a stored number
+        garbage = "this is not json"
+        ctl("publish-envelope", self.event(1000, "first envelope item"), impostor, garbage,
+            self.event(1001, "last envelope item"))
+        wait_until(lambda: int(ctl("dead-letters")) == before + 2, what="two dead letters")
+        wait_until(lambda: self.stored() == [["1", "the real one"], ["1000", "first envelope item"],
+                                              ["1001", "last envelope item"]], what="the good events stored")
+        dead = self.dead_letters_after(before)
+        self.assertEqual(len(dead), 2, dead)
+        by_body = {d["body"]: d for d in dead}
+        # Each carries its own event's bytes, not the envelope, and says where it came from.
+        self.assertEqual(set(by_body), {impostor, garbage})
+        self.assertIn("number conflict", by_body[impostor]["reason"])
+        self.assertEqual(by_body[impostor]["message_id"], "e" * 32)
+        self.assertIn("undecodable event", by_body[garbage]["reason"])
+        for d in dead:
+            self.assertIn("of 4 in envelope chat_ctl", d["reason"])
+        search = f"/api/v1/apps/{self.token}/chats/1/messages/search?q=envelope"
+        wait_until(lambda: self.c.request("GET", search)[1]["total"] == 2, what="the good events indexed")
+        # The worker goes on, and the API's numbering was never disturbed.
+        s, m, _ = self.c.request("POST", f"/api/v1/apps/{self.token}/chats/1/messages", {"body": "next"})
+        self.assertEqual((s, m["number"]), (201, 2))
+        wait_until(lambda: len(self.stored()) == 4, what="next message stored")
+
+    def test_an_envelope_whose_framing_is_broken_goes_whole(self):
+        before = int(ctl("dead-letters"))
+        broken = "chat.envelope/1 2\n" + str(len(self.event(1002, "x"))) + "\n" + self.event(1002, "x") + "\n"
+        ctl("publish", broken)
+        dead = self.dead_letters_after(before)
+        self.assertEqual([d["body"] for d in dead], [broken])
+        self.assertIn("undecodable envelope", dead[0]["reason"])
+        self.assertEqual(self.stored(), [["1", "the real one"]])
+
+    def test_a_single_event_message_of_the_old_format_is_still_consumed(self):
+        ctl("publish", self.event(1003, "queued by an older API server"))
+        wait_until(lambda: self.stored() == [["1", "the real one"], ["1003", "queued by an older API server"]],
+                   what="old-format event stored")
+
+    def test_api_creations_travel_in_envelopes(self):
+        # Concurrent creations share group-commit rounds, so some broker messages carry several.
+        def metric(name):
+            text = urllib.request.urlopen(f"http://127.0.0.1:{api.port}/metrics", timeout=5).read().decode()
+            return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+        events, messages = metric("chat_broker_published_total"), metric("chat_broker_messages_total")
+
+        def create(i):
+            cl = Client(api.port)
+            try:
+                return cl.request("POST", f"/api/v1/apps/{self.token}/chats/1/messages", {"body": f"m{i}"})[0]
+            finally:
+                cl.close()
+        with concurrent.futures.ThreadPoolExecutor(32) as ex:
+            self.assertEqual(set(ex.map(create, range(300))), {201})
+        sent_events = metric("chat_broker_published_total") - events
+        sent_messages = metric("chat_broker_messages_total") - messages
+        self.assertGreaterEqual(sent_events, 300)
+        self.assertLess(sent_messages, sent_events)
+        wait_until(lambda: len(self.stored()) == 301, what="all stored")
+        self.assertEqual([int(r[0]) for r in self.stored()], list(range(1, 302)))
 
 
 class Concurrency(unittest.TestCase):
