@@ -62,7 +62,6 @@ core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
         next_seq_ = 1;
         confirmed_up_to_ = 0;
         settled_.clear();
-        nacked_.clear();
     }
     // Quorum queues are declared with their type; classic ones without arguments, as they always were
     // (re-declaring an existing queue with other arguments is refused by the broker). A quorum queue
@@ -129,53 +128,30 @@ core::result<std::vector<std::uint64_t>> amqp_session::wait_confirms(
         int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
         if (rc == AMQP_STATUS_TIMEOUT) continue;
         if (rc != AMQP_STATUS_OK) return fail(std::string("waiting for confirms: ") + amqp_error_string2(rc));
-        if (auto ok = handle_frame(frame, nacked); !ok) return ok.error();
+        if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+        switch (frame.payload.method.id) {
+            case AMQP_BASIC_ACK_METHOD: {
+                auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
+                settle(ack->delivery_tag, ack->multiple != 0);
+                break;
+            }
+            case AMQP_BASIC_NACK_METHOD: {
+                auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
+                std::uint64_t from = nack->multiple ? confirmed_up_to_ + 1 : nack->delivery_tag;
+                for (auto t = from; t <= nack->delivery_tag; ++t)
+                    if (!settled_.contains(t)) nacked.push_back(t);
+                settle(nack->delivery_tag, nack->multiple != 0);
+                break;
+            }
+            case AMQP_CHANNEL_CLOSE_METHOD:
+            case AMQP_CONNECTION_CLOSE_METHOD:
+                return fail("broker closed the channel");
+            default:
+                break;
+        }
         amqp_maybe_release_buffers(conn_);
     }
     return nacked;
-}
-
-core::result<void> amqp_session::handle_frame(const amqp_frame_t& frame, std::vector<std::uint64_t>& nacked) {
-    if (frame.frame_type != AMQP_FRAME_METHOD) return {};
-    switch (frame.payload.method.id) {
-        case AMQP_BASIC_ACK_METHOD: {
-            auto* ack = static_cast<amqp_basic_ack_t*>(frame.payload.method.decoded);
-            settle(ack->delivery_tag, ack->multiple != 0);
-            break;
-        }
-        case AMQP_BASIC_NACK_METHOD: {
-            auto* nack = static_cast<amqp_basic_nack_t*>(frame.payload.method.decoded);
-            std::uint64_t from = nack->multiple ? confirmed_up_to_ + 1 : nack->delivery_tag;
-            for (auto t = from; t <= nack->delivery_tag; ++t)
-                if (!settled_.contains(t)) nacked.push_back(t);
-            settle(nack->delivery_tag, nack->multiple != 0);
-            break;
-        }
-        case AMQP_CHANNEL_CLOSE_METHOD:
-        case AMQP_CONNECTION_CLOSE_METHOD:
-            return fail("broker closed the channel");
-        default:
-            break;
-    }
-    return {};
-}
-
-core::result<void> amqp_session::poll_confirms(std::chrono::microseconds wait) {
-    if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
-    std::vector<std::uint64_t> nacked;
-    timeval tv = to_timeval(wait);
-    while (true) {
-        amqp_frame_t frame;
-        int rc = amqp_simple_wait_frame_noblock(conn_, &frame, &tv);
-        if (rc == AMQP_STATUS_TIMEOUT) break;
-        if (rc != AMQP_STATUS_OK) return fail(std::string("waiting for confirms: ") + amqp_error_string2(rc));
-        if (auto ok = handle_frame(frame, nacked); !ok) return ok.error();
-        // After the first frame, take only what is already there.
-        tv = timeval{0, 0};
-    }
-    nacked_.insert(nacked.begin(), nacked.end());
-    amqp_maybe_release_buffers(conn_);
-    return {};
 }
 
 void amqp_session::settle(std::uint64_t tag, bool multiple) {
@@ -225,8 +201,7 @@ core::result<void> amqp_session::ack(std::uint64_t tag, bool multiple) {
     return {};
 }
 
-core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::string& queue,
-                                                                   std::size_t max) {
+core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::string& queue, std::size_t max) {
     if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     std::vector<peeked> out;
     std::uint64_t last_tag = 0;
@@ -236,8 +211,7 @@ core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::st
         if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) break;  // basic.get-empty
         last_tag = static_cast<amqp_basic_get_ok_t*>(r.reply.decoded)->delivery_tag;
         amqp_message_t msg;
-        if (amqp_read_message(conn_, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL)
-            return fail("reading a message");
+        if (amqp_read_message(conn_, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL) return fail("reading a message");
         peeked p;
         p.body.assign(static_cast<char*>(msg.body.bytes), msg.body.len);
         const auto& props = msg.properties;
@@ -254,8 +228,7 @@ core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::st
         amqp_destroy_message(&msg);
         out.push_back(std::move(p));
     }
-    if (last_tag != 0 && amqp_basic_nack(conn_, 1, last_tag, 1, 1) != AMQP_STATUS_OK)
-        return fail("nack failed");
+    if (last_tag != 0 && amqp_basic_nack(conn_, 1, last_tag, 1, 1) != AMQP_STATUS_OK) return fail("nack failed");
     return out;
 }
 

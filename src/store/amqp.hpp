@@ -47,14 +47,6 @@ class amqp_session {
     core::result<std::vector<std::uint64_t>> wait_confirms(std::uint64_t last,
                                                            std::chrono::steady_clock::time_point deadline);
 
-    // For a window of confirms: reads confirm frames for at most `wait` (zero: only those already
-    // received), settling what they acknowledge. Nacked sequence numbers are kept until forgotten.
-    core::result<void> poll_confirms(std::chrono::microseconds wait);
-    // Every sequence number up to this one is acked or nacked.
-    std::uint64_t confirmed_up_to() const { return confirmed_up_to_; }
-    bool nacked(std::uint64_t seq) const { return nacked_.contains(seq); }
-    void forget_nacks_up_to(std::uint64_t seq) { nacked_.erase(nacked_.begin(), nacked_.upper_bound(seq)); }
-
     // Consumer side.
     core::result<void> consume(const std::string& queue, std::uint16_t prefetch);
     // Next delivery, or nullopt after the timeout.
@@ -77,16 +69,12 @@ class amqp_session {
     core::result<void> check_rpc(const char* what);
     core::error fail(const std::string& what);
     void settle(std::uint64_t tag, bool multiple);
-    // One frame: settles acks and nacks (nacked tags appended to `nacked`); an error when the broker
-    // closed the channel or the connection.
-    core::result<void> handle_frame(const amqp_frame_t& frame, std::vector<std::uint64_t>& nacked);
 
     core::amqp_config cfg_;
     amqp_connection_state_t conn_ = nullptr;
     std::uint64_t next_seq_ = 1;
     std::uint64_t confirmed_up_to_ = 0;
     std::set<std::uint64_t> settled_;  // confirmed tags above confirmed_up_to_
-    std::set<std::uint64_t> nacked_;   // poll_confirms: nacked tags not forgotten yet
 };
 
 }  // namespace chat::store

@@ -3,9 +3,7 @@
 // mode. Requests queue up while a thread waits for the broker's confirms; the next free thread
 // takes everything queued (at most max_batch events) and publishes it as envelopes, broker messages
 // that carry many events each (domain::encode_envelope; at most `envelope_max_events` events or
-// max_envelope_bytes, whichever comes first) without waiting: while up to confirm_window groups
-// wait for their confirms it already publishes the next one (a confirm window rather than
-// stop-and-wait; each group is completed once all of its envelopes are confirmed). The broker's
+// max_envelope_bytes, whichever comes first), then waits for one round of confirms. The broker's
 // work is per message, so an envelope of n events costs it about what one event did. A group of
 // one event goes out in the old single-event format. A request completes (on its own executor) only
 // when the broker confirmed the persistent message that holds its event, or with errc::unavailable
@@ -18,7 +16,6 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -34,7 +31,6 @@
 namespace chat::store {
 
 class amqp_session;
-class redis_connection;
 
 class publisher {
   public:
@@ -47,9 +43,6 @@ class publisher {
     // stays bounded in memory and an envelope stays far below the broker's and MariaDB's packet
     // limits; one event larger than this still goes out, alone.
     static constexpr std::size_t max_envelope_bytes = 256 * 1024;
-    // Groups one thread keeps in flight: it publishes the next group while earlier ones wait for
-    // their confirms, instead of stop-and-wait.
-    static constexpr std::size_t confirm_window = 4;
 
     publisher(core::amqp_config cfg, core::redis_config redis, int connections, std::size_t max_batch = 2000,
               std::size_t envelope_max_events = 256);
@@ -103,21 +96,10 @@ class publisher {
         std::string body;  // encode_envelope of the events; empty for one event (its own body is sent)
         std::uint64_t seq = 0;
     };
-    // One group-commit round: what a thread took from the queue, as the envelopes it went out in.
-    struct group {
-        std::vector<item> batch;
-        std::vector<envelope> envelopes;
-        std::chrono::steady_clock::time_point started;
-        int attempts = 0;
-        bool fresh_connection = false;  // last sent on a connection opened for it
-    };
     void run();
     std::vector<envelope> pack(const std::vector<item>& batch) const;
-    // Publishes the group's envelopes (opening the connection if needed); does not wait.
-    core::result<void> send(amqp_session& session, group& g);
-    // Counts the group, runs its confirmed requests' Redis commands, completes every request.
-    void finish(group& g, const core::result<void>& outcome, const amqp_session& session,
-                redis_connection& redis);
+    core::result<void> publish_batch(amqp_session& session, const std::vector<item>& batch,
+                                     std::vector<envelope>& envelopes, std::vector<std::uint64_t>& nacked);
     static void complete(item& it, core::result<void> r);
 
     core::amqp_config cfg_;
