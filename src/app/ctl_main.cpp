@@ -20,9 +20,10 @@
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr,
-                     "usage: chat_ctl publish JSON | publish-envelope JSON... | dead-letters [--peek N] | reindex "
-                     "[--delete-old]\n");
+        std::fprintf(
+            stderr,
+            "usage: chat_ctl publish JSON | publish-envelope JSON... | dead-letters [--peek N] | reindex "
+            "[--delete-old]\n");
         return 2;
     }
     const auto cfg = chat::core::load_config_or_exit("chat_ctl");
@@ -78,10 +79,9 @@ int main(int argc, char** argv) {
             return 1;
         }
         for (const auto& p : *peeked)
-            std::printf("%s\n", boost::json::serialize(boost::json::object{
-                                                          {"message_id", p.message_id},
-                                                          {"reason", p.reason},
-                                                          {"body", p.body}})
+            std::printf("%s\n", boost::json::serialize(boost::json::object{{"message_id", p.message_id},
+                                                                           {"reason", p.reason},
+                                                                           {"body", p.body}})
                                     .c_str());
         return 0;
     }
@@ -94,8 +94,8 @@ int main(int argc, char** argv) {
         std::printf("%u\n", *n);
         return 0;
     }
-    std::fprintf(
-        stderr,
-        "usage: chat_ctl publish JSON | publish-envelope JSON... | dead-letters [--peek N] | reindex [--delete-old]\n");
+    std::fprintf(stderr,
+                 "usage: chat_ctl publish JSON | publish-envelope JSON... | dead-letters [--peek N] | "
+                 "reindex [--delete-old]\n");
     return 2;
 }

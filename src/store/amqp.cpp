@@ -201,7 +201,8 @@ core::result<void> amqp_session::ack(std::uint64_t tag, bool multiple) {
     return {};
 }
 
-core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::string& queue, std::size_t max) {
+core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::string& queue,
+                                                                   std::size_t max) {
     if (conn_ == nullptr) return unavailable("amqp", queue_unavailable, "not connected");
     std::vector<peeked> out;
     std::uint64_t last_tag = 0;
@@ -211,7 +212,8 @@ core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::st
         if (r.reply.id != AMQP_BASIC_GET_OK_METHOD) break;  // basic.get-empty
         last_tag = static_cast<amqp_basic_get_ok_t*>(r.reply.decoded)->delivery_tag;
         amqp_message_t msg;
-        if (amqp_read_message(conn_, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL) return fail("reading a message");
+        if (amqp_read_message(conn_, 1, &msg, 0).reply_type != AMQP_RESPONSE_NORMAL)
+            return fail("reading a message");
         peeked p;
         p.body.assign(static_cast<char*>(msg.body.bytes), msg.body.len);
         const auto& props = msg.properties;
@@ -228,7 +230,8 @@ core::result<std::vector<amqp_session::peeked>> amqp_session::peek(const std::st
         amqp_destroy_message(&msg);
         out.push_back(std::move(p));
     }
-    if (last_tag != 0 && amqp_basic_nack(conn_, 1, last_tag, 1, 1) != AMQP_STATUS_OK) return fail("nack failed");
+    if (last_tag != 0 && amqp_basic_nack(conn_, 1, last_tag, 1, 1) != AMQP_STATUS_OK)
+        return fail("nack failed");
     return out;
 }
 
