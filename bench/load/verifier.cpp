@@ -445,11 +445,18 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
             if (app.id != 0)
                 for (const auto& [n, c] : app.chats) unmatched.push_back({token, app.id, n, c.stored, 0});
         const auto chats_checked = unmatched.size();
-        const auto search_deadline = clock_type::now() + std::min<std::chrono::milliseconds>(
-                                                             s_.drain_timeout, std::chrono::seconds(30));
+        // Indexing follows storing (the worker's index catch-up), and search may still be coming
+        // back from an outage: an unreachable Elasticsearch is "not yet" until the deadline.
+        const auto search_deadline = clock_type::now() + s_.drain_timeout;
+        std::string unreachable;
         for (;;) {
             std::vector<chat_ref> still;
+            unreachable.clear();
             for (auto& c : unmatched) {
+                if (!unreachable.empty()) {
+                    still.push_back(c);
+                    continue;
+                }
                 json::array filter{json::object{{"term", json::object{{"app_id", c.app_id}}}},
                                    json::object{{"term", json::object{{"chat_number", c.chat}}}}};
                 json::object q{
@@ -458,10 +465,13 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                                        "/" + cfg_.es_index + "/_count?routing=" +
                                            store::elastic_client::routing(c.app_id, c.chat),
                                        json::serialize(q));
-                if (!resp) throw store_failure(resp.error().message);
-                if (resp->status != 200)
-                    throw store_failure(
-                        fmt::format("Elasticsearch _count: {} {}", resp->status, resp->body.substr(0, 200)));
+                if (!resp || resp->status != 200) {
+                    unreachable = resp ? fmt::format("Elasticsearch _count: {} {}", resp->status,
+                                                     resp->body.substr(0, 200))
+                                       : resp.error().message;
+                    still.push_back(c);
+                    continue;
+                }
                 auto v = parse_json(*resp);
                 c.docs = v.is_object() ? u64(v.as_object().if_contains("count")) : 0;
                 if (c.docs != c.rows) still.push_back(c);
@@ -470,6 +480,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
             if (unmatched.empty() || clock_type::now() >= search_deadline) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(500));
         }
+        if (!unreachable.empty()) throw store_failure(unreachable);
         for (const auto& c : unmatched)
             fail("search", fmt::format("chat {}/{}: {} messages in MariaDB, {} in Elasticsearch", c.token,
                                        c.chat, c.rows, c.docs));

@@ -1,5 +1,5 @@
 // chat_worker: consumes the creation queue into MariaDB and Elasticsearch and runs the scheduled
-// jobs. Wiring only: configuration, logging, metrics endpoint, index setup, two threads, a clean stop
+// jobs. Wiring only: configuration, logging, metrics endpoint, index setup, three threads, a clean stop
 // on SIGINT/SIGTERM (the current batch is finished and acknowledged, see consumer.hpp).
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
@@ -14,6 +14,7 @@
 #include "core/metrics.hpp"
 #include "store/elastic.hpp"
 #include "worker/consumer.hpp"
+#include "worker/index_catchup.hpp"
 #include "worker/jobs.hpp"
 
 namespace {
@@ -55,10 +56,15 @@ int main() {
 
     chat::worker::jobs jobs(cfg, stop_requested);
     std::thread jobs_thread([&] { jobs.run(); });
-    chat::worker::consumer consumer(cfg, stop_requested);
+    // Storing never waits for search: what the consumer could not index, the catch-up indexes later.
+    chat::worker::index_health health;
+    chat::worker::index_catchup catchup(cfg, stop_requested, health);
+    std::thread catchup_thread([&] { catchup.run(); });
+    chat::worker::consumer consumer(cfg, stop_requested, health);
     spdlog::info("worker started");
     consumer.run();
     jobs_thread.join();
+    catchup_thread.join();
     spdlog::info("worker stopped");
     return 0;
 }

@@ -105,6 +105,16 @@ struct families {
                                    .Help("Ready messages in the creation queue at the last check")
                                    .Register(*reg)
                                    .Add({});
+    prometheus::Family<prometheus::Counter>& index_docs =
+        BuildCounter()
+            .Name("chat_index_documents_total")
+            .Help("Search documents by path: deferred (left to the catch-up), caught_up (indexed by it)")
+            .Register(*reg);
+    prometheus::Gauge& index_age = BuildGauge()
+                                       .Name("chat_index_backlog_age_seconds")
+                                       .Help("Age of the oldest stored message still waiting to be indexed")
+                                       .Register(*reg)
+                                       .Add({});
     prometheus::Gauge& live_streams = BuildGauge()
                                           .Name("chat_live_streams_open")
                                           .Help("Open live streams (SSE) and waiting long polls")
@@ -221,6 +231,16 @@ void count_refresh(bool ok, double seconds) {
 
 prometheus::Gauge& queue_depth() {
     return f().depth;
+}
+
+void index_deferred(std::size_t n) {
+    f().index_docs.Add({{"path", "deferred"}}).Increment(static_cast<double>(n));
+}
+void index_caught_up(std::size_t n) {
+    f().index_docs.Add({{"path", "caught_up"}}).Increment(static_cast<double>(n));
+}
+prometheus::Gauge& index_backlog_age() {
+    return f().index_age;
 }
 
 void dependency_failed(std::string_view dependency) {

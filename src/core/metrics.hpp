@@ -55,6 +55,11 @@ void worker_events(std::string_view outcome, std::size_t n);  // stored, dead_le
 void persistence_lag(double seconds);                         // event created -> stored and indexed
 void count_refresh(bool ok, double seconds);
 prometheus::Gauge& queue_depth();
+// Search indexing that follows storing (worker/index_catchup.hpp): documents whose indexing was left
+// to the catch-up, documents it indexed, and the age of the oldest one still waiting.
+void index_deferred(std::size_t n);
+void index_caught_up(std::size_t n);
+prometheus::Gauge& index_backlog_age();
 
 // A dependency (redis, mysql, amqp, elasticsearch) failed a call. Store code builds its
 // `unavailable` errors through dependency_error so that each one is counted.

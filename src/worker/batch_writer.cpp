@@ -1,10 +1,12 @@
 #include "worker/batch_writer.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <map>
 #include <tuple>
 
+#include "core/metrics.hpp"
 #include "core/time.hpp"
 
 namespace chat::worker {
@@ -59,8 +61,27 @@ core::result<batch_outcome> batch_writer::write(const std::vector<domain::event>
         db_.disconnect();  // a failed transaction may leave the session in any state
         return outcome.error();
     }
-    if (auto ok = es_.bulk_index(docs); !ok) return ok.error();
-    outcome->indexed = docs.size();
+    if (docs.empty()) return outcome;
+    if (health_.should_try()) {
+        auto indexed = es_.bulk_index(docs);
+        if (indexed) {
+            outcome->indexed = docs.size();
+            return outcome;
+        }
+        health_.failed();
+        spdlog::warn("search index not written, left to the catch-up: {}", indexed.error().message);
+    }
+    // Stored but not indexed: recorded before the delivery is acknowledged, so a crash in between
+    // only means a redelivery that stores (nothing new) and indexes again.
+    std::vector<store::outbox_key> keys;
+    keys.reserve(docs.size());
+    for (const auto& d : docs) keys.push_back({d.app_id, d.chat_number, d.number});
+    if (auto ok = outbox_.record(keys, core::now_ms()); !ok) {
+        db_.disconnect();
+        return ok.error();
+    }
+    core::metrics::index_deferred(docs.size());
+    outcome->deferred = docs.size();
     return outcome;
 }
 

@@ -14,7 +14,7 @@ namespace chat::worker {
 
 using core::errc;
 
-consumer::consumer(const core::config& cfg, std::atomic<bool>& stop)
+consumer::consumer(const core::config& cfg, std::atomic<bool>& stop, index_health& health)
     : cfg_(cfg),
       stop_(stop),
       in_(cfg.amqp),
@@ -22,7 +22,7 @@ consumer::consumer(const core::config& cfg, std::atomic<bool>& stop)
       db_(cfg.mysql),
       redis_(cfg.redis),
       es_(cfg.es_url, cfg.es_index),
-      writer_(db_, es_) {}
+      writer_(db_, es_, health) {}
 
 bool consumer::out_of_time() {
     if (!stop_) return false;
@@ -272,7 +272,8 @@ void consumer::run() {
             // reason. The worker goes on, and never spins: it backs off first.
             core::log_escape{"consumer"}(std::current_exception());
             if (batch.size() == 1 && crash_streak_ > 0) {
-                if (dead_letter(batch, {{0, std::nullopt, "the worker failed on this event (a bug, see its log)"}}))
+                if (dead_letter(batch,
+                                {{0, std::nullopt, "the worker failed on this event (a bug, see its log)"}}))
                     (void)in_.ack(batch.front().d.tag, false);
                 crash_streak_ = 0;
             } else {
@@ -308,8 +309,7 @@ bool consumer::process(std::vector<pending_delivery>& batch) {
         spdlog::warn("ack failed, batch will be redelivered: {}", ok.error().message);
         return true;
     }
-    observe(batch, dead,
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    observe(batch, dead, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return true;
 }
 

@@ -26,7 +26,8 @@ namespace chat::worker {
 
 class consumer {
   public:
-    consumer(const core::config& cfg, std::atomic<bool>& stop);
+    // health: shared with the index catch-up thread (whether to try Elasticsearch after a failure).
+    consumer(const core::config& cfg, std::atomic<bool>& stop, index_health& health);
     void run();
 
   private:
