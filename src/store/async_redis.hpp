@@ -74,6 +74,8 @@ class client {
     using handler_type = std::function<void(core::result<reply>)>;
 
     client(boost::asio::io_context& ioc, core::redis_config cfg, client_options opts = {});
+    // Only once ioc no longer runs (its threads joined): handlers on the connections' strands would race
+    // the destructor, which frees the hiredis contexts.
     ~client();
     client(const client&) = delete;
     client& operator=(const client&) = delete;

@@ -99,9 +99,12 @@ core::redis_config at(int port) {
 }
 
 // Runs the client's io_context on two threads for the life of the test.
+// Two I/O threads and the client under test. The client is destroyed only after the threads have
+// stopped, as its owner must (a handler still running on its strand would race the destructor).
 struct running {
     asio::io_context ioc;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work{ioc.get_executor()};
+    std::optional<client> tested;
     std::vector<std::thread> threads;
     running() {
         for (int i = 0; i < 2; ++i) threads.emplace_back([this] { ioc.run(); });
@@ -110,6 +113,11 @@ struct running {
         work.reset();
         ioc.stop();
         for (auto& t : threads) t.join();
+        tested.reset();
+    }
+    client& make(core::redis_config cfg, client_options opts) {
+        tested.emplace(ioc, std::move(cfg), opts);
+        return *tested;
     }
     // One command, waited for from the test thread (a liveness bound, not a timing assertion).
     core::result<reply> call(client& c, std::vector<std::string> argv, std::string key = "k") {
@@ -136,7 +144,7 @@ client_options quick() {
 TEST(async_redis, concurrent_commands_are_pipelined_and_each_gets_its_own_reply) {
     fake_redis server([](const std::vector<std::string>& argv) { return ":" + argv.at(1) + "\r\n"; });
     running rt;
-    client c(rt.ioc, at(server.port()), quick());
+    client& c = rt.make(at(server.port()), quick());
     std::vector<std::future<core::result<reply>>> futures;
     for (int i = 0; i < 500; ++i)
         futures.push_back(c.command("k" + std::to_string(i), {"ECHO", std::to_string(i)}, asio::use_future));
@@ -155,7 +163,7 @@ TEST(async_redis, concurrent_commands_are_pipelined_and_each_gets_its_own_reply)
 TEST(async_redis, a_silent_server_fails_the_command_as_a_value) {
     fake_redis server([](const std::vector<std::string>&) { return std::string{}; });
     running rt;
-    client c(rt.ioc, at(server.port()), quick());
+    client& c = rt.make(at(server.port()), quick());
     auto r = rt.call(c, {"GET", "k"});
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, core::errc::unavailable);
@@ -169,7 +177,7 @@ TEST(async_redis, nobody_listening_fails_fast_as_a_value) {
         port = a.local_endpoint().port();
     }  // closed: connections to it are refused
     running rt;
-    client c(rt.ioc, at(port), quick());
+    client& c = rt.make(at(port), quick());
     for (int i = 0; i < 3; ++i) {
         auto r = rt.call(c, {"PING"});
         ASSERT_FALSE(r.has_value());
@@ -184,7 +192,7 @@ TEST(async_redis, reconnects_after_the_server_closed_the_connection) {
     running rt;
     client_options one = quick();
     one.connections_per_node = 1;
-    client c(rt.ioc, at(server.port()), one);
+    client& c = rt.make(at(server.port()), one);
     auto first = rt.call(c, {"PING"});
     ASSERT_FALSE(first.has_value());
     EXPECT_EQ(first.error().code, core::errc::unavailable);
@@ -212,7 +220,7 @@ TEST(async_redis, eval_loads_the_script_and_evals_again_after_noscript) {
         return "-ERR unexpected\r\n";
     });
     running rt;
-    client c(rt.ioc, at(server.port()), quick());
+    client& c = rt.make(at(server.port()), quick());
     script s("return 7");
     auto f = asio::co_spawn(rt.ioc, c.eval(s, {"key"}, {"arg"}), asio::use_future);
     ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
@@ -227,7 +235,7 @@ TEST(async_redis, eval_loads_the_script_and_evals_again_after_noscript) {
 TEST(async_redis, a_cluster_redirection_is_an_outage_for_now_and_counted) {
     fake_redis server([](const std::vector<std::string>&) { return "-MOVED 3999 127.0.0.1:6381\r\n"; });
     running rt;
-    client c(rt.ioc, at(server.port()), quick());
+    client& c = rt.make(at(server.port()), quick());
     auto r = rt.call(c, {"GET", "k"});
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, core::errc::unavailable);
@@ -237,7 +245,7 @@ TEST(async_redis, a_cluster_redirection_is_an_outage_for_now_and_counted) {
 TEST(async_redis, a_redis_error_reply_is_a_reply) {
     fake_redis server([](const std::vector<std::string>&) { return "-WRONGTYPE Operation\r\n"; });
     running rt;
-    client c(rt.ioc, at(server.port()), quick());
+    client& c = rt.make(at(server.port()), quick());
     auto r = rt.call(c, {"GET", "k"});
     ASSERT_TRUE(r.has_value());
     EXPECT_TRUE(r->is_error());
