@@ -105,11 +105,11 @@ struct families {
                                    .Help("Ready messages in the creation queue at the last check")
                                    .Register(*reg)
                                    .Add({});
-    prometheus::Gauge& live_streams = BuildGauge()
-                                          .Name("chat_live_streams_open")
-                                          .Help("Open live streams (SSE) and waiting long polls")
-                                          .Register(*reg)
-                                          .Add({});
+    prometheus::Family<prometheus::Gauge>& live_streams =
+        BuildGauge()
+            .Name("chat_live_streams_open")
+            .Help("Open live streams by kind: sse, long_poll, websocket (sockets), websocket_chat")
+            .Register(*reg);
     prometheus::Family<prometheus::Counter>& live_events = BuildCounter()
                                                                .Name("chat_live_events_sent_total")
                                                                .Help("Live events written to subscribers")
@@ -172,8 +172,8 @@ prometheus::Gauge& connections_open() {
 prometheus::Counter& connections_rejected() {
     return f().rejected;
 }
-prometheus::Gauge& live_streams_open() {
-    return f().live_streams;
+prometheus::Gauge& live_streams_open(std::string_view kind) {
+    return f().live_streams.Add({{"kind", std::string(kind)}});
 }
 void live_event_sent(std::string_view kind, double lag_seconds) {
     auto& fam = f();
