@@ -37,8 +37,13 @@ void chat_feed::stop() {
 }
 
 asio::awaitable<feed_end> chat_feed::run() {
-    if (replay_first_ && !co_await replay()) co_return stopped_ ? feed_end::stopped : feed_end::client_gone;
-    co_return co_await follow();
+    // (No co_await inside && or ?: here: GCC 12 miscompiles a co_await in a short-circuited operand.)
+    if (replay_first_) {
+        bool replayed = co_await replay();
+        if (!replayed) co_return stopped_ ? feed_end::stopped : feed_end::client_gone;
+    }
+    auto end = co_await follow();
+    co_return end;
 }
 
 // Replays what storage holds above the start, then what was handed out since.
@@ -61,7 +66,9 @@ asio::awaitable<feed_end> chat_feed::follow() {
         for (auto& e : sub_->take()) {
             if (e.kind == domain::live_kind::updated) {
                 // Only for messages the client has: a later creation event carries the new body.
-                if (e.number <= seq_.delivered() && !co_await send(e)) co_return feed_end::client_gone;
+                if (e.number > seq_.delivered()) continue;
+                bool sent = co_await send(e);
+                if (!sent) co_return feed_end::client_gone;
                 continue;
             }
             if (!seq_.offer(e, clock::now())) co_return feed_end::slow;

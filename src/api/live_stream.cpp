@@ -134,7 +134,8 @@ task<feed_start> live_streams::open_feed(asio::any_io_executor ex, const std::st
 
 asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const request& req,
                                               std::string token, std::uint64_t chat, stream_start start) {
-    auto opened = co_await open_feed(co_await asio::this_coro::executor, token, chat, start);
+    auto ex = co_await asio::this_coro::executor;
+    auto opened = co_await open_feed(ex, token, chat, start);
     if (!opened) {
         auto res = error_response(opened.error(), req.version(), false);
         beast::error_code ec;

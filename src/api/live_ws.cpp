@@ -177,7 +177,8 @@ class ws_connection {
 };
 
 asio::awaitable<bool> ws_connection::chat_sink::deliver(const domain::live_event& e) {
-    if (!co_await c_.room() || e_.cancelled) co_return false;
+    bool has_room = co_await c_.room();
+    if (!has_room || e_.cancelled) co_return false;
     c_.frames_.push_back(event_frame(e));
     c_.frames_ready_.cancel();
     co_return true;
@@ -358,7 +359,8 @@ asio::awaitable<void> live_streams::serve_ws(beast::tcp_stream& stream, const re
     beast::error_code ec;
     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
-    ws_connection conn(*this, ws, std::move(token), co_await asio::this_coro::executor);
+    auto ex = co_await asio::this_coro::executor;
+    ws_connection conn(*this, ws, std::move(token), ex);
     co_await conn.run();
 }
 

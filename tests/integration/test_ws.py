@@ -4,6 +4,7 @@ error frames that keep the socket, sends with an idempotency key, another applic
 refused, close frames at shutdown and for a reader that does not keep up."""
 import concurrent.futures
 import json
+import signal
 import time
 import unittest
 import urllib.request
@@ -98,8 +99,8 @@ class Delivery(unittest.TestCase):
         one, two, other = new_chat(a, token), new_chat(a, token), new_chat(a, token)
         post(a, token, one, "one-1")
         ws = WebSocket(api_b.port, ws_path(token))
+        subscribe(ws, two)  # live only (first: chat one's replay would race with this answer)
         subscribe(ws, one, after=0)
-        subscribe(ws, two)  # live only
         for i in range(3):
             post(a, token, other, f"other {i}")  # never on this socket
             post(a, token, one, f"one-{i + 2}")
@@ -272,12 +273,13 @@ class Closing(unittest.TestCase):
             ws = WebSocket(extra.port, ws_path(token))
             subscribe(ws, chat)
             started = time.time()
-            extra.stop()  # SIGTERM
+            extra.proc.send_signal(signal.SIGTERM)  # not stop(): it waits for the exit, which waits for us
             for s in (ws, idle):
                 with self.assertRaises(Closed) as c:
                     s.recv_json()
                 self.assertEqual(c.exception.code, 1001)
                 self.assertIn("after", c.exception.reason)
+            extra.stop()  # exits once the close handshakes are done
             self.assertLess(time.time() - started, 15)
         finally:
             extra.kill()
