@@ -12,7 +12,7 @@
 SECONDS_EACH="${1:-30}"
 BUILD="$ROOT/build/fuzz"
 OUT="$ROOT/var/fuzz"
-TARGETS=(http_request validation search_query event_decode elastic_answer)
+TARGETS=(http_request validation search_query event_decode elastic_answer ws_frame)
 
 command -v clang++ >/dev/null || die "clang++ is missing (scripts/install-deps.sh installs clang)"
 log "building the fuzz targets (clang, ASan+UBSan) in $BUILD"

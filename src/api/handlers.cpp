@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <cctype>
@@ -126,6 +127,9 @@ handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     add(verb::get, "/openapi.json", &handlers::openapi);
     add(verb::post, "/api/v1/apps", &handlers::create_app);
     add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
+    // A valid handshake is handed to live_streams by the server (stream_request); this route answers
+    // the rest (an unknown application 404, no handshake 426) and HEAD.
+    add(verb::get, "/api/v1/apps/:token/ws", &handlers::websocket_refused);
     add(verb::get, "/api/v1/apps/:token", &handlers::get_app);
     add(verb::post, "/api/v1/apps/:token/chats", &handlers::create_chat);
     add(verb::get, "/api/v1/apps/:token/chats", &handlers::list_chats);
@@ -442,12 +446,35 @@ asio::awaitable<result<response>> handlers::stream_header(request_context& ctx) 
     co_return res;
 }
 
+asio::awaitable<result<response>> handlers::websocket_refused(request_context& ctx) {
+    auto token = token_param(ctx);
+    if (!token) co_return token.error();
+    auto app = co_await svc_.get_app(std::move(*token));
+    if (!app) co_return app.error();
+    co_return make_error(
+        errc::upgrade_required,
+        "this path takes a WebSocket handshake (Upgrade: websocket, Sec-WebSocket-Version: 13)");
+}
+
+bool is_websocket_handshake(const request& req) {
+    if (req.method() != http::verb::get || req.version() < 11 || !boost::beast::websocket::is_upgrade(req))
+        return false;
+    auto key = req[http::field::sec_websocket_key];
+    return key.size() == 24 && req[http::field::sec_websocket_version] == "13";
+}
+
 std::optional<live_target> handlers::stream_request(const request& req) const {
     if (!live_ || req.method() != http::verb::get) return std::nullopt;
     auto url = boost::urls::parse_origin_form(std::string_view(req.target()));
     if (!url) return std::nullopt;
     auto m = router_.find(req.method(), url->encoded_path());
-    if (m.handler == nullptr || m.pattern != "/api/v1/apps/:token/chats/:chat/stream") return std::nullopt;
+    if (m.handler == nullptr) return std::nullopt;
+    if (m.pattern == "/api/v1/apps/:token/ws") {
+        const auto& token = m.captured.at("token");
+        if (!domain::is_plausible_token(token) || !is_websocket_handshake(req)) return std::nullopt;
+        return live_target{live_target::kind::websocket, token, 0, {}};
+    }
+    if (m.pattern != "/api/v1/apps/:token/chats/:chat/stream") return std::nullopt;
     const auto& token = m.captured.at("token");
     auto chat = domain::parse_number(m.captured.at("chat"), "chat number");
     if (!domain::is_plausible_token(token) || !chat) return std::nullopt;
@@ -462,12 +489,20 @@ std::optional<live_target> handlers::stream_request(const request& req) const {
     auto start = parse_stream_start(
         it == req.end() ? std::nullopt : std::optional<std::string_view>(it->value()), after);
     if (!start) return std::nullopt;
-    return live_target{token, *chat, *start};
+    return live_target{live_target::kind::sse, token, *chat, *start};
 }
 
 asio::awaitable<void> handlers::serve_stream(boost::beast::tcp_stream& stream, const request& req,
                                              live_target target) {
     auto rid = request_id_of(req);
+    if (target.what == live_target::kind::websocket) {
+        {
+            core::request_id_scope scope(rid);
+            spdlog::debug("websocket opened");
+        }
+        co_await live_->serve_ws(stream, req, std::move(target.token));
+        co_return;
+    }
     {
         core::request_id_scope scope(rid);
         spdlog::debug("stream of chat {} opened", target.chat);

@@ -25,12 +25,20 @@ struct request_context {
 
 class live_streams;
 
-// A GET of a chat's SSE stream that passed the path and resume-point rules (see live_target).
+// A GET that the server hands to live_streams: a chat's SSE stream that passed the path and
+// resume-point rules, or a valid WebSocket handshake on an application's socket path.
 struct live_target {
+    enum class kind { sse, websocket };
+    kind what = kind::sse;
     std::string token;
-    std::uint64_t chat = 0;
-    stream_start start;
+    std::uint64_t chat = 0;  // sse only
+    stream_start start;      // sse only
 };
+
+// A WebSocket opening handshake we can accept (RFC 6455 §4.2.1): GET, HTTP/1.1, Upgrade: websocket,
+// Connection: upgrade, a 16-byte base64 Sec-WebSocket-Key and Sec-WebSocket-Version 13. Anything else
+// on the socket path gets a JSON 426 (or 404 for an unknown application) from the handlers.
+bool is_websocket_handshake(const request& req);
 
 class handlers {
   public:
@@ -39,10 +47,10 @@ class handlers {
     explicit handlers(service& svc, live_streams* live = nullptr);
     // Answers any request; never throws for bad input. Counts it in the metrics and logs it.
     boost::asio::awaitable<response> handle(const request& req);
-    // The SSE stream this request asks for, when it is one the server should hand to serve_stream();
-    // anything else (bad input included) goes through handle().
+    // The SSE stream or WebSocket this request asks for, when it is one the server should hand to
+    // serve_stream(); anything else (bad input included) goes through handle().
     std::optional<live_target> stream_request(const request& req) const;
-    // Serves an SSE stream until it ends; the connection is closed afterwards.
+    // Serves an SSE stream or a WebSocket until it ends; the connection is closed afterwards.
     boost::asio::awaitable<void> serve_stream(boost::beast::tcp_stream& stream, const request& req,
                                               live_target target);
 
@@ -64,6 +72,7 @@ class handlers {
     boost::asio::awaitable<core::result<response>> get_message(request_context& ctx);
     boost::asio::awaitable<core::result<response>> list_messages(request_context& ctx);
     boost::asio::awaitable<core::result<response>> stream_header(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> websocket_refused(request_context& ctx);
     boost::asio::awaitable<core::result<response>> edit_message(request_context& ctx);
     boost::asio::awaitable<core::result<response>> search(request_context& ctx);
     boost::asio::awaitable<core::result<response>> autocomplete(request_context& ctx);

@@ -28,6 +28,8 @@ http::status status_of(errc e) {
             return http::status::expectation_failed;
         case errc::not_implemented:
             return http::status::not_implemented;
+        case errc::upgrade_required:
+            return http::status::upgrade_required;
         case errc::conflict:
             return http::status::conflict;
         case errc::rate_limited:
@@ -44,6 +46,10 @@ response error_response(const core::error& err, unsigned version, bool keep_aliv
     response res{status_of(err.code), version};
     res.set(http::field::content_type, "application/json");
     if (err.code == errc::unavailable) res.set(http::field::retry_after, "1");
+    if (err.code == errc::upgrade_required) {
+        res.set(http::field::upgrade, "websocket");
+        res.set(http::field::sec_websocket_version, "13");
+    }
     if (err.code == errc::rate_limited)
         res.set(http::field::retry_after, std::to_string(std::max(1, err.retry_after_s)));
     boost::json::object body{{"error", {{"code", core::code_name(err.code)}, {"message", err.message}}}};

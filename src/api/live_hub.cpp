@@ -97,6 +97,10 @@ std::shared_ptr<live_subscription> live_hub::subscribe(asio::any_io_executor ex,
     return s;
 }
 
+std::shared_ptr<live_subscription> live_hub::watch_shutdown(asio::any_io_executor ex) {
+    return subscribe(std::move(ex), std::string(), 0, 1);
+}
+
 void live_hub::forget(live_subscription* s) {
     std::lock_guard lock(mu_);
     auto it = by_chat_.find({s->token(), s->chat()});

@@ -42,12 +42,13 @@ class live_subscription : public std::enable_shared_from_this<live_subscription>
 
     const std::string& token() const { return token_; }
     std::uint64_t chat() const { return chat_; }
+    // Ends the subscription (any thread): nothing more is pushed, wait() returns at once, closed() is true.
+    void close();
 
   private:
     friend class live_hub;
     void push(const domain::live_event& e);
     void flag_resync();
-    void close();
     void wake_locked();
 
     live_hub& hub_;
@@ -67,6 +68,9 @@ class live_hub {
   public:
     std::shared_ptr<live_subscription> subscribe(boost::asio::any_io_executor ex, std::string token,
                                                  std::uint64_t chat, std::size_t max_buffer);
+    // A subscription to no chat, closed by close_all(): how a WebSocket that follows no chat yet learns
+    // of a shutdown. (Filed under chat 0 of no application, which no event names.)
+    std::shared_ptr<live_subscription> watch_shutdown(boost::asio::any_io_executor ex);
     // From the fan-out: hand `e` to this server's subscribers of its chat.
     void publish(const domain::live_event& e);
     // The fan-out reconnected: every subscriber re-reads storage.

@@ -34,11 +34,6 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
     return v;
 }
 
-domain::live_event from_row(const std::string& token, std::uint64_t chat, const store::message_row& m) {
-    return domain::live_event{
-        domain::live_kind::created, token, chat, m.number, m.body, m.created_at_ms, m.updated_at_ms};
-}
-
 store::message_row to_row(const domain::live_event& e) {
     return store::message_row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms};
 }
@@ -113,139 +108,36 @@ live_streams::live_streams(service& svc, live_hub& hub, live_settings settings)
 
 namespace {
 
-// One stream's state and steps; lives on the connection's strand for the stream's life.
-class sse_session {
+// An SSE response as a feed's sink.
+class sse_sink final : public feed_sink {
   public:
-    sse_session(service& svc, std::shared_ptr<live_subscription> sub, sse_writer& out, const live_settings& s,
-                std::string token, std::uint64_t chat, std::uint64_t after)
-        : svc_(svc),
-          sub_(std::move(sub)),
-          out_(out),
-          settings_(s),
-          token_(std::move(token)),
-          chat_(chat),
-          seq_(after, s.max_buffer) {}
-
-    // Replays what storage holds above the start, then what was handed out since.
-    asio::awaitable<bool> replay() {
-        for (;;) {
-            auto rows = co_await svc_.list_messages(token_, chat_, seq_.delivered(), page_);
-            if (!rows) co_return true;  // storage is away: the live loop fills the gaps later
-            for (const auto& m : *rows) seq_.offer(from_row(token_, chat_, m), clock::now());
-            if (!co_await flush()) co_return false;
-            if (static_cast<int>(rows->size()) < page_) break;
-        }
-        co_await learn_top();
-        co_return co_await fill_gaps(std::chrono::milliseconds(0));
-    }
-
-    asio::awaitable<void> run() {
-        auto next_heartbeat = clock::now() + settings_.heartbeat;
-        for (;;) {
-            for (auto& e : sub_->take()) {
-                if (e.kind == domain::live_kind::updated) {
-                    // Only for messages the client has: a later creation event carries the new body.
-                    if (e.number <= seq_.delivered() && !co_await send(e)) co_return;
-                    continue;
-                }
-                if (!seq_.offer(e, clock::now())) co_return co_await end_slow();
-            }
-            if (sub_->overflowed()) co_return co_await end_slow();
-            if (sub_->closed()) {
-                co_await out_.write(
-                    sse_error("shutting_down", "the server is restarting; reconnect with Last-Event-ID"));
-                co_return;
-            }
-            if (!co_await flush()) co_return;
-            if (sub_->take_resync()) co_await learn_top();
-            if (!co_await fill_gaps(settings_.gap_grace)) co_return;
-            auto now = clock::now();
-            if (now >= next_heartbeat) {
-                if (!co_await out_.write(": keep-alive\n\n")) co_return;
-                // A cheap safety net for a fan-out event lost in transit: the counter shows what exists.
-                co_await learn_top();
-                next_heartbeat = now + settings_.heartbeat;
-            }
-            auto wake = next_heartbeat;
-            if (seq_.known_top() > seq_.delivered()) wake = std::min(wake, now + settings_.gap_grace);
-            co_await sub_->wait(wake);
-        }
-    }
+    explicit sse_sink(sse_writer& out) : out_(out) {}
+    asio::awaitable<bool> deliver(const domain::live_event& e) override { return out_.write(sse_event(e)); }
+    asio::awaitable<bool> idle() override { return out_.write(": keep-alive\n\n"); }
 
   private:
-    asio::awaitable<bool> send(const domain::live_event& e) {
-        double lag = -1;
-        if (e.kind == domain::live_kind::created && !replaying_)
-            lag = std::max<std::int64_t>(0, core::now_ms() - e.created_at_ms) / 1000.0;
-        core::metrics::live_event_sent(domain::event_name(e.kind), lag);
-        co_return co_await out_.write(sse_event(e));
-    }
-
-    asio::awaitable<bool> flush() {
-        while (auto e = seq_.take(clock::now()))
-            if (!co_await send(*e)) co_return false;
-        co_return true;
-    }
-
-    asio::awaitable<void> learn_top() {
-        auto top = co_await svc_.last_number(token_, chat_);
-        if (top) seq_.expect_up_to(*top, clock::now());
-    }
-
-    // Looks up each number awaited for longer than `grace`: found, it flows; never created, it is
-    // skipped; still being created, it is awaited a little longer.
-    asio::awaitable<bool> fill_gaps(clock::duration grace) {
-        while (auto gap = seq_.gap(clock::now(), grace)) {
-            auto m = co_await svc_.get_message(token_, chat_, *gap);
-            if (m) {
-                seq_.offer(from_row(token_, chat_, *m), clock::now());
-            } else if (m.error().code == errc::not_found) {
-                seq_.skip(*gap, clock::now());
-            } else {
-                seq_.retry_later(clock::now());
-                break;
-            }
-            if (!co_await flush()) co_return false;
-        }
-        replaying_ = false;
-        co_return true;
-    }
-
-    asio::awaitable<void> end_slow() {
-        co_await out_.write(sse_error("slow_consumer",
-                                      "events arrived faster than this client read them; "
-                                      "reconnect with Last-Event-ID to resume"));
-    }
-
-    service& svc_;
-    std::shared_ptr<live_subscription> sub_;
     sse_writer& out_;
-    const live_settings& settings_;
-    std::string token_;
-    std::uint64_t chat_;
-    domain::sequencer seq_;
-    bool replaying_ = true;
-    static constexpr int page_ = 100;
 };
 
 }  // namespace
 
+task<feed_start> live_streams::open_feed(asio::any_io_executor ex, const std::string& token,
+                                         std::uint64_t chat, stream_start start) {
+    auto sub = hub_.subscribe(std::move(ex), token, chat, settings_.max_buffer);
+    auto known = co_await svc_.get_chat(token, chat);
+    if (!known) co_return known.error();
+    if (start.after) co_return feed_start{std::move(sub), *start.after, true};
+    auto last = co_await svc_.last_number(token, chat);
+    if (!last) co_return last.error();
+    co_return feed_start{std::move(sub), *last, false};
+}
+
 asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const request& req,
                                               std::string token, std::uint64_t chat, stream_start start) {
-    // Subscribe first, then read storage: nothing created in between is missed.
     auto ex = co_await asio::this_coro::executor;
-    auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
-    auto known = co_await svc_.get_chat(token, chat);
-    std::optional<std::uint64_t> top;
-    if (known && !start.after) {
-        auto last = co_await svc_.last_number(token, chat);
-        if (last)
-            top = *last;
-        else
-            known = last.error();
-    }
-    if (!known) {
-        auto res = error_response(known.error(), req.version(), false);
+    auto opened = co_await open_feed(ex, token, chat, start);
+    if (!opened) {
+        auto res = error_response(opened.error(), req.version(), false);
         beast::error_code ec;
         co_await beast::http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         co_return;
@@ -263,14 +155,26 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
     co_await beast::http::async_write_header(stream, sr, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
 
-    core::metrics::gauge_scope open(core::metrics::live_streams_open());
+    core::metrics::gauge_scope open(core::metrics::live_streams_open("sse"));
 
     sse_writer out(stream, chunked);
     if (!co_await out.write("retry: 1000\n\n")) co_return;
-    sse_session session(svc_, std::move(sub), out, settings_, token, chat,
-                        start.after.value_or(top.value_or(0)));
-    if (start.after && !co_await session.replay()) co_return;
-    co_await session.run();
+    sse_sink sink(out);
+    chat_feed feed(svc_, std::move(*opened), sink, settings_, token, chat);
+    switch (co_await feed.run()) {
+        case feed_end::client_gone:
+            co_return;
+        case feed_end::slow:
+            co_await out.write(sse_error("slow_consumer",
+                                         "events arrived faster than this client read them; "
+                                         "reconnect with Last-Event-ID to resume"));
+            break;
+        case feed_end::shutdown:
+        case feed_end::stopped:
+            co_await out.write(
+                sse_error("shutting_down", "the server is restarting; reconnect with Last-Event-ID"));
+            break;
+    }
     co_await out.finish();
 }
 
@@ -279,7 +183,7 @@ task<std::vector<store::message_row>> live_streams::wait_for_messages(std::strin
                                                                       clock::time_point deadline) {
     auto ex = co_await asio::this_coro::executor;
     auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
-    core::metrics::gauge_scope open(core::metrics::live_streams_open());
+    core::metrics::gauge_scope open(core::metrics::live_streams_open("long_poll"));
     for (;;) {
         auto rows = co_await svc_.list_messages(token, chat, after, limit);
         if (!rows || !rows->empty()) co_return rows;

@@ -1,11 +1,12 @@
 #pragma once
-// Live delivery to clients: the SSE stream of a chat (GET /api/v1/apps/{token}/chats/{n}/stream) and
-// the long poll of the message list (?after=N&wait=S). Both replay from storage, then follow the
-// live hub, through domain::sequencer: every message number exactly once, in order, with gaps filled
-// from storage (a number whose creation failed is skipped once storage says it does not exist).
+// Live delivery to clients: the SSE stream of a chat (GET /api/v1/apps/{token}/chats/{n}/stream), the
+// WebSocket of an application (GET /api/v1/apps/{token}/ws, any number of its chats on one socket,
+// served in api/live_ws.cpp) and the long poll of the message list (?after=N&wait=S). Streams and
+// sockets follow each chat through one chat_feed (api/live_feed.hpp): replay from storage, then live,
+// every message number exactly once and in order.
 //
 // Owns nothing but its settings; each stream runs on its connection's strand, borrowing the service
-// (reads) and the hub (live events).
+// (reads, and the sends of WebSocket clients) and the hub (live events).
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -14,17 +15,12 @@
 #include <vector>
 
 #include "api/http_error.hpp"
+#include "api/live_feed.hpp"
 #include "api/live_hub.hpp"
 #include "api/request_parser.hpp"
 #include "api/service.hpp"
 
 namespace chat::api {
-
-struct live_settings {
-    std::chrono::milliseconds heartbeat{15000};  // SSE comment line that keeps proxies from closing
-    std::chrono::milliseconds gap_grace{500};    // how long a missing number may be awaited live
-    std::size_t max_buffer = 1024;               // events held per subscriber before it is dropped
-};
 
 // Where a stream starts: after `after` (replay first) or live only.
 struct stream_start {
@@ -44,12 +40,25 @@ class live_streams {
     boost::asio::awaitable<void> serve_sse(boost::beast::tcp_stream& stream, const request& req,
                                            std::string token, std::uint64_t chat, stream_start start);
 
+    // Serves one WebSocket of application `token` on `stream` (the upgrade request is `req`) until the
+    // client closes it, falls behind or the server shuts down. An unknown application is answered
+    // 404 in JSON before the upgrade. The connection is not reused afterwards.
+    boost::asio::awaitable<void> serve_ws(boost::beast::tcp_stream& stream, const request& req,
+                                          std::string token);
+
+    // Subscribes to `chat` and decides where its feed starts; an error for an unknown application or
+    // chat. Subscribing comes first, so nothing created while storage is read is missed.
+    task<feed_start> open_feed(boost::asio::any_io_executor ex, const std::string& token, std::uint64_t chat,
+                               stream_start start);
+
     // The long poll: messages numbered above `after` as soon as one exists, or empty at `deadline`.
     task<std::vector<store::message_row>> wait_for_messages(std::string token, std::uint64_t chat,
                                                             std::uint64_t after, int limit,
                                                             std::chrono::steady_clock::time_point deadline);
 
     live_hub& hub() { return hub_; }
+    service& svc() { return svc_; }
+    const live_settings& settings() const { return settings_; }
 
   private:
     service& svc_;

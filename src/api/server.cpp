@@ -228,7 +228,8 @@ asio::awaitable<void> server::session(std::shared_ptr<connection> conn) {
             }
             auto req = parser.release();
             if (auto live = handlers_.stream_request(req)) {
-                // An SSE stream: it keeps the connection until it ends, then the connection closes.
+                // An SSE stream or a WebSocket: it keeps the connection until it ends, then the connection
+                // closes.
                 co_await handlers_.serve_stream(stream, req, std::move(*live));
                 close_gracefully = true;
                 break;

@@ -26,6 +26,8 @@ std::string_view code_name(errc e) {
             return "expectation_failed";
         case errc::not_implemented:
             return "not_implemented";
+        case errc::upgrade_required:
+            return "upgrade_required";
         case errc::conflict:
             return "conflict";
         case errc::rate_limited:

@@ -18,6 +18,7 @@ enum class errc {
     unsupported_media_type,  // body is not JSON
     expectation_failed,      // an Expect header we cannot meet (only 100-continue is)
     not_implemented,         // a transfer coding (or other protocol feature) we do not implement
+    upgrade_required,        // a WebSocket path asked without a valid WebSocket handshake
     conflict,                // e.g. Idempotency-Key reused with another request
     rate_limited,            // the application is over its request rate (retry after retry_after_s)
     unavailable,             // a dependency cannot be reached right now (retryable)

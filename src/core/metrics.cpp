@@ -115,11 +115,11 @@ struct families {
                                        .Help("Age of the oldest stored message still waiting to be indexed")
                                        .Register(*reg)
                                        .Add({});
-    prometheus::Gauge& live_streams = BuildGauge()
-                                          .Name("chat_live_streams_open")
-                                          .Help("Open live streams (SSE) and waiting long polls")
-                                          .Register(*reg)
-                                          .Add({});
+    prometheus::Family<prometheus::Gauge>& live_streams =
+        BuildGauge()
+            .Name("chat_live_streams_open")
+            .Help("Open live streams by kind: sse, long_poll, websocket (sockets), websocket_chat")
+            .Register(*reg);
     prometheus::Family<prometheus::Counter>& live_events = BuildCounter()
                                                                .Name("chat_live_events_sent_total")
                                                                .Help("Live events written to subscribers")
@@ -182,8 +182,8 @@ prometheus::Gauge& connections_open() {
 prometheus::Counter& connections_rejected() {
     return f().rejected;
 }
-prometheus::Gauge& live_streams_open() {
-    return f().live_streams;
+prometheus::Gauge& live_streams_open(std::string_view kind) {
+    return f().live_streams.Add({{"kind", std::string(kind)}});
 }
 void live_event_sent(std::string_view kind, double lag_seconds) {
     auto& fam = f();

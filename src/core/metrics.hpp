@@ -38,8 +38,9 @@ class gauge_scope {
     prometheus::Gauge& g_;
 };
 
-// Live delivery (SSE streams, long polls).
-prometheus::Gauge& live_streams_open();
+// Live delivery. Open streams by kind: "sse", "long_poll", "websocket" (sockets) and "websocket_chat"
+// (the chats the sockets follow); `kind` is one of these literals, never input.
+prometheus::Gauge& live_streams_open(std::string_view kind);
 void live_event_sent(std::string_view kind, double lag_seconds);  // lag < 0: not measured (replay, update)
 void live_dropped_slow();
 // An exception escaped a coroutine or an I/O thread's run(): `where` is a fixed name, never input.

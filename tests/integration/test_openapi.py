@@ -10,6 +10,7 @@ import unittest
 from jsonschema import Draft202012Validator
 
 from harness import SPEC_PATH, Client, check_raw_reply, openapi, start_api, start_worker, unique
+from wsclient import WebSocket
 
 procs = []
 api = None
@@ -148,6 +149,10 @@ class Routes(unittest.TestCase):
                 query = [f"{p['name']}=probe" for p in params if p["in"] == "query" and p.get("required")]
                 if query:
                     target += "?" + "&".join(query)
+                if "101" in op["responses"]:
+                    # A WebSocket: the handshake is accepted (the socket's frames are tested in test_ws).
+                    WebSocket(self.c.port, target).close()
+                    continue
                 if "text/event-stream" in op["responses"].get("200", {}).get("content", {}):
                     # A stream never ends: read its status line and header, then hang up.
                     conn = http.client.HTTPConnection("127.0.0.1", self.c.port, timeout=10)

@@ -21,6 +21,7 @@ TEST(http_error, maps_every_code_to_its_status) {
     EXPECT_EQ(api::status_of(errc::headers_too_large), status::request_header_fields_too_large);
     EXPECT_EQ(api::status_of(errc::expectation_failed), status::expectation_failed);
     EXPECT_EQ(api::status_of(errc::not_implemented), status::not_implemented);
+    EXPECT_EQ(api::status_of(errc::upgrade_required), status::upgrade_required);
 }
 
 TEST(http_error, body_has_code_and_message) {
