@@ -96,15 +96,28 @@ def render(runs):
     se = r.get("search")
     if se:
         out += ["### Search (`bench/search_bench`)", ""]
-        if "indexing" in se:
-            i = se["indexing"]
-            out.append(f"Indexing {i['messages']:,} generated messages over {i['chats']:,} chats: "
-                       f"{i['rate']:,} messages/s ({i['seconds']} s).")
+        # Runs before the vocabulary setting measured one vocabulary of 20,000 words.
+        runs = se.get("vocabularies") or {"20000": se}
+        for vocab, one in runs.items():
+            out.append(f"Vocabulary of {int(vocab):,} words.")
+            if "indexing" in one:
+                i = one["indexing"]
+                out.append(f"Indexing {i['messages']:,} generated messages over {i['chats']:,} chats: "
+                           f"{i['rate']:,} messages/s ({i['seconds']} s).")
+            if "bytes_per_message" in one:
+                out.append(f"Index (one segment): {one['index_bytes']:,} bytes, "
+                           f"{one['bytes_per_message']:.0f} bytes/message.")
             out.append("")
-        if se.get("queries"):
-            out += ["| query | n | p50 | p99 | max |", "|---|---|---|---|---|"]
-            out += [f"| {k} | {q['n']} | {q['p50']:.2f} ms | {q['p99']:.2f} ms | {q['max']:.2f} ms |"
-                    for k, q in se["queries"].items()]
+            if one.get("queries"):
+                out += ["| query | n | p50 | p99 | max |", "|---|---|---|---|---|"]
+                out += [f"| {k} | {q['n']} | {q['p50']:.2f} ms | {q['p99']:.2f} ms | {q['max']:.2f} ms |"
+                        for k, q in one["queries"].items()]
+                out.append("")
+        if se.get("p50_ratio"):
+            first, last = list(runs)[0], list(runs)[-1]
+            out += [f"p50 at {int(last):,} words / p50 at {int(first):,} words:", "",
+                    "| query | ratio |", "|---|---|"]
+            out += [f"| {k} | {v:.2f}x |" for k, v in se["p50_ratio"].items()]
             out.append("")
 
     mi = r.get("micro_ns")

@@ -1,5 +1,8 @@
 #include "domain/search_query.hpp"
 
+#include <algorithm>
+
+#include "domain/search_terms.hpp"
 #include "domain/validation.hpp"
 
 namespace chat::domain {
@@ -13,21 +16,10 @@ core::result<std::vector<std::string>> parse_search_query(std::string_view q) {
         return make_error(errc::invalid_field,
                           "query must be at most " + std::to_string(max_query_bytes) + " bytes");
     std::vector<std::string> out;
-    std::string cur;
-    auto flush = [&] {
-        if (!cur.empty()) out.push_back(std::move(cur));
-        cur.clear();
-    };
-    for (char ch : q) {
-        auto c = static_cast<unsigned char>(ch);
-        bool word = c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-        if (!word) {
-            flush();
-            continue;
-        }
-        cur.push_back((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : ch);
+    for (auto& w : split_words(q)) {
+        auto f = clip_code_points(w.folded, max_term_chars);
+        if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(std::move(f));
     }
-    flush();
     if (out.empty())
         return make_error(errc::invalid_field, "query must contain at least one letter or digit");
     if (out.size() > max_query_fragments)

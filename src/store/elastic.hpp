@@ -47,6 +47,15 @@ struct search_page {
 
 enum class search_order { relevance, number };
 
+// The mapping this code creates indices with (see the file comment).
+inline constexpr int current_mapping_version = 2;
+
+struct index_version {
+    std::string index;
+    int mapping_version = 1;
+    bool operator==(const index_version&) const = default;
+};
+
 // One item of a _bulk answer that is neither stored nor superseded by a newer version.
 struct bulk_item_failure {
     std::size_t position = 0;  // in the answer's items
@@ -75,6 +84,15 @@ core::result<bulk_outcome> parse_bulk_answer(std::string_view body);
 core::result<search_page> parse_search_answer(std::string_view body);
 // A GET _alias/<alias> answer: the names of the indices (the object's keys), sorted.
 core::result<std::vector<std::string>> parse_alias_answer(std::string_view body);
+// A GET <alias>/_mapping answer: each index (sorted) with its mappings._meta.mapping_version (1 when
+// absent or not a positive integer).
+core::result<std::vector<index_version>> parse_mapping_versions(std::string_view body);
+// The _bulk source of a document for an index of the given mapping version.
+std::string document_source(const message_doc& d, int mapping_version);
+// The _search body (without routing) for an index of the given mapping version.
+std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
+                        const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
+                        search_order order);
 
 class elastic_client {
   public:
@@ -92,8 +110,10 @@ class elastic_client {
     // already there, which counts as stored).
     core::result<void> bulk_index(const std::vector<message_doc>& docs);
     // The same into named indices (used by the reindex, which fills an index no alias points at yet).
-    core::result<void> bulk_index_into(const std::vector<std::string>& indices,
+    core::result<void> bulk_index_into(const std::vector<index_version>& indices,
                                        const std::vector<message_doc>& docs);
+    // The indices behind an alias with their mapping versions (empty when the alias does not exist).
+    core::result<std::vector<index_version>> alias_versions(const std::string& alias);
     // The indices behind an alias (empty when the alias does not exist).
     core::result<std::vector<std::string>> alias_indices(const std::string& alias);
     // Atomic alias changes: {"add"|"remove", index, alias}.
@@ -113,8 +133,11 @@ class elastic_client {
     std::string base_url_;
     std::string alias_;
     // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).
-    std::vector<std::string> write_targets_;
+    std::vector<index_version> write_targets_;
     std::chrono::steady_clock::time_point write_targets_at_{};
+    // The mapping version of the index behind the read alias, re-read at most every two seconds.
+    int read_version_ = 0;
+    std::chrono::steady_clock::time_point read_version_at_{};
     std::unique_ptr<CURL, void (*)(CURL*)> curl_{nullptr, curl_easy_cleanup};
 };
 

@@ -83,7 +83,8 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
                             core::parse_sql_datetime(r[5].value_or(""))});
         }
         // External versions: a copy older than what a worker already wrote (an edit) is ignored.
-        if (auto ok = es.bulk_index_into({report.new_index}, docs); !ok) return ok.error();
+        if (auto ok = es.bulk_index_into({{report.new_index, store::current_mapping_version}}, docs); !ok)
+            return ok.error();
         report.copied += docs.size();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         progress(fmt::format("copied {} / ~{} messages ({:.0f}/s)", report.copied, expected,
