@@ -83,7 +83,7 @@ int main() {
     const std::size_t queries = env_size("BENCH_QUERIES", 300);
     const char* index_env = std::getenv("BENCH_INDEX");
     const std::string alias = index_env ? index_env : "bench_messages";
-    chat::store::elastic_client es(cfg.es_url, alias);
+    chat::store::elastic_client es(cfg.es_url, alias, cfg.es_shards);
     std::mt19937_64 rng(42);
     const std::size_t vocabulary_size = env_size("BENCH_VOCABULARY", 20000);
     vocabulary vocab(rng, vocabulary_size);

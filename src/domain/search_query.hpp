@@ -33,4 +33,9 @@ core::result<std::uint64_t> search_window(std::uint64_t from, std::uint64_t limi
 core::result<std::uint64_t> page_window(std::uint64_t page, std::uint64_t limit,
                                         std::uint64_t max_window = max_search_window);
 
+// A time bound of a search (`since`, `until`), named `name` in errors: epoch milliseconds (1..15
+// digits), or an RFC 3339 date-time such as 2026-11-28T03:22:28.123Z or 2026-11-28T05:22:28+02:00
+// (fractional seconds are cut to milliseconds; years 1970..9999). invalid_field otherwise.
+core::result<std::int64_t> parse_timestamp(std::string_view s, std::string_view name);
+
 }  // namespace chat::domain

@@ -217,8 +217,8 @@ core::result<std::vector<index_version>> parse_mapping_versions(std::string_view
     return out;
 }
 
-elastic_client::elastic_client(std::string base_url, std::string alias)
-    : base_url_(std::move(base_url)), alias_(std::move(alias)) {}
+elastic_client::elastic_client(std::string base_url, std::string alias, int shards)
+    : base_url_(std::move(base_url)), alias_(std::move(alias)), shards_(std::max(shards, 1)) {}
 
 std::string elastic_client::doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number) {
     return fmt::format("{}:{}:{}", app_id, chat_number, number);
@@ -228,11 +228,12 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
     return fmt::format("{}:{}", app_id, chat_number);
 }
 
-std::string elastic_client::index_definition(const std::string& alias, bool with_aliases) {
+std::string elastic_client::index_definition(const std::string& alias, bool with_aliases, int shards) {
     // Computed terms: indexed, not kept in _source (the body is) nor as doc values (never sorted on).
     json::object term_field{{"type", "keyword"}, {"doc_values", false}};
     json::object def{
-        {"settings", {{"number_of_shards", 1}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
+        {"settings",
+         {{"number_of_shards", std::max(shards, 1)}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
         {"mappings",
          {{"dynamic", "strict"},
           {"_meta", {{"mapping_version", current_mapping_version}}},
@@ -282,10 +283,28 @@ std::string document_source(const message_doc& d, int mapping_version) {
 
 namespace {
 json::value sort_of(search_order order) {
-    json::array sort;
-    if (order == search_order::relevance) sort.push_back(json::object{{"_score", "desc"}});
-    sort.push_back(json::object{{"number", order == search_order::relevance ? "desc" : "asc"}});
-    return sort;
+    auto by = [](const char* field, const char* dir) { return json::object{{field, dir}}; };
+    switch (order) {
+        case search_order::relevance:
+            return json::array{by("_score", "desc"), by("number", "desc")};
+        case search_order::newest:
+            return json::array{by("created_at", "desc"), by("number", "desc")};
+        case search_order::oldest:
+            return json::array{by("created_at", "asc"), by("number", "asc")};
+        case search_order::number:
+            break;
+    }
+    return json::array{by("number", "asc")};
+}
+
+// since <= created_at < until, when either is given.
+void add_time_filter(json::object& query, const search_options& options) {
+    if (!options.since_ms && !options.until_ms) return;
+    json::object range;
+    if (options.since_ms) range["gte"] = *options.since_ms;
+    if (options.until_ms) range["lt"] = *options.until_ms;
+    query["bool"].as_object()["filter"].as_array().push_back(
+        json::object{{"range", {{"created_at", std::move(range)}}}});
 }
 
 // Version 1: the body's standard-analyzer words, fragments as case-insensitive wildcards (their cost
@@ -325,10 +344,12 @@ json::object query_v2(std::uint64_t app_id, std::uint64_t chat_number,
 
 std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
                         const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
-                        search_order order) {
-    json::object q{{"query", mapping_version >= 2 ? query_v2(app_id, chat_number, fragments)
-                                                  : query_v1(app_id, chat_number, fragments)},
-                   {"sort", sort_of(order)},
+                        const search_options& options) {
+    auto query = mapping_version >= 2 ? query_v2(app_id, chat_number, fragments)
+                                      : query_v1(app_id, chat_number, fragments);
+    add_time_filter(query, options);
+    json::object q{{"query", std::move(query)},
+                   {"sort", sort_of(options.order)},
                    {"from", from},
                    {"size", size},
                    {"track_total_hits", true}};
@@ -372,7 +393,7 @@ core::result<void> elastic_client::ensure_index() {
     auto current = alias_indices(alias_);
     if (!current) return current.error();
     if (current->empty()) {
-        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
+        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_, true, shards_));
         if (!created) return created.error();
         // 400 resource_already_exists: another worker won the race, which is fine.
         if (created->status != 200 &&
@@ -497,7 +518,7 @@ core::result<void> elastic_client::bulk_index_into(const std::vector<index_versi
 
 core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint64_t chat_number,
                                                  const std::vector<std::string>& fragments, std::size_t from,
-                                                 std::size_t size, search_order order) {
+                                                 std::size_t size, const search_options& options) {
     auto body = [&]() -> core::result<std::string> {
         auto now = std::chrono::steady_clock::now();
         if (read_version_ == 0 || now - read_version_at_ > std::chrono::seconds(2)) {
@@ -511,7 +532,7 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
                 })->mapping_version;
             read_version_at_ = now;
         }
-        return search_body(read_version_, app_id, chat_number, fragments, from, size, order);
+        return search_body(read_version_, app_id, chat_number, fragments, from, size, options);
     };
     const std::string path = "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number);
     auto q = body();

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +46,17 @@ struct search_page {
     std::vector<search_hit> hits;
 };
 
-enum class search_order { relevance, number };
+// relevance: score, then newest; newest / oldest: by created_at (then number); number: number order.
+enum class search_order { relevance, newest, oldest, number };
+
+// How hits are ordered and which creation times they may have: since <= created_at < until.
+struct search_options {
+    search_order order = search_order::relevance;
+    std::optional<std::int64_t> since_ms;
+    std::optional<std::int64_t> until_ms;
+    search_options() = default;
+    search_options(search_order o) : order(o) {}  // NOLINT: an order alone is a complete option set
+};
 
 // The mapping this code creates indices with (see the file comment).
 inline constexpr int current_mapping_version = 2;
@@ -92,11 +103,12 @@ std::string document_source(const message_doc& d, int mapping_version);
 // The _search body (without routing) for an index of the given mapping version.
 std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
                         const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
-                        search_order order);
+                        const search_options& options);
 
 class elastic_client {
   public:
-    elastic_client(std::string base_url, std::string alias);
+    // `shards`: primary shards of the indices this client creates.
+    elastic_client(std::string base_url, std::string alias, int shards = 1);
     elastic_client(const elastic_client&) = delete;
     elastic_client& operator=(const elastic_client&) = delete;
 
@@ -120,18 +132,20 @@ class elastic_client {
     core::result<void> update_aliases(const std::vector<std::array<std::string, 3>>& actions);
     core::result<search_page> search(std::uint64_t app_id, std::uint64_t chat_number,
                                      const std::vector<std::string>& fragments, std::size_t from,
-                                     std::size_t size, search_order order);
+                                     std::size_t size, const search_options& options);
 
     static std::string doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number);
     static std::string routing(std::uint64_t app_id, std::uint64_t chat_number);
     // The JSON of an index (settings, mapping, and when with_aliases both aliases), in one place.
-    static std::string index_definition(const std::string& alias, bool with_aliases = true);
+    static std::string index_definition(const std::string& alias, bool with_aliases = true, int shards = 1);
+    int shards() const { return shards_; }
     const std::string& alias() const { return alias_; }
     std::string write_alias() const { return alias_ + "_write"; }
 
   private:
     std::string base_url_;
     std::string alias_;
+    int shards_ = 1;
     // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).
     std::vector<index_version> write_targets_;
     std::chrono::steady_clock::time_point write_targets_at_{};

@@ -43,8 +43,8 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
     reindex_report report{readers->front(), next_index_name(es.alias(), readers->front()), 0};
 
     progress(fmt::format("creating {} (current: {})", report.new_index, report.old_index));
-    auto created =
-        es.request("PUT", "/" + report.new_index, store::elastic_client::index_definition(es.alias(), false));
+    auto created = es.request("PUT", "/" + report.new_index,
+                              store::elastic_client::index_definition(es.alias(), false, es.shards()));
     if (!created) return created.error();
     if (created->status != 200)
         return store::unavailable("elasticsearch", store::search_unavailable,

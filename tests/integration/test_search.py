@@ -1,4 +1,5 @@
 """Search through the real Elasticsearch: fragments, case, several words, order, paging, isolation."""
+import datetime
 import json
 import os
 import threading
@@ -154,6 +155,29 @@ class Search(unittest.TestCase):
         wait_until(lambda: self.search(token, 1, "zebra")["total"] == 20 + len(during), what="all messages searchable")
         # Earlier data survived the move too.
         self.assertEqual(self.numbers("submar"), [3])
+
+    def test_sort_by_creation_time_and_time_bounds(self):
+        self.assertEqual([h["number"] for h in self.search(self.token, 1, "ell", "&sort=oldest")["hits"]], [1, 2, 3, 4, 6])
+        self.assertEqual([h["number"] for h in self.search(self.token, 1, "ell", "&sort=newest")["hits"]], [6, 4, 3, 2, 1])
+        hits = {h["number"]: h for h in self.search(self.token, 1, "ell", "&sort=number")["hits"]}
+        at = {n: h["created_at"] for n, h in hits.items()}
+        epoch_ms = {n: int(datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000 + 0.5)
+                    for n, v in at.items()}
+        # since is inclusive, until exclusive; RFC 3339 or epoch milliseconds alike.
+        self.assertEqual(self.numbers("ell", f"&since={quote(at[3])}"), [n for n in (1, 2, 3, 4, 6) if epoch_ms[n] >= epoch_ms[3]])
+        self.assertEqual(self.numbers("ell", f"&since={epoch_ms[3]}&until={epoch_ms[4]}"),
+                         [n for n in (1, 2, 3, 4, 6) if epoch_ms[3] <= epoch_ms[n] < epoch_ms[4]])
+        self.assertIn(3, self.numbers("ell", f"&since={epoch_ms[3]}&until={epoch_ms[4]}"))
+        self.assertEqual(self.numbers("ell", "&until=2000-01-01T00:00:00Z"), [])
+        self.assertEqual(self.numbers("ell", "&since=2000-01-01T01:00:00%2B01:00"), [1, 2, 3, 4, 6])
+
+    def test_bad_sort_or_time_bounds_are_422(self):
+        base = f"/api/v1/apps/{self.token}/chats/1/messages/search?q=ell"
+        for extra in ("&sort=bogus", "&sort=", "&since=yesterday", "&until=2023-02-29T00:00:00Z", "&since=",
+                      "&since=2000-01-02T00:00:00Z&until=2000-01-01T00:00:00Z", "&since=5&until=5",
+                      "&since=99999999999999999999"):
+            with self.subTest(extra=extra):
+                self.assert_refused_without_detail(base + extra)
 
     def test_index_has_the_current_mapping_version(self):
         es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")

@@ -403,3 +403,28 @@ TEST(elastic_parse, index_definition_records_the_mapping_version) {
     EXPECT_EQ(m.at("_meta").at("mapping_version").to_number<int>(), chat::store::current_mapping_version);
     EXPECT_TRUE(def.at("aliases").as_object().contains("messages_write"));
 }
+
+TEST(elastic_parse, search_body_orders_and_time_bounds) {
+    using chat::store::search_order;
+    chat::store::search_options o{search_order::newest};
+    o.since_ms = 1000;
+    o.until_ms = 2000;
+    auto body = chat::store::search_body(2, 7, 3, {"ell"}, 0, 10, o);
+    EXPECT_NE(body.find(R"({"range":{"created_at":{"gte":1000,"lt":2000}}})"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"created_at":"desc"},{"number":"desc"}])"), std::string::npos);
+    chat::store::search_options only_until{search_order::oldest};
+    only_until.until_ms = 5;
+    body = chat::store::search_body(1, 7, 3, {"ell"}, 0, 10, only_until);
+    EXPECT_NE(body.find(R"({"range":{"created_at":{"lt":5}}})"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"created_at":"asc"},{"number":"asc"}])"), std::string::npos);
+    body = chat::store::search_body(2, 7, 3, {"ell"}, 0, 10, search_order::relevance);
+    EXPECT_EQ(body.find("range"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"_score":"desc"},{"number":"desc"}])"), std::string::npos);
+}
+
+TEST(elastic_parse, index_definition_takes_the_shard_count) {
+    auto def =
+        boost::json::parse(chat::store::elastic_client::index_definition("messages", false, 4)).as_object();
+    EXPECT_EQ(def.at("settings").at("number_of_shards").to_number<int>(), 4);
+    EXPECT_TRUE(def.at("mappings").at("_routing").at("required").as_bool());
+}
