@@ -252,22 +252,52 @@ def micro():
     return {b["name"]: round(b["real_time"], 1) for b in json.loads(out)["benchmarks"]}
 
 
-def search():
+SEARCH_MESSAGES = os.environ.get("BENCH_MESSAGES", "300000")
+SEARCH_VOCABULARIES = [v for v in os.environ.get("BENCH_VOCABULARIES", "20000,1000000").split(",") if v]
+
+
+def search_once(vocabulary):
+    environ = dict(os.environ, BENCH_MESSAGES=SEARCH_MESSAGES, BENCH_VOCABULARY=vocabulary)
     out = subprocess.run([os.path.join(BUILD, "bench", "search_bench")], capture_output=True, text=True,
-                         check=True).stdout
+                         check=True, env=environ).stdout
     res = {}
     m = re.search(r"indexing: (\d+) messages over (\d+) chats in ([\d.]+) s = (\d+) messages/s", out)
     if m:
         res["indexing"] = {"messages": int(m.group(1)), "chats": int(m.group(2)), "seconds": float(m.group(3)),
                            "rate": int(m.group(4))}
+    m = re.search(r"index size: (\d+) bytes = ([\d.]+) bytes/message", out)
+    if m:
+        res["index_bytes"] = int(m.group(1))
+        res["bytes_per_message"] = float(m.group(2))
     for m in re.finditer(r"query (.+?)\s+n=(\d+)\s+p50 ([\d.]+) ms\s+p99 ([\d.]+) ms\s+max ([\d.]+) ms", out):
         res.setdefault("queries", {})[m.group(1).strip()] = {"n": int(m.group(2)), "p50": float(m.group(3)),
                                                               "p99": float(m.group(4)), "max": float(m.group(5))}
     return res
 
 
+def search():
+    """search_bench at each vocabulary size, and the p50 ratio of the largest to the smallest: the cost
+    of a query must not grow with the vocabulary of all chats."""
+    runs = {}
+    for v in SEARCH_VOCABULARIES:
+        log(f"  vocabulary of {v} words")
+        runs[v] = search_once(v)
+        log(f"  {runs[v]}")
+    res = {"messages": int(SEARCH_MESSAGES), "vocabularies": runs}
+    if len(runs) >= 2:
+        small, large = runs[SEARCH_VOCABULARIES[0]], runs[SEARCH_VOCABULARIES[-1]]
+        res["p50_ratio"] = {k: round(large["queries"][k]["p50"] / q["p50"], 2)
+                            for k, q in small.get("queries", {}).items()
+                            if k in large.get("queries", {}) and q["p50"] > 0}
+    return res
+
+
 es_baseline = 0
 bad_runs = []
+
+
+class SkipHttp(Exception):
+    pass
 
 
 def main():
@@ -278,6 +308,8 @@ def main():
     log(f"machine: {result['machine']}")
     procs = []
     try:
+        if os.environ.get("BENCH_ONLY_SEARCH") == "1":
+            raise SkipHttp()
         log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
         result["ceiling_http"] = http_ceiling()
         result["ceiling_redis"] = redis_ceiling()
@@ -305,14 +337,17 @@ def main():
         w, result["drain"] = drain(lambda: Proc("worker-drain", [os.path.join(BUILD, "chat_worker")], **worker_env))
         procs.append(w)
         log(f"  {result['drain']}")
+    except SkipHttp:
+        log("BENCH_ONLY_SEARCH=1: the search benchmark only")
     finally:
         for p in procs:
             p.stop()
 
-    log("micro-benchmarks")
-    result["micro_ns"] = micro()
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1":
+        log("micro-benchmarks")
+        result["micro_ns"] = micro()
     if os.environ.get("BENCH_SKIP_SEARCH") != "1":
-        log(f"search benchmark ({os.environ.get('BENCH_MESSAGES', '1000000')} messages)")
+        log(f"search benchmark ({SEARCH_MESSAGES} messages, vocabularies {SEARCH_VOCABULARIES})")
         result["search"] = search()
 
     os.makedirs(RESULTS, exist_ok=True)

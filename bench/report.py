@@ -96,15 +96,28 @@ def render(runs):
     se = r.get("search")
     if se:
         out += ["### Search (`bench/search_bench`)", ""]
-        if "indexing" in se:
-            i = se["indexing"]
-            out.append(f"Indexing {i['messages']:,} generated messages over {i['chats']:,} chats: "
-                       f"{i['rate']:,} messages/s ({i['seconds']} s).")
+        # Runs before the vocabulary setting measured one vocabulary of 20,000 words.
+        by_vocabulary = se.get("vocabularies") or {"20000": se}
+        for vocab, one in by_vocabulary.items():
+            out.append(f"Vocabulary of {int(vocab):,} words.")
+            if "indexing" in one:
+                i = one["indexing"]
+                out.append(f"Indexing {i['messages']:,} generated messages over {i['chats']:,} chats: "
+                           f"{i['rate']:,} messages/s ({i['seconds']} s).")
+            if "bytes_per_message" in one:
+                out.append(f"Index (one segment): {one['index_bytes']:,} bytes, "
+                           f"{one['bytes_per_message']:.0f} bytes/message.")
             out.append("")
-        if se.get("queries"):
-            out += ["| query | n | p50 | p99 | max |", "|---|---|---|---|---|"]
-            out += [f"| {k} | {q['n']} | {q['p50']:.2f} ms | {q['p99']:.2f} ms | {q['max']:.2f} ms |"
-                    for k, q in se["queries"].items()]
+            if one.get("queries"):
+                out += ["| query | n | p50 | p99 | max |", "|---|---|---|---|---|"]
+                out += [f"| {k} | {q['n']} | {q['p50']:.2f} ms | {q['p99']:.2f} ms | {q['max']:.2f} ms |"
+                        for k, q in one["queries"].items()]
+                out.append("")
+        if se.get("p50_ratio"):
+            first, last = list(by_vocabulary)[0], list(by_vocabulary)[-1]
+            out += [f"p50 at {int(last):,} words / p50 at {int(first):,} words:", "",
+                    "| query | ratio |", "|---|---|"]
+            out += [f"| {k} | {v:.2f}x |" for k, v in se["p50_ratio"].items()]
             out.append("")
 
     mi = r.get("micro_ns")
@@ -128,7 +141,7 @@ def render(runs):
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
             "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_BACKLOG_DURATION`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
-            "`BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`). Each run adds a file to `docs/bench-results/`; commit it "
+            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "
             "developer's stack `as found` carried every earlier run's data (1.5 M Redis keys, a 1 M-document "
@@ -144,8 +157,14 @@ def main():
     for path in files:
         with open(path) as f:
             runs.append(json.load(f))
+    text = render(runs)
+    # Measurements made by hand (before/after comparisons, sizes make bench does not run) are kept in
+    # docs/bench-notes/*.md and appended as they are.
+    for note in sorted(glob.glob(os.path.join(ROOT, "docs", "bench-notes", "*.md"))):
+        with open(note) as f:
+            text = text.rstrip("\n") + "\n\n" + f.read()
     with open(OUT, "w") as f:
-        f.write(render(runs))
+        f.write(text)
     print(f"wrote {os.path.relpath(OUT, ROOT)} from {len(runs)} run(s)")
 
 

@@ -3,14 +3,22 @@
 // measures query latency of fragment, word and multi-word searches in random chats.
 //
 // Settings (environment): CHAT_ES_URL, BENCH_MESSAGES (1000000), BENCH_CHATS (2000),
-// BENCH_QUERIES (300 per kind), BENCH_INDEX (bench_messages; recreated when BENCH_REUSE is unset).
+// BENCH_VOCABULARY (distinct words generated, 20000), BENCH_QUERIES (300 per kind), BENCH_INDEX
+// (bench_messages; recreated when BENCH_REUSE is unset). After loading, the index is force-merged to
+// one segment (a settled index, as the issue measured it) and its size is reported.
+//
+// Output lines read by bench/bench.py: "indexing: …", "index size: …", "query …".
 #include <algorithm>
+#include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/config.hpp"
@@ -33,6 +41,39 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// Merges the index to one segment; the merge runs as a task (it outlasts a request's timeout).
+bool force_merge(chat::store::elastic_client& es, const std::string& alias) {
+    auto t0 = clock_type::now();
+    auto started =
+        es.request("POST", "/" + alias + "/_forcemerge?max_num_segments=1&wait_for_completion=false");
+    if (!started || started->status != 200) {
+        std::fprintf(stderr, "force merge failed to start\n");
+        return false;
+    }
+    while (true) {
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        auto tasks = es.request("GET", "/_tasks?actions=*forcemerge*");
+        if (!tasks || tasks->status != 200) return false;
+        auto v = boost::json::parse(tasks->body);
+        bool running = false;
+        for (const auto& [node, info] : v.at("nodes").as_object())
+            if (!info.at("tasks").as_object().empty()) running = true;
+        if (!running) break;
+    }
+    (void)es.request("POST", "/" + alias + "/_refresh");
+    std::fprintf(stderr, "  force-merged in %.1f s\n",
+                 std::chrono::duration<double>(clock_type::now() - t0).count());
+    return true;
+}
+
+// Bytes on disk of the index's primaries.
+std::optional<std::uint64_t> store_bytes(chat::store::elastic_client& es, const std::string& alias) {
+    auto stats = es.request("GET", "/" + alias + "/_stats/store");
+    if (!stats || stats->status != 200) return std::nullopt;
+    auto v = boost::json::parse(stats->body);
+    return v.at("_all").at("primaries").at("store").at("size_in_bytes").to_number<std::uint64_t>();
+}
+
 }  // namespace
 
 int main() {
@@ -42,9 +83,12 @@ int main() {
     const std::size_t queries = env_size("BENCH_QUERIES", 300);
     const char* index_env = std::getenv("BENCH_INDEX");
     const std::string alias = index_env ? index_env : "bench_messages";
-    chat::store::elastic_client es(cfg.es_url, alias);
+    chat::store::elastic_client es(cfg.es_url, alias, cfg.es_shards);
     std::mt19937_64 rng(42);
-    vocabulary vocab(rng, 20000);
+    const std::size_t vocabulary_size = env_size("BENCH_VOCABULARY", 20000);
+    vocabulary vocab(rng, vocabulary_size);
+    std::printf("settings: %zu messages, %zu chats, vocabulary of %zu words\n", messages, chats,
+                vocabulary_size);
 
     if (std::getenv("BENCH_REUSE") == nullptr) {
         (void)es.request("DELETE", "/" + alias + "_v1");
@@ -86,7 +130,12 @@ int main() {
         double secs = std::chrono::duration<double>(clock_type::now() - start).count();
         std::printf("indexing: %zu messages over %zu chats in %.1f s = %.0f messages/s (bulk of %zu)\n",
                     messages, chats, secs, static_cast<double>(messages) / secs, batch_size);
+        if (!force_merge(es, alias)) return 1;
     }
+    if (auto bytes = store_bytes(es, alias))
+        std::printf("index size: %llu bytes = %.1f bytes/message (one segment)\n",
+                    static_cast<unsigned long long>(*bytes),
+                    static_cast<double>(*bytes) / static_cast<double>(messages));
 
     std::uniform_int_distribution<std::uint64_t> pick_chat(1, chats);
     auto frequent = [&] {

@@ -13,6 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto b = chat::store::parse_bulk_answer(in); b && b->failures.size() > b->items) std::abort();
         (void)chat::store::parse_search_answer(in);
         (void)chat::store::parse_alias_answer(in);
+        (void)chat::store::parse_mapping_versions(in);
     } catch (...) {
         std::abort();  // the readers promise not to throw
     }

@@ -7,12 +7,23 @@
 #include <string_view>
 
 #include "domain/search_query.hpp"
+#include "domain/search_terms.hpp"
 
 namespace d = chat::domain;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view in(reinterpret_cast<const char*>(data), size);
     auto fragments = d::parse_search_query(in);
+    // Whatever the text (even invalid UTF-8), splitting, the index terms and a highlight are defined;
+    // every word's span lies in the text and the terms are within their bounds.
+    for (const auto& w : d::split_words(in))
+        if (w.begin >= w.end || w.end > in.size() || w.folded.empty()) std::abort();
+    auto terms = d::compute_index_terms(in);
+    for (const auto& g : terms.grams)
+        if (g.empty() || g.size() > 4 * d::max_gram_chars) std::abort();
+    for (const auto& s : terms.suffixes)
+        if (s.empty() || s.size() > 4 * d::max_term_chars) std::abort();
+    (void)d::highlight(in, fragments ? *fragments : std::vector<std::string>{"a"});
     if (fragments) {
         if (fragments->empty() || fragments->size() > d::max_query_fragments) std::abort();
         for (const auto& f : *fragments) {

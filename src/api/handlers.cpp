@@ -529,6 +529,34 @@ asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
     co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
 }
 
+namespace {
+// sort, since and until of a search (since <= created_at < until).
+result<store::search_options> search_options(request_context& ctx) {
+    store::search_options options;
+    if (auto sort = query_param(ctx, "sort")) {
+        static constexpr std::pair<std::string_view, store::search_order> orders[] = {
+            {"relevance", store::search_order::relevance},
+            {"newest", store::search_order::newest},
+            {"oldest", store::search_order::oldest},
+            {"number", store::search_order::number}};
+        const auto* found = std::find_if(std::begin(orders), std::end(orders),
+                                         [&](const auto& o) { return o.first == *sort; });
+        if (found == std::end(orders))
+            return make_error(errc::invalid_field, "sort must be relevance, newest, oldest or number");
+        options.order = found->second;
+    }
+    for (auto [name, bound] : {std::pair{"since", &options.since_ms}, std::pair{"until", &options.until_ms}})
+        if (auto v = query_param(ctx, name)) {
+            auto at = domain::parse_timestamp(*v, name);
+            if (!at) return at.error();
+            *bound = *at;
+        }
+    if (options.since_ms && options.until_ms && *options.since_ms >= *options.until_ms)
+        return make_error(errc::invalid_field, "since must be before until");
+    return options;
+}
+}  // namespace
+
 asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     auto token = token_param(ctx);
     if (!token) co_return token.error();
@@ -547,14 +575,10 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     // Compared without arithmetic: a cursor near 2^64 must not wrap around past the check.
     if (auto window = domain::search_window(*cursor, static_cast<std::uint64_t>(*limit)); !window)
         co_return window.error();
-    auto sort = query_param(ctx, "sort");
-    store::search_order order = store::search_order::relevance;
-    if (sort && *sort == "number")
-        order = store::search_order::number;
-    else if (sort && *sort != "relevance")
-        co_return make_error(errc::invalid_field, "sort must be relevance or number");
+    auto options = search_options(ctx);
+    if (!options) co_return options.error();
     auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), *cursor,
-                                     static_cast<std::size_t>(*limit), order);
+                                     static_cast<std::size_t>(*limit), *options);
     if (!page) co_return page.error();
     json::array hits;
     for (const auto& h : page->hits) {

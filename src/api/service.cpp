@@ -424,7 +424,7 @@ task<store::message_row> store_service::edit_message(std::string token, std::uin
 
 task<store::search_page> store_service::search(std::string token, std::uint64_t chat,
                                                std::vector<std::string> fragments, std::size_t from,
-                                               std::size_t size, store::search_order order) {
+                                               std::size_t size, store::search_options options) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::search_page> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
@@ -435,7 +435,7 @@ task<store::search_page> store_service::search(std::string token, std::uint64_t 
             if (!meta) return meta.error();
             if (!*meta) return make_error(errc::not_found, "chat not found");
         }
-        return c.es.search(*app_id, chat, fragments, from, size, order);
+        return c.es.search(*app_id, chat, fragments, from, size, options);
     });
 }
 

@@ -65,7 +65,7 @@ class service {
                                                   std::string body, std::string request_id) = 0;
     virtual task<store::search_page> search(std::string token, std::uint64_t chat,
                                             std::vector<std::string> fragments, std::size_t from,
-                                            std::size_t size, store::search_order order) = 0;
+                                            std::size_t size, store::search_options options) = 0;
 
     // Every dependency answers: Redis, MariaDB, RabbitMQ, Elasticsearch.
     virtual task<void> ready() = 0;
@@ -102,7 +102,8 @@ class store_service final : public service {
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                           std::string body, std::string request_id) override;
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
-                                    std::size_t from, std::size_t size, store::search_order order) override;
+                                    std::size_t from, std::size_t size,
+                                    store::search_options options) override;
     task<void> ready() override;
 
     const core::config& config() const override { return cfg_; }
@@ -110,7 +111,7 @@ class store_service final : public service {
     // Per pool thread: the connections a blocking call may use.
     struct connections {
         explicit connections(const core::config& cfg)
-            : redis(cfg.redis), mysql(cfg.mysql), es(cfg.es_url, cfg.es_index) {}
+            : redis(cfg.redis), mysql(cfg.mysql), es(cfg.es_url, cfg.es_index, cfg.es_shards) {}
         store::redis_connection redis;
         store::mysql_connection mysql;
         store::elastic_client es;

@@ -41,6 +41,9 @@ struct config {
     amqp_config amqp;
     std::string es_url = "http://127.0.0.1:9201";
     std::string es_index = "messages";  // the alias; the versioned index behind it is <alias>_v1
+    // Primary shards of an index this code creates (ensure_index, chat_ctl reindex); documents are
+    // routed by chat, so a chat's messages stay on one shard whatever the count.
+    int es_shards = 1;
 
     // API server
     std::string http_host = "0.0.0.0";

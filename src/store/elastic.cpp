@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "domain/search_query.hpp"
+#include "domain/search_terms.hpp"
 #include "store/failure.hpp"
 
 namespace chat::store {
@@ -195,8 +196,29 @@ core::result<std::vector<std::string>> parse_alias_answer(std::string_view body)
     return out;
 }
 
-elastic_client::elastic_client(std::string base_url, std::string alias)
-    : base_url_(std::move(base_url)), alias_(std::move(alias)) {}
+core::result<std::vector<index_version>> parse_mapping_versions(std::string_view body) {
+    auto answer = parse_object(body, "mapping answer");
+    if (!answer) return answer.error();
+    std::vector<index_version> out;
+    out.reserve(answer->size());
+    for (const auto& [index, def] : *answer) {
+        index_version v{std::string(index), 1};
+        if (const auto* d = def.if_object())
+            if (const auto* m = d->if_contains("mappings"))
+                if (const auto* mo = m->if_object())
+                    if (const auto* meta = mo->if_contains("_meta"))
+                        if (const auto* meta_o = meta->if_object()) {
+                            auto n = to_u64(meta_o->if_contains("mapping_version"));
+                            if (n && *n >= 1 && *n <= 1000000) v.mapping_version = static_cast<int>(*n);
+                        }
+        out.push_back(std::move(v));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+    return out;
+}
+
+elastic_client::elastic_client(std::string base_url, std::string alias, int shards)
+    : base_url_(std::move(base_url)), alias_(std::move(alias)), shards_(std::max(shards, 1)) {}
 
 std::string elastic_client::doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number) {
     return fmt::format("{}:{}:{}", app_id, chat_number, number);
@@ -206,25 +228,132 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
     return fmt::format("{}:{}", app_id, chat_number);
 }
 
-std::string elastic_client::index_definition(const std::string& alias, bool with_aliases) {
+std::string elastic_client::index_definition(const std::string& alias, bool with_aliases, int shards) {
+    // Computed terms: indexed, not kept in _source (the body is) nor as doc values (never sorted on).
+    json::object term_field{{"type", "keyword"}, {"doc_values", false}};
     json::object def{
-        {"settings", {{"number_of_shards", 1}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
+        {"settings",
+         {{"number_of_shards", std::max(shards, 1)}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
         {"mappings",
          {{"dynamic", "strict"},
+          {"_meta", {{"mapping_version", current_mapping_version}}},
           {"_routing", {{"required", true}}},
+          {"_source", {{"excludes", json::array{"words", "grams", "suffixes"}}}},
           {"properties",
            {{"app_id", {{"type", "long"}}},
             {"chat_number", {{"type", "long"}}},
             {"number", {{"type", "long"}}},
-            // The core distribution has no ngram analysis; the standard analyzer lowercases words and
-            // fragments are found with case-insensitive wildcard queries on those words.
-            {"body", {{"type", "text"}, {"analyzer", "standard"}}},
+            // "<app_id>:<chat_number>": one term whose postings are the chat's messages, the cheapest
+            // filter to lead a conjunction with.
+            {"chat", {{"type", "keyword"}, {"doc_values", false}}},
+            // Returned and highlighted from _source; never searched (the terms below are).
+            {"body", {{"type", "text"}, {"index", false}}},
+            // domain/search_terms.hpp: folded whole words (ranking), every substring of up to
+            // max_gram_chars code points (short fragments), longer suffixes (prefix lookups).
+            {"words", term_field},
+            {"grams", term_field},
+            {"suffixes", term_field},
             {"created_at", {{"type", "date"}, {"format", "epoch_millis"}}},
             {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}}}}}},
         {"aliases", json::object{}}};
     if (with_aliases)
         def["aliases"] = json::object{{alias, json::object{}}, {alias + "_write", json::object{}}};
     return json::serialize(def);
+}
+
+std::string document_source(const message_doc& d, int mapping_version) {
+    json::object source{
+        {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
+        {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
+    if (mapping_version >= 2) {
+        auto terms = domain::compute_index_terms(d.body);
+        auto list = [](std::vector<std::string>& v) {
+            json::array a;
+            a.reserve(v.size());
+            for (auto& t : v) a.emplace_back(std::move(t));
+            return a;
+        };
+        source["chat"] = elastic_client::routing(d.app_id, d.chat_number);
+        source["words"] = list(terms.words);
+        source["grams"] = list(terms.grams);
+        source["suffixes"] = list(terms.suffixes);
+    }
+    return json::serialize(source);
+}
+
+namespace {
+json::value sort_of(search_order order) {
+    auto by = [](const char* field, const char* dir) { return json::object{{field, dir}}; };
+    switch (order) {
+        case search_order::relevance:
+            return json::array{by("_score", "desc"), by("number", "desc")};
+        case search_order::newest:
+            return json::array{by("created_at", "desc"), by("number", "desc")};
+        case search_order::oldest:
+            return json::array{by("created_at", "asc"), by("number", "asc")};
+        case search_order::number:
+            break;
+    }
+    return json::array{by("number", "asc")};
+}
+
+// since <= created_at < until, when either is given.
+void add_time_filter(json::object& query, const search_options& options) {
+    if (!options.since_ms && !options.until_ms) return;
+    json::object range;
+    if (options.since_ms) range["gte"] = *options.since_ms;
+    if (options.until_ms) range["lt"] = *options.until_ms;
+    query["bool"].as_object()["filter"].as_array().push_back(
+        json::object{{"range", {{"created_at", std::move(range)}}}});
+}
+
+// Version 1: the body's standard-analyzer words, fragments as case-insensitive wildcards (their cost
+// grows with the term dictionary of the whole shard; kept only until a reindex moves to version 2).
+json::object query_v1(std::uint64_t app_id, std::uint64_t chat_number,
+                      const std::vector<std::string>& fragments) {
+    json::array must;
+    for (const auto& f : fragments)
+        must.push_back(json::object{
+            {"wildcard", {{"body", {{"value", domain::wildcard_pattern(f)}, {"case_insensitive", true}}}}}});
+    std::string words;
+    for (const auto& f : fragments) words += (words.empty() ? "" : " ") + f;
+    return json::object{{"bool",
+                         {{"filter", json::array{{{"term", {{"app_id", app_id}}}},
+                                                 {{"term", {{"chat_number", chat_number}}}}}},
+                          {"must", must},
+                          {"should", json::array{{{"match", {{"body", {{"query", words}}}}}}}}}}};
+}
+
+// Version 2: every clause that decides a match is a filter over one term (the chat, a gram) or a
+// prefix of at least max_gram_chars + 1 code points among the suffixes; the score comes only from the
+// whole words, so whole-word matches rank above fragments.
+json::object query_v2(std::uint64_t app_id, std::uint64_t chat_number,
+                      const std::vector<std::string>& fragments) {
+    json::array filter{{{"term", {{"chat", elastic_client::routing(app_id, chat_number)}}}}};
+    json::array should;
+    for (const auto& f : fragments) {
+        if (domain::lookup_for(f) == domain::fragment_lookup::gram)
+            filter.push_back(json::object{{"term", {{"grams", f}}}});
+        else
+            filter.push_back(json::object{{"prefix", {{"suffixes", f}}}});
+        should.push_back(json::object{{"term", {{"words", f}}}});
+    }
+    return json::object{{"bool", {{"filter", filter}, {"should", should}}}};
+}
+}  // namespace
+
+std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
+                        const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
+                        const search_options& options) {
+    auto query = mapping_version >= 2 ? query_v2(app_id, chat_number, fragments)
+                                      : query_v1(app_id, chat_number, fragments);
+    add_time_filter(query, options);
+    json::object q{{"query", std::move(query)},
+                   {"sort", sort_of(options.order)},
+                   {"from", from},
+                   {"size", size},
+                   {"track_total_hits", true}};
+    return json::serialize(q);
 }
 
 core::result<http_response> elastic_client::request(const std::string& method, const std::string& path,
@@ -264,7 +393,7 @@ core::result<void> elastic_client::ensure_index() {
     auto current = alias_indices(alias_);
     if (!current) return current.error();
     if (current->empty()) {
-        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_));
+        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_, true, shards_));
         if (!created) return created.error();
         // 400 resource_already_exists: another worker won the race, which is fine.
         if (created->status != 200 &&
@@ -304,6 +433,22 @@ core::result<std::vector<std::string>> elastic_client::alias_indices(const std::
     return indices;
 }
 
+core::result<std::vector<index_version>> elastic_client::alias_versions(const std::string& alias) {
+    // Through the alias: the mapping of each index behind it, in one request (404: no such alias).
+    auto mapping = request("GET", "/" + alias + "/_mapping");
+    if (!mapping) return mapping.error();
+    if (mapping->status == 404) return std::vector<index_version>{};
+    if (mapping->status != 200)
+        return unavailable(es, search_unavailable,
+                           fmt::format("cannot read the mapping of {} ({}): {}", alias, mapping->status,
+                                       clip(mapping->body)));
+    auto versions = parse_mapping_versions(mapping->body);
+    if (!versions)
+        return unavailable(es, search_unavailable,
+                           fmt::format("cannot read the mapping of {}: {}", alias, versions.error().message));
+    return versions;
+}
+
 core::result<void> elastic_client::update_aliases(const std::vector<std::array<std::string, 3>>& actions) {
     json::array list;
     for (const auto& [op, index, alias] : actions)
@@ -321,7 +466,7 @@ core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& do
     if (docs.empty()) return {};
     auto now = std::chrono::steady_clock::now();
     if (write_targets_.empty() || now - write_targets_at_ > std::chrono::seconds(2)) {
-        auto targets = alias_indices(write_alias());
+        auto targets = alias_versions(write_alias());
         if (!targets) return targets.error();
         // Never write to the alias name itself when it is missing: that would create an index with a
         // dynamic mapping. ensure_index() must have run.
@@ -332,12 +477,12 @@ core::result<void> elastic_client::bulk_index(const std::vector<message_doc>& do
     return bulk_index_into(write_targets_, docs);
 }
 
-core::result<void> elastic_client::bulk_index_into(const std::vector<std::string>& indices,
+core::result<void> elastic_client::bulk_index_into(const std::vector<index_version>& indices,
                                                    const std::vector<message_doc>& docs) {
     if (docs.empty()) return {};
     std::string nd;
     nd.reserve(docs.size() * indices.size() * 256);
-    for (const auto& index : indices)
+    for (const auto& [index, version] : indices)
         for (const auto& d : docs) {
             json::object action{{"index",
                                  {{"_index", index},
@@ -345,12 +490,9 @@ core::result<void> elastic_client::bulk_index_into(const std::vector<std::string
                                   {"routing", routing(d.app_id, d.chat_number)},
                                   {"version", d.updated_at_ms},
                                   {"version_type", "external_gte"}}}};
-            json::object source{
-                {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
-                {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
             nd += json::serialize(action);
             nd += '\n';
-            nd += json::serialize(source);
+            nd += document_source(d, version);
             nd += '\n';
         }
     auto resp = request("POST", "/_bulk", nd, "application/x-ndjson");
@@ -376,39 +518,33 @@ core::result<void> elastic_client::bulk_index_into(const std::vector<std::string
 
 core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint64_t chat_number,
                                                  const std::vector<std::string>& fragments, std::size_t from,
-                                                 std::size_t size, search_order order) {
-    json::array must;
-    for (const auto& f : fragments)
-        must.push_back(json::object{
-            {"wildcard", {{"body", {{"value", domain::wildcard_pattern(f)}, {"case_insensitive", true}}}}}});
-    json::array sort;
-    if (order == search_order::relevance) sort.push_back(json::object{{"_score", "desc"}});
-    sort.push_back(json::object{{"number", order == search_order::relevance ? "desc" : "asc"}});
-    // Fragments decide what matches (constant score); a match query on the same words adds relevance, so
-    // whole-word and repeated matches rank above mere fragments. It is analyzed text, never query syntax.
-    std::string words;
-    for (const auto& f : fragments) words += (words.empty() ? "" : " ") + f;
-    json::object q{
-        {"query",
-         {{"bool",
-           {{"filter",
-             json::array{{{"term", {{"app_id", app_id}}}}, {{"term", {{"chat_number", chat_number}}}}}},
-            {"must", must},
-            {"should", json::array{{{"match", {{"body", {{"query", words}}}}}}}}}}}},
-        {"sort", sort},
-        {"from", from},
-        {"size", size},
-        {"track_total_hits", true},
-        {"highlight",
-         {{"fields",
-           {{"body", {{"number_of_fragments", 1}, {"fragment_size", 150}, {"no_match_size", 150}}}}},
-          // The text around the tags is HTML-escaped so that a client may render the snippet as HTML
-          // (a message containing markup cannot inject it).
-          {"encoder", "html"},
-          {"pre_tags", json::array{"<em>"}},
-          {"post_tags", json::array{"</em>"}}}}};
-    auto resp = request("POST", "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number),
-                        json::serialize(q));
+                                                 std::size_t size, const search_options& options) {
+    auto body = [&]() -> core::result<std::string> {
+        auto now = std::chrono::steady_clock::now();
+        if (read_version_ == 0 || now - read_version_at_ > std::chrono::seconds(2)) {
+            auto readers = alias_versions(alias_);
+            if (!readers) return readers.error();
+            if (readers->empty()) return unavailable(es, search_unavailable, "no index behind " + alias_);
+            // Two indices behind the read alias are never our reindex's doing; the newer one wins.
+            read_version_ =
+                std::max_element(readers->begin(), readers->end(), [](const auto& a, const auto& b) {
+                    return a.mapping_version < b.mapping_version;
+                })->mapping_version;
+            read_version_at_ = now;
+        }
+        return search_body(read_version_, app_id, chat_number, fragments, from, size, options);
+    };
+    const std::string path = "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number);
+    auto q = body();
+    if (!q) return q.error();
+    auto resp = request("POST", path, *q);
+    // A 400 right after a reindex moved the read alias to another mapping version: ask again at once.
+    if (resp && resp->status == 400) {
+        read_version_ = 0;
+        q = body();
+        if (!q) return q.error();
+        resp = request("POST", path, *q);
+    }
     if (!resp) return resp.error();
     // The answer may carry the query and the application's id: they go to the log, never to a client.
     if (resp->status != 200)
@@ -420,6 +556,8 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
         return unavailable(es, search_unavailable,
                            fmt::format("search in chat {} of application {}: {}", chat_number, app_id,
                                        page.error().message));
+    // Highlighted here rather than by Elasticsearch: the words are folded as the index folds them.
+    for (auto& h : page->hits) h.highlight = domain::highlight(h.body, fragments);
     return page;
 }
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +46,26 @@ struct search_page {
     std::vector<search_hit> hits;
 };
 
-enum class search_order { relevance, number };
+// relevance: score, then newest; newest / oldest: by created_at (then number); number: number order.
+enum class search_order { relevance, newest, oldest, number };
+
+// How hits are ordered and which creation times they may have: since <= created_at < until.
+struct search_options {
+    search_order order = search_order::relevance;
+    std::optional<std::int64_t> since_ms;
+    std::optional<std::int64_t> until_ms;
+    search_options() = default;
+    search_options(search_order o) : order(o) {}  // NOLINT: an order alone is a complete option set
+};
+
+// The mapping this code creates indices with (see the file comment).
+inline constexpr int current_mapping_version = 2;
+
+struct index_version {
+    std::string index;
+    int mapping_version = 1;
+    bool operator==(const index_version&) const = default;
+};
 
 // One item of a _bulk answer that is neither stored nor superseded by a newer version.
 struct bulk_item_failure {
@@ -75,10 +95,20 @@ core::result<bulk_outcome> parse_bulk_answer(std::string_view body);
 core::result<search_page> parse_search_answer(std::string_view body);
 // A GET _alias/<alias> answer: the names of the indices (the object's keys), sorted.
 core::result<std::vector<std::string>> parse_alias_answer(std::string_view body);
+// A GET <alias>/_mapping answer: each index (sorted) with its mappings._meta.mapping_version (1 when
+// absent or not a positive integer).
+core::result<std::vector<index_version>> parse_mapping_versions(std::string_view body);
+// The _bulk source of a document for an index of the given mapping version.
+std::string document_source(const message_doc& d, int mapping_version);
+// The _search body (without routing) for an index of the given mapping version.
+std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
+                        const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
+                        const search_options& options);
 
 class elastic_client {
   public:
-    elastic_client(std::string base_url, std::string alias);
+    // `shards`: primary shards of the indices this client creates.
+    elastic_client(std::string base_url, std::string alias, int shards = 1);
     elastic_client(const elastic_client&) = delete;
     elastic_client& operator=(const elastic_client&) = delete;
 
@@ -92,29 +122,36 @@ class elastic_client {
     // already there, which counts as stored).
     core::result<void> bulk_index(const std::vector<message_doc>& docs);
     // The same into named indices (used by the reindex, which fills an index no alias points at yet).
-    core::result<void> bulk_index_into(const std::vector<std::string>& indices,
+    core::result<void> bulk_index_into(const std::vector<index_version>& indices,
                                        const std::vector<message_doc>& docs);
+    // The indices behind an alias with their mapping versions (empty when the alias does not exist).
+    core::result<std::vector<index_version>> alias_versions(const std::string& alias);
     // The indices behind an alias (empty when the alias does not exist).
     core::result<std::vector<std::string>> alias_indices(const std::string& alias);
     // Atomic alias changes: {"add"|"remove", index, alias}.
     core::result<void> update_aliases(const std::vector<std::array<std::string, 3>>& actions);
     core::result<search_page> search(std::uint64_t app_id, std::uint64_t chat_number,
                                      const std::vector<std::string>& fragments, std::size_t from,
-                                     std::size_t size, search_order order);
+                                     std::size_t size, const search_options& options);
 
     static std::string doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number);
     static std::string routing(std::uint64_t app_id, std::uint64_t chat_number);
     // The JSON of an index (settings, mapping, and when with_aliases both aliases), in one place.
-    static std::string index_definition(const std::string& alias, bool with_aliases = true);
+    static std::string index_definition(const std::string& alias, bool with_aliases = true, int shards = 1);
+    int shards() const { return shards_; }
     const std::string& alias() const { return alias_; }
     std::string write_alias() const { return alias_ + "_write"; }
 
   private:
     std::string base_url_;
     std::string alias_;
+    int shards_ = 1;
     // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).
-    std::vector<std::string> write_targets_;
+    std::vector<index_version> write_targets_;
     std::chrono::steady_clock::time_point write_targets_at_{};
+    // The mapping version of the index behind the read alias, re-read at most every two seconds.
+    int read_version_ = 0;
+    std::chrono::steady_clock::time_point read_version_at_{};
     std::unique_ptr<CURL, void (*)(CURL*)> curl_{nullptr, curl_easy_cleanup};
 };
 

@@ -43,8 +43,8 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
     reindex_report report{readers->front(), next_index_name(es.alias(), readers->front()), 0};
 
     progress(fmt::format("creating {} (current: {})", report.new_index, report.old_index));
-    auto created =
-        es.request("PUT", "/" + report.new_index, store::elastic_client::index_definition(es.alias(), false));
+    auto created = es.request("PUT", "/" + report.new_index,
+                              store::elastic_client::index_definition(es.alias(), false, es.shards()));
     if (!created) return created.error();
     if (created->status != 200)
         return store::unavailable("elasticsearch", store::search_unavailable,
@@ -83,7 +83,8 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
                             core::parse_sql_datetime(r[5].value_or(""))});
         }
         // External versions: a copy older than what a worker already wrote (an edit) is ignored.
-        if (auto ok = es.bulk_index_into({report.new_index}, docs); !ok) return ok.error();
+        if (auto ok = es.bulk_index_into({{report.new_index, store::current_mapping_version}}, docs); !ok)
+            return ok.error();
         report.copied += docs.size();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         progress(fmt::format("copied {} / ~{} messages ({:.0f}/s)", report.copied, expected,

@@ -84,7 +84,7 @@ class fake_service final : public api::service {
         co_return store::message_row{chat, number, std::move(body), 1, 3};
     }
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
-                                    std::size_t, std::size_t size, store::search_order) override {
+                                    std::size_t, std::size_t size, store::search_options) override {
         if (auto e = fail(token, chat)) co_return *e;
         store::search_page page;
         for (std::size_t i = 0; i < fragments.size() && i < size; ++i)

@@ -1,4 +1,5 @@
 """Search through the real Elasticsearch: fragments, case, several words, order, paging, isolation."""
+import datetime
 import json
 import os
 import threading
@@ -155,6 +156,81 @@ class Search(unittest.TestCase):
         # Earlier data survived the move too.
         self.assertEqual(self.numbers("submar"), [3])
 
+    def test_sort_by_creation_time_and_time_bounds(self):
+        self.assertEqual([h["number"] for h in self.search(self.token, 1, "ell", "&sort=oldest")["hits"]], [1, 2, 3, 4, 6])
+        self.assertEqual([h["number"] for h in self.search(self.token, 1, "ell", "&sort=newest")["hits"]], [6, 4, 3, 2, 1])
+        hits = {h["number"]: h for h in self.search(self.token, 1, "ell", "&sort=number")["hits"]}
+        at = {n: h["created_at"] for n, h in hits.items()}
+        epoch_ms = {n: int(datetime.datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() * 1000 + 0.5)
+                    for n, v in at.items()}
+        # since is inclusive, until exclusive; RFC 3339 or epoch milliseconds alike.
+        self.assertEqual(self.numbers("ell", f"&since={quote(at[3])}"), [n for n in (1, 2, 3, 4, 6) if epoch_ms[n] >= epoch_ms[3]])
+        self.assertEqual(self.numbers("ell", f"&since={epoch_ms[3]}&until={epoch_ms[4]}"),
+                         [n for n in (1, 2, 3, 4, 6) if epoch_ms[3] <= epoch_ms[n] < epoch_ms[4]])
+        self.assertIn(3, self.numbers("ell", f"&since={epoch_ms[3]}&until={epoch_ms[4]}"))
+        self.assertEqual(self.numbers("ell", "&until=2000-01-01T00:00:00Z"), [])
+        self.assertEqual(self.numbers("ell", "&since=2000-01-01T01:00:00%2B01:00"), [1, 2, 3, 4, 6])
+
+    def test_bad_sort_or_time_bounds_are_422(self):
+        base = f"/api/v1/apps/{self.token}/chats/1/messages/search?q=ell"
+        for extra in ("&sort=bogus", "&sort=", "&since=yesterday", "&until=2023-02-29T00:00:00Z", "&since=",
+                      "&since=2000-01-02T00:00:00Z&until=2000-01-01T00:00:00Z", "&since=5&until=5",
+                      "&since=99999999999999999999"):
+            with self.subTest(extra=extra):
+                self.assert_refused_without_detail(base + extra)
+
+    def test_index_has_the_current_mapping_version(self):
+        es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+        mapping = json.load(urllib.request.urlopen(f"{es}/messages/_mapping"))
+        for index, m in mapping.items():
+            self.assertEqual(m["mappings"]["_meta"]["mapping_version"], 2, index)
+            # The computed terms are indexed, not kept in _source.
+            self.assertIn("grams", m["mappings"]["_source"]["excludes"])
+
+    def test_reindex_moves_a_live_v1_index_to_the_new_mapping(self):
+        """A live index of mapping version 1 (standard analyzer, wildcard search) keeps serving searches
+        and receiving writes in its own shape; chat_ctl reindex moves it to version 2."""
+        es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+
+        def es_req(method, path, body=None):
+            data = json.dumps(body).encode() if body is not None else None
+            req = urllib.request.Request(f"{es}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            return json.load(urllib.request.urlopen(req))
+        current = next(iter(es_req("GET", "/_alias/messages")))
+        # Numbered past the current index, so that the reindex's next name is free.
+        v1 = f"messages_v{int(current.rsplit('_v', 1)[1]) + 100}"
+        es_req("PUT", f"/{v1}", {
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {"dynamic": "strict", "_routing": {"required": True}, "properties": {
+                "app_id": {"type": "long"}, "chat_number": {"type": "long"}, "number": {"type": "long"},
+                "body": {"type": "text", "analyzer": "standard"},
+                "created_at": {"type": "date", "format": "epoch_millis"},
+                "updated_at": {"type": "date", "format": "epoch_millis"}}}})
+        es_req("POST", "/_aliases", {"actions": [
+            {"remove": {"index": current, "alias": "messages"}}, {"remove": {"index": current, "alias": "messages_write"}},
+            {"add": {"index": v1, "alias": "messages"}}, {"add": {"index": v1, "alias": "messages_write"}}]})
+        time.sleep(3)  # longer than the worker's and the API's two-second cache of the aliases
+        s, app, _ = self.c.request("POST", "/api/v1/apps", {"name": unique()})
+        token = app["token"]
+        self.c.request("POST", f"/api/v1/apps/{token}/chats")
+        for body in ("marmalade on toast", "Grüße aus Köln"):
+            s, _, _ = self.c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": body})
+            self.assertEqual(s, 201)
+        # Written in the v1 shape (a strict v1 mapping refuses any other) and found by the v1 query.
+        wait_until(lambda: self.search(token, 1, "malad")["total"] == 1, what="indexed into the v1 index")
+        self.assertEqual(es_req("GET", f"/{v1}/_count")["count"], 2)
+        out = ctl("reindex", "--delete-old", CHAT_REINDEX_SETTLE_MS=2500)
+        self.assertIn(f"{v1} -> ", out)
+        after = es_req("GET", "/messages/_mapping")
+        self.assertEqual(len(after), 1)
+        self.assertEqual(next(iter(after.values()))["mappings"]["_meta"]["mapping_version"], 2)
+        # Now folded: accents and case no longer matter; data of every earlier test came along.
+        wait_until(lambda: self.search(token, 1, "GRUSSE")["total"] == 1, what="folded search after reindex")
+        self.assertEqual(self.search(token, 1, "koln")["total"], 1)
+        self.assertEqual(self.numbers("submar"), [3])
+        es_req("DELETE", f"/{current}")
+
     def assert_refused_without_detail(self, path):
         """422 invalid_field (never a 503 with Retry-After), and the body carries nothing of
         Elasticsearch: no raw error, no query, no internal id, no path."""
@@ -196,3 +272,58 @@ class Search(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnicodeSearch(unittest.TestCase):
+    """Case folding and normalisation by Unicode on both sides; what a fragment is in each script."""
+    bodies = ["Привет, мир", "un café noir", "CAFÉ au lait", "我说你好世界。", "こんにちは世界", "مُحَمَّد رسول الله",
+              "great 👍🏽 job", "internationalization rocks", "ｆｕｌｌ ｗｉｄｔｈ", "がっこう"]
+
+    @classmethod
+    def setUpClass(cls):
+        c = cls.c = Client(api.port)
+        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+        cls.token = app["token"]
+        c.request("POST", f"/api/v1/apps/{cls.token}/chats")
+        for b in cls.bodies:
+            s, _, _ = c.request("POST", f"/api/v1/apps/{cls.token}/chats/1/messages", {"body": b})
+            assert s == 201
+        wait_until(lambda: cls.found("がっこう") == [10], what="indexed")
+
+    @classmethod
+    def found(cls, q):
+        s, r, _ = cls.c.request("GET", f"/api/v1/apps/{cls.token}/chats/1/messages/search?q={quote(q)}&sort=number")
+        assert s == 200, (s, r)
+        return [h["number"] for h in r["hits"]]
+
+    def test_non_ascii_capitals_find_the_word_as_typed(self):
+        self.assertEqual(self.found("Привет"), [1])
+        self.assertEqual(self.found("ПРИВЕТ"), [1])
+        self.assertEqual(self.found("ривет"), [1])
+        self.assertEqual(self.found("CAFÉ"), [2, 3])
+
+    def test_accents_do_not_matter(self):
+        self.assertEqual(self.found("cafe"), [2, 3])
+        self.assertEqual(self.found("café"), [2, 3])
+        self.assertEqual(self.found("محمد"), [6])  # without the harakat
+
+    def test_chinese_and_japanese_fragments(self):
+        self.assertEqual(self.found("你好"), [4])
+        self.assertEqual(self.found("你"), [4])
+        self.assertEqual(self.found("好世"), [4])
+        self.assertEqual(self.found("こんにちは"), [5])
+        self.assertEqual(self.found("世界"), [4, 5])
+        self.assertEqual(self.found("かっこう"), [])  # が is not か
+
+    def test_emoji_width_and_long_fragments(self):
+        self.assertEqual(self.found("👍"), [7])
+        self.assertEqual(self.found("full"), [9])
+        self.assertEqual(self.found("NATIONAL"), [8])  # longer than a gram: a prefix among the suffixes
+        self.assertEqual(self.found("nationalise"), [])
+        self.assertEqual(self.found("ationalization rock"), [8])
+
+    def test_highlight_marks_the_original_words(self):
+        s, r, _ = self.c.request("GET", f"/api/v1/apps/{self.token}/chats/1/messages/search?q=cafe&sort=number")
+        self.assertEqual([h["highlight"] for h in r["hits"]], ["un <em>café</em> noir", "<em>CAFÉ</em> au lait"])
+        s, r, _ = self.c.request("GET", f"/api/v1/apps/{self.token}/chats/1/messages/search?q={quote('你好')}")
+        self.assertEqual(r["hits"][0]["highlight"], "<em>我说你好世界</em>。")

@@ -22,6 +22,7 @@ TEST(config, defaults_when_nothing_is_set) {
     EXPECT_EQ(c.amqp.port, 5673);
     EXPECT_EQ(c.es_url, "http://127.0.0.1:9201");
     EXPECT_EQ(c.count_refresh_interval_s, 60);
+    EXPECT_EQ(c.es_shards, 1);
 }
 
 TEST(config, reads_values_and_strips_trailing_slash) {
@@ -30,6 +31,7 @@ TEST(config, reads_values_and_strips_trailing_slash) {
     EXPECT_EQ(c.http_port, 9000);
     EXPECT_EQ(c.es_url, "http://es:9200");
     EXPECT_EQ(c.batch_size, 10);
+    EXPECT_EQ(load({{"CHAT_ES_SHARDS", "4"}}).es_shards, 4);
 }
 
 TEST(config, bad_values_name_the_variable) {
@@ -46,6 +48,7 @@ TEST(config, bad_values_name_the_variable) {
     expect_message({{"CHAT_COUNT_REFRESH_INTERVAL_S", "7200"}}, "CHAT_COUNT_REFRESH_INTERVAL_S");
     expect_message({{"CHAT_ES_URL", "es:9200"}}, "CHAT_ES_URL");
     expect_message({{"CHAT_LOG_LEVEL", "loud"}}, "CHAT_LOG_LEVEL");
+    expect_message({{"CHAT_ES_SHARDS", "0"}}, "CHAT_ES_SHARDS");
     expect_message({{"CHAT_MYSQL_HOST", ""}}, "CHAT_MYSQL_HOST");
     expect_message({{"CHAT_MAX_BODY_BYTES", "2000"}}, "CHAT_MAX_BODY_BYTES");
     expect_message({{"CHAT_AMQP_QUEUE_TYPE", "stream"}}, "CHAT_AMQP_QUEUE_TYPE");

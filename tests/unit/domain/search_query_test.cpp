@@ -23,7 +23,8 @@ TEST(search_query, keeps_non_ascii_letters) {
     auto f = parse_search_query("Ünïcode café");
     ASSERT_TRUE(f.has_value());
     EXPECT_EQ(f->size(), 2u);
-    EXPECT_EQ((*f)[1], "caf\xC3\xA9");
+    EXPECT_EQ((*f)[0], "unicode");  // folded: case and accents (domain/search_terms.hpp)
+    EXPECT_EQ((*f)[1], "cafe");
 }
 
 TEST(search_query, rejects_empty_long_and_invalid) {
@@ -84,4 +85,26 @@ TEST(search_query, page_window_checks_the_bound_before_multiplying) {
     EXPECT_EQ(page_window(1, max, max).value(), 0u);
     EXPECT_FALSE(page_window(2, max, max));
     EXPECT_EQ(page_window(max, 1, max).value(), max - 1);
+}
+
+TEST(search_query, timestamps_as_epoch_ms_or_rfc3339) {
+    EXPECT_EQ(parse_timestamp("0", "since").value(), 0);
+    EXPECT_EQ(parse_timestamp("1700000000123", "since").value(), 1700000000123);
+    EXPECT_EQ(parse_timestamp("2023-11-14T22:13:20Z", "since").value(), 1700000000000);
+    EXPECT_EQ(parse_timestamp("2023-11-14T22:13:20.123Z", "since").value(), 1700000000123);
+    EXPECT_EQ(parse_timestamp("2023-11-14T22:13:20.1239999Z", "since").value(), 1700000000123);
+    EXPECT_EQ(parse_timestamp("2023-11-15T00:13:20+02:00", "since").value(), 1700000000000);
+    EXPECT_EQ(parse_timestamp("2023-11-14T21:13:20-01:00", "since").value(), 1700000000000);
+    EXPECT_EQ(parse_timestamp("2024-02-29T00:00:00Z", "since").value(), 1709164800000);
+    EXPECT_EQ(parse_timestamp("9999-12-31T23:59:59.999Z", "until").value(), 253402300799999);
+    for (std::string_view bad :
+         {"", "-1", "1e9", "1234567890123456", "2023-11-14", "2023-11-14T22:13:20", "2023-13-14T22:13:20Z",
+          "2023-02-29T00:00:00Z", "2023-11-14T24:00:00Z", "2023-11-14T22:60:00Z", "2023-11-14T22:13:60Z",
+          "1969-12-31T23:59:59Z", "2023-11-14T22:13:20.Z", "2023-11-14T22:13:20+0200",
+          "2023-11-14T22:13:20Zx", "2023-11-14 22:13:20Z", "yesterday"}) {
+        auto r = parse_timestamp(bad, "since");
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().code, chat::core::errc::invalid_field);
+        EXPECT_EQ(r.error().message, "since must be epoch milliseconds or an RFC 3339 date-time");
+    }
 }

@@ -3,6 +3,7 @@
 // answer of an unexpected shape: nothing there catches.)
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <string>
 #include <vector>
 
@@ -348,4 +349,82 @@ TEST(elastic_parse, unreadable_messages_carry_no_answer_text) {
     auto b = bulk(R"({"query":"secret-query"})");
     ASSERT_FALSE(b);
     EXPECT_EQ(b.error().message.find("secret"), std::string::npos);
+}
+
+TEST(elastic_parse, mapping_versions_default_to_one) {
+    auto v = chat::store::parse_mapping_versions(
+        R"({"messages_v3":{"mappings":{"_meta":{"mapping_version":2},"properties":{}}},)"
+        R"("messages_v1":{"mappings":{"properties":{}}},"odd":{"mappings":{"_meta":{"mapping_version":"2"}}},)"
+        R"("neg":{"mappings":{"_meta":{"mapping_version":-4}}},"null":null})");
+    ASSERT_TRUE(v);
+    using iv = chat::store::index_version;
+    EXPECT_EQ(*v,
+              (std::vector<iv>{{"messages_v1", 1}, {"messages_v3", 2}, {"neg", 1}, {"null", 1}, {"odd", 1}}));
+    EXPECT_FALSE(chat::store::parse_mapping_versions("[1]"));
+    EXPECT_FALSE(chat::store::parse_mapping_versions("<html>"));
+}
+
+TEST(elastic_parse, document_shape_follows_the_mapping_version) {
+    chat::store::message_doc d{7, 3, 12, "Un CAFÉ noir", 1000, 2000};
+    auto v1 = boost::json::parse(chat::store::document_source(d, 1)).as_object();
+    EXPECT_FALSE(v1.contains("grams"));
+    EXPECT_FALSE(v1.contains("chat"));
+    EXPECT_EQ(v1.at("body").as_string(), "Un CAFÉ noir");
+    auto v2 = boost::json::parse(chat::store::document_source(d, 2)).as_object();
+    EXPECT_EQ(v2.at("chat").as_string(), "7:3");
+    EXPECT_EQ(v2.at("body").as_string(), "Un CAFÉ noir");
+    auto has = [&](const char* field, const char* term) {
+        for (const auto& t : v2.at(field).as_array())
+            if (t.as_string() == term) return true;
+        return false;
+    };
+    EXPECT_TRUE(has("words", "cafe"));
+    EXPECT_TRUE(has("grams", "af"));
+    EXPECT_FALSE(has("grams", "é"));
+    EXPECT_EQ(v2.at("suffixes").as_array().size(), 0u);
+}
+
+TEST(elastic_parse, search_body_v2_is_term_lookups_only) {
+    auto body = chat::store::search_body(2, 7, 3, {"ell", "internation"}, 20, 10,
+                                         chat::store::search_order::relevance);
+    EXPECT_EQ(body.find("wildcard"), std::string::npos);
+    EXPECT_NE(body.find(R"({"term":{"chat":"7:3"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"term":{"grams":"ell"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"prefix":{"suffixes":"internation"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"term":{"words":"ell"}})"), std::string::npos);
+    auto v1 = chat::store::search_body(1, 7, 3, {"ell"}, 0, 10, chat::store::search_order::number);
+    EXPECT_NE(v1.find(R"("value":"*ell*")"), std::string::npos);
+    EXPECT_NE(v1.find(R"({"number":"asc"})"), std::string::npos);
+}
+
+TEST(elastic_parse, index_definition_records_the_mapping_version) {
+    auto def = boost::json::parse(chat::store::elastic_client::index_definition("messages")).as_object();
+    const auto& m = def.at("mappings").as_object();
+    EXPECT_EQ(m.at("_meta").at("mapping_version").to_number<int>(), chat::store::current_mapping_version);
+    EXPECT_TRUE(def.at("aliases").as_object().contains("messages_write"));
+}
+
+TEST(elastic_parse, search_body_orders_and_time_bounds) {
+    using chat::store::search_order;
+    chat::store::search_options o{search_order::newest};
+    o.since_ms = 1000;
+    o.until_ms = 2000;
+    auto body = chat::store::search_body(2, 7, 3, {"ell"}, 0, 10, o);
+    EXPECT_NE(body.find(R"({"range":{"created_at":{"gte":1000,"lt":2000}}})"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"created_at":"desc"},{"number":"desc"}])"), std::string::npos);
+    chat::store::search_options only_until{search_order::oldest};
+    only_until.until_ms = 5;
+    body = chat::store::search_body(1, 7, 3, {"ell"}, 0, 10, only_until);
+    EXPECT_NE(body.find(R"({"range":{"created_at":{"lt":5}}})"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"created_at":"asc"},{"number":"asc"}])"), std::string::npos);
+    body = chat::store::search_body(2, 7, 3, {"ell"}, 0, 10, search_order::relevance);
+    EXPECT_EQ(body.find("range"), std::string::npos);
+    EXPECT_NE(body.find(R"("sort":[{"_score":"desc"},{"number":"desc"}])"), std::string::npos);
+}
+
+TEST(elastic_parse, index_definition_takes_the_shard_count) {
+    auto def =
+        boost::json::parse(chat::store::elastic_client::index_definition("messages", false, 4)).as_object();
+    EXPECT_EQ(def.at("settings").at("number_of_shards").to_number<int>(), 4);
+    EXPECT_TRUE(def.at("mappings").at("_routing").at("required").as_bool());
 }
