@@ -81,9 +81,10 @@ TEST(ws_protocol, send_follows_the_rules_of_the_post) {
     EXPECT_EQ(no_key.error.code, errc::invalid_field);
     EXPECT_EQ(no_key.chat, 1u);
     EXPECT_FALSE(no_key.key.has_value());
-    EXPECT_EQ(refused(R"({"send": {"chat": 1, "body": "x", "key": ""}})").error.code, errc::invalid_field);
+    // A key that breaks the Idempotency-Key rule is what the POST answers 400 for.
+    EXPECT_EQ(refused(R"({"send": {"chat": 1, "body": "x", "key": ""}})").error.code, errc::bad_request);
     EXPECT_EQ(refused(R"({"send": {"chat": 1, "body": "x", "key": "with space"}})").error.code,
-              errc::invalid_field);
+              errc::bad_request);
     auto blank = refused(R"({"send": {"chat": 1, "body": "   ", "key": "k"}})");
     EXPECT_EQ(blank.error.code, errc::invalid_field);
     EXPECT_EQ(blank.key, "k");  // known once the key is valid, so the client can match the answer
