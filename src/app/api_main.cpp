@@ -25,6 +25,9 @@ int main() {
     const auto cfg = chat::core::load_config_or_exit("chat_api");
     chat::core::init_logging("chat_api", cfg.log_level);
     try {
+        // The hub outlives the io_context: handlers still pending when it is destroyed (a stream's frame
+        // after the shutdown timeout) end their subscriptions in the hub.
+        chat::api::live_hub hub;
         boost::asio::io_context ioc(cfg.http_threads);
         boost::asio::thread_pool blocking_pool(static_cast<std::size_t>(cfg.blocking_threads));
         chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections, 2000,
@@ -32,7 +35,6 @@ int main() {
         publisher.start();
         chat::api::store_service svc(cfg, blocking_pool, publisher);
         // Live delivery: events from every API server arrive over Redis pub/sub into this server's hub.
-        chat::api::live_hub hub;
         chat::store::live_subscriber fanout(
             cfg.redis,
             [&hub](std::string_view payload) {
