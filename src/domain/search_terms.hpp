@@ -14,9 +14,9 @@
 // compatibility forms such as full-width letters and ligatures, default ignorables removed), then the
 // combining marks of the Inherited script are removed (the Latin, Greek and Cyrillic diacritics,
 // U+0300..U+036F, and the Arabic harakat and hamza marks), then NFC. So `cafe` finds `café`, `CAFÉ`
-// finds `café`, `Привет` finds `привет`, `أهلا` finds `اهلا`, `👍` finds `👍🏽` (skin tones
-// and variation selectors are dropped). The Japanese voicing marks (U+3099, U+309A) are kept: `が` is not
-// `か`. The Arabic tatweel (U+0640, a stretching stroke) is removed.
+// finds `café`, `Привет` finds `привет`, `أهلا` finds `اهلا`, `👍` finds `👍🏽` (skin
+// tones and variation selectors are dropped). The Japanese voicing marks (U+3099, U+309A) are kept: `が` is
+// not `か`. The Arabic tatweel (U+0640, a stretching stroke) is removed.
 #include <cstddef>
 #include <string>
 #include <string_view>

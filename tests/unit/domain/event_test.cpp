@@ -66,7 +66,8 @@ TEST(event, request_id_travels_and_is_optional) {
 
 namespace {
 std::string message_json(std::uint64_t number, std::string body = "hi") {
-    return encode(message_created{7, "tok", 3, number, std::move(body), cid, 1700000000000 + static_cast<std::int64_t>(number)});
+    return encode(message_created{7, "tok", 3, number, std::move(body), cid,
+                                  1700000000000 + static_cast<std::int64_t>(number)});
 }
 }  // namespace
 
