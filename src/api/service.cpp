@@ -4,17 +4,19 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "core/keys.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "domain/creation.hpp"
 #include "domain/event.hpp"
 #include "store/amqp.hpp"
 #include "store/live.hpp"
@@ -57,34 +59,11 @@ app_id_cache& app_ids() {
     return cache;
 }
 
-std::string pending_json(const std::string& body, std::int64_t created_at_ms) {
-    return json::serialize(json::object{{"body", body}, {"created_at", created_at_ms}});
-}
-
-std::optional<store::message_row> parse_pending(std::uint64_t chat, std::uint64_t number,
-                                                const std::string& text) {
-    boost::system::error_code ec;
-    auto v = json::parse(text, ec);
-    if (ec || !v.is_object()) return std::nullopt;
-    const auto& o = v.as_object();
-    const auto* body = o.if_contains("body");
-    const auto* at = o.if_contains("created_at");
-    if (!body || !body->is_string() || !at || !at->is_int64()) return std::nullopt;
-    return store::message_row{chat, number, std::string(body->as_string()), at->as_int64(), at->as_int64()};
-}
-
-// Whether a pending entry stands for a message that will be stored: its JSON (acknowledged), or a
-// placeholder younger than handed_out_ttl_ms (handed out a number; acknowledged or about to be,
-// unless its creation failed). An older placeholder is a gap.
-bool being_created(const std::string& entry) {
-    auto at = store::pending_placeholder_at(entry);
-    return !at || core::now_ms() - *at < store::handed_out_ttl_ms;
-}
-
 }  // namespace
 
-store_service::store_service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub)
-    : cfg_(cfg), pool_(pool), pub_(pub) {}
+store_service::store_service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub,
+                             store::redis::client& redis)
+    : cfg_(cfg), pool_(pool), pub_(pub), redis_(redis) {}
 
 store_service::connections& store_service::local() {
     thread_local std::unique_ptr<connections> conns;
@@ -111,7 +90,15 @@ auto store_service::admitted(const std::string& token, F f)
 
 std::optional<core::error> store_service::take_token(connections& c, const std::string& token) {
     if (cfg_.rate_limit_rps <= 0) return std::nullopt;
-    auto d = store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
+    return refusal(store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
+}
+
+asio::awaitable<std::optional<core::error>> store_service::admit(const std::string& token) {
+    if (cfg_.rate_limit_rps <= 0) co_return std::nullopt;
+    co_return refusal(co_await store::take_token(redis_, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
+}
+
+std::optional<core::error> store_service::refusal(const result<store::rate_decision>& d) const {
     if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
     core::metrics::rate_limited().Increment();
     auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
@@ -212,37 +199,36 @@ task<store::app_row> store_service::get_app(std::string token) {
 
 task<created_chat> store_service::create_chat(std::string token, std::optional<std::string> idempotency_key,
                                               std::string request_id) {
-    auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
-        store::allocation_request req{
-            .counter_key = core::keys::app(token),
-            .idempotency_key = idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
-            .unregistered_key = core::keys::app_unregistered(token),
-            .creation_id = core::make_creation_id(),
-            .fingerprint = store::fingerprint("POST chats"),
-            .created_at_ms = core::now_ms()};
-        auto a = store::allocate_number(c.redis, req);
-        if (!a) return a.error();
-        if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "application");
-        return a;
-    });
+    if (auto limited = co_await admit(token)) co_return *limited;
+    store::allocation_request req{
+        .counter_key = core::keys::app(token),
+        .idempotency_key = idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
+        .unregistered_key = core::keys::app_unregistered(token),
+        .creation_id = core::make_creation_id(),
+        .fingerprint = store::fingerprint("POST chats"),
+        .created_at_ms = core::now_ms()};
+    auto alloc = co_await store::allocate_number(redis_, req);
     if (!alloc) co_return alloc.error();
+    if (alloc->status == store::allocation::kind::unknown_parent)
+        co_return co_await blocking([&](connections& c) { return unknown_parent(c, "application"); });
     // A replay publishes the same event again: if the first attempt never reached the broker this
     // completes it, and if it did the worker recognises the creation id and stores nothing twice.
     domain::chat_created ev{
         alloc->app_id, token, alloc->number, alloc->creation_id, alloc->created_at_ms, std::move(request_id)};
     auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
     if (!published) co_return published.error();
-    auto registered = co_await blocking([&](connections& c) {
-        // A few quick attempts ride out a Redis blip (a failover, a restart) before leaving it to the
-        // worker, which registers every chat it stores, and to heal_chat.
-        auto ok = store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
-        for (int attempt = 1; !ok && attempt < 3; ++attempt) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
-            ok = store::register_chat(c.redis, token, alloc->number, alloc->app_id, alloc->created_at_ms);
-        }
-        return ok;
-    });
-    // The chat is durably queued either way.
+    // A few quick attempts ride out a Redis blip (a failover, a restart) before leaving it to the
+    // worker, which registers every chat it stores, and to heal_chat. The chat is durably queued either
+    // way.
+    auto registered =
+        co_await store::register_chat(redis_, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+    for (int attempt = 1; !registered && attempt < 3; ++attempt) {
+        asio::steady_timer pause(co_await asio::this_coro::executor,
+                                 std::chrono::milliseconds(100 * attempt));
+        co_await pause.async_wait(asio::use_awaitable);
+        registered =
+            co_await store::register_chat(redis_, token, alloc->number, alloc->app_id, alloc->created_at_ms);
+    }
     if (!registered) spdlog::warn("chat registration deferred to the worker: {}", registered.error().message);
     co_return created_chat{alloc->number, alloc->created_at_ms,
                            alloc->status == store::allocation::kind::replayed};
@@ -275,53 +261,56 @@ task<std::vector<store::chat_row>> store_service::list_chats(std::string token, 
     });
 }
 
+result<store::allocation> store_service::recover_chat(connections& c, const std::string& token,
+                                                      std::uint64_t chat,
+                                                      const store::allocation_request& req) {
+    auto app = c.redis.command({"EXISTS", core::keys::app(token)});
+    bool app_known = app && !store::is_error(app->get()) && app->get()->integer == 1;
+    if (!app_known) return unknown_parent(c, "application");
+    // A stored chat that Redis does not know: its registration was lost to a Redis outage (the API's
+    // after the confirm, the worker's after storing). Register it from MySQL and allocate again. No
+    // message number was ever handed out without the registration, but the counter starts at the
+    // highest stored number all the same.
+    auto healed = heal_chat(c, token, chat);
+    if (!healed) return healed.error();
+    if (!*healed) {
+        // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away when the
+        // API tried to register it and the worker has not reached it. It will exist.
+        if (auto err = chat_being_created(c, token, chat)) return *err;
+        return unknown_parent(c, "chat");
+    }
+    auto a = store::allocate_number(c.redis, req);
+    if (!a) return a.error();
+    if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "chat");
+    return a;
+}
+
 task<created_message> store_service::create_message(std::string token, std::uint64_t chat, std::string body,
                                                     std::optional<std::string> idempotency_key,
                                                     std::string request_id) {
-    auto alloc = co_await admitted(token, [&](connections& c) -> result<store::allocation> {
-        store::allocation_request req{
-            .counter_key = core::keys::chat(token, chat),
-            .idempotency_key =
-                idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
-            .pending_key = core::keys::chat_pending(token, chat),
-            .creation_id = core::make_creation_id(),
-            .fingerprint = store::fingerprint(body),
-            .created_at_ms = core::now_ms()};
-        auto a = store::allocate_number(c.redis, req);
-        if (!a) return a.error();
-        if (a->status == store::allocation::kind::unknown_parent) {
-            auto app = c.redis.command({"EXISTS", core::keys::app(token)});
-            bool app_known = app && !store::is_error(app->get()) && app->get()->integer == 1;
-            if (!app_known) return unknown_parent(c, "application");
-            // A stored chat that Redis does not know: its registration was lost to a Redis outage
-            // (the API's after the confirm, the worker's after storing). Register it from MySQL and
-            // allocate again. No message number was ever handed out without the registration, but
-            // the counter starts at the highest stored number all the same.
-            auto healed = heal_chat(c, token, chat);
-            if (!healed) return healed.error();
-            if (!*healed) {
-                // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away
-                // when the API tried to register it and the worker has not reached it. It will exist.
-                if (auto err = chat_being_created(c, token, chat)) return *err;
-                return unknown_parent(c, "chat");
-            }
-            a = store::allocate_number(c.redis, req);
-            if (!a) return a.error();
-            if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "chat");
-        }
-        return a;
-    });
+    if (auto limited = co_await admit(token)) co_return *limited;
+    store::allocation_request req{
+        .counter_key = core::keys::chat(token, chat),
+        .idempotency_key = idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
+        .pending_key = core::keys::chat_pending(token, chat),
+        .creation_id = core::make_creation_id(),
+        .fingerprint = store::fingerprint(body),
+        .created_at_ms = core::now_ms()};
+    auto alloc = co_await store::allocate_number(redis_, req);
+    if (!alloc) co_return alloc.error();
+    if (alloc->status == store::allocation::kind::unknown_parent)
+        alloc = co_await blocking([&](connections& c) { return recover_chat(c, token, chat, req); });
     if (!alloc) co_return alloc.error();
     domain::message_created ev{
         alloc->app_id,        token, chat, alloc->number, body, alloc->creation_id, alloc->created_at_ms,
         std::move(request_id)};
-    // The read-your-writes entry is written by the publisher once the broker confirmed, batched with
-    // the other confirmed messages in one Redis round trip. If that write is lost, the allocation's
-    // placeholder stays and reads answer 503 (retry) until the worker stored the message.
-    // After the confirm, in the same pipeline: the read-your-writes entry, then the live event for
-    // subscribers on every API server (after the entry, so whoever hears of the message can read it).
-    auto after_confirm =
-        store::pending_commands(token, chat, alloc->number, pending_json(body, alloc->created_at_ms));
+    // After the confirm, in one Redis pipeline with the other confirmed messages of the batch: the
+    // acknowledged entry over the allocation's placeholder (read-your-writes, see domain/creation.hpp),
+    // then the live event for subscribers on every API server (after the entry, so whoever hears of
+    // the message can read it). If that write is lost, the placeholder stays and reads answer 503
+    // (retry) until the worker stored the message.
+    auto after_confirm = store::pending_commands(
+        token, chat, alloc->number, domain::encode(domain::acknowledged{body, alloc->created_at_ms}));
     after_confirm.push_back(
         store::live_publish_command(domain::live_event{domain::live_kind::created, token, chat, alloc->number,
                                                        body, alloc->created_at_ms, alloc->created_at_ms}));
@@ -342,14 +331,16 @@ task<store::message_row> store_service::get_message(std::string token, std::uint
         if (*row) return **row;
         auto pending = store::get_pending(c.redis, token, chat, number);
         if (!pending) return pending.error();
-        if (*pending)
-            if (auto m = parse_pending(chat, number, **pending)) return *m;
+        auto seen = domain::read_pending(*pending, core::now_ms());
+        if (seen.message)
+            return store::message_row{chat, number, std::move(seen.message->body),
+                                      seen.message->created_at_ms, seen.message->created_at_ms};
         // The worker commits a message, then clears its pending entry: if it did both between our
         // two reads, the row is committed now. (Found by chat_load at 9,600 reads/s.)
         row = store::find_message(c.mysql, *app_id, chat, number);
         if (!row) return row.error();
         if (*row) return **row;
-        if (*pending && being_created(**pending))
+        if (seen.state == domain::pending_state::being_created)
             return make_error(errc::unavailable, "message is still being stored; retry shortly");
         return make_error(errc::not_found, "message not found");
     });
@@ -395,7 +386,7 @@ task<store::message_row> store_service::edit_message(std::string token, std::uin
         if (!ok) return ok.error();
         if (*ok) return {};
         auto pending = store::get_pending(c.redis, token, chat, number);
-        if (pending && *pending && being_created(**pending))
+        if (pending && domain::read_pending(*pending, core::now_ms()).state != domain::pending_state::absent)
             return make_error(errc::conflict, "message is still being stored; retry the edit in a moment");
         // Stored and its pending entry cleared between the two reads (see get_message): try again.
         ok = store::update_message_body(c.mysql, app_id, chat, number, body, core::now_ms());

@@ -9,8 +9,11 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "store/async_redis.hpp"
 #include "store/elastic.hpp"
+#include "store/numbering.hpp"
 #include "store/publisher.hpp"
+#include "store/rate_limit.hpp"
 #include "store/redis.hpp"
 #include "store/repository.hpp"
 
@@ -75,10 +78,14 @@ class service {
 
 // The use cases over our stores: each validates nothing (handlers did), talks to the stores and
 // returns values or errors. Blocking store calls run on the blocking pool (never on the I/O threads),
-// each pool thread owning its own Redis, MariaDB and Elasticsearch connections.
+// each pool thread owning its own Redis, MariaDB and Elasticsearch connections. The creation path
+// (rate limit, numbering, registration) stays on the I/O threads instead: it talks to Redis through
+// the asynchronous client, which pipelines concurrent requests' commands on a few connections, and
+// goes to the pool only for the rare recovery that needs MariaDB.
 class store_service final : public service {
   public:
-    store_service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub);
+    store_service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub,
+                  store::redis::client& redis);
 
     task<store::app_row> create_app(std::string name) override;
     task<store::app_row> rename_app(std::string token, std::string name) override;
@@ -128,6 +135,13 @@ class store_service final : public service {
     // The rate-limit decision: an error when over the limit. Fails open (admits) when Redis cannot
     // answer: the limit protects the service, it must not cause an outage.
     std::optional<core::error> take_token(connections& c, const std::string& token);
+    // The same from the I/O thread, on the asynchronous client.
+    boost::asio::awaitable<std::optional<core::error>> admit(const std::string& token);
+    std::optional<core::error> refusal(const core::result<store::rate_decision>& decision) const;
+    // A message allocation that found no chat: registers a chat MariaDB holds and allocates again, or
+    // says why not (on the pool: it reads MariaDB).
+    core::result<store::allocation> recover_chat(connections& c, const std::string& token, std::uint64_t chat,
+                                                 const store::allocation_request& req);
     connections& local();
     core::result<std::uint64_t> resolve_app(connections& c, const std::string& token);
     core::error unknown_parent(connections& c, const std::string& what);
@@ -141,6 +155,7 @@ class store_service final : public service {
     const core::config& cfg_;
     boost::asio::thread_pool& pool_;
     store::publisher& pub_;
+    store::redis::client& redis_;
 };
 
 }  // namespace chat::api

@@ -18,6 +18,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/spawn.hpp"
+#include "store/async_redis.hpp"
 #include "store/live.hpp"
 #include "store/publisher.hpp"
 
@@ -33,7 +34,10 @@ int main() {
         chat::store::publisher publisher(cfg.amqp, cfg.redis, cfg.publisher_connections, 2000,
                                          static_cast<std::size_t>(cfg.envelope_max_events));
         publisher.start();
-        chat::api::store_service svc(cfg, blocking_pool, publisher);
+        // The creation path's Redis client, on the I/O threads. Destroyed after they were joined (it is
+        // declared after the io_context), as it requires.
+        chat::store::redis::client redis(ioc, cfg.redis);
+        chat::api::store_service svc(cfg, blocking_pool, publisher, redis);
         // Live delivery: events from every API server arrive over Redis pub/sub into this server's hub.
         chat::store::live_subscriber fanout(
             cfg.redis,

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "core/keys.hpp"
+#include "domain/creation.hpp"
 #include "store/failure.hpp"
 
 namespace chat::store {
@@ -18,6 +19,7 @@ namespace {
 // older than ARGV[7] are dropped on the way), and when ARGV[8] is '1', the chat's pending hash, which
 // gets the placeholder "@created_at" for the new number. Optional keys rather than empty names: every
 // key a script touches must be a real key of the same cluster slot.
+// The placeholder is domain::placeholder's encoding ("@" .. created_at).
 // Returns {0} unknown parent, {1, app_id, number} allocated, {2, app_id, record} replay.
 const std::string allocate_script = R"lua(
 local app_id = redis.call('HGET', KEYS[1], 'app_id')
@@ -55,6 +57,9 @@ if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3]) end
 return 1
 )lua";
 
+const redis::script allocate_script_async{allocate_script};
+const redis::script register_script_async{register_script};
+
 std::uint64_t to_u64(std::string_view s) {
     std::uint64_t v = 0;
     std::from_chars(s.data(), s.data() + s.size(), v);
@@ -80,38 +85,61 @@ std::uint64_t fingerprint(std::string_view data) {
     return h;
 }
 
-core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req) {
-    std::vector<std::string> keys{req.counter_key};
-    if (!req.idempotency_key.empty()) keys.push_back(req.idempotency_key);
-    if (!req.unregistered_key.empty()) keys.push_back(req.unregistered_key);
-    if (!req.pending_key.empty()) keys.push_back(req.pending_key);
-    auto reply =
-        r.eval(allocate_script, keys,
-               {req.creation_id, std::to_string(req.fingerprint), std::to_string(req.created_at_ms),
-                std::to_string(idempotency_ttl_s), req.idempotency_key.empty() ? "0" : "1",
-                req.unregistered_key.empty() ? "0" : "1",
-                std::to_string(req.created_at_ms - handed_out_ttl_ms), req.pending_key.empty() ? "0" : "1"});
-    if (!reply) return reply.error();
-    const redisReply* rep = reply->get();
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
-        rep->element[0]->type != REDIS_REPLY_INTEGER || (rep->element[0]->integer != 0 && rep->elements < 3))
-        return unavailable("redis", storage_unavailable,
-                           "numbering script failed: " + clip(reply_string(rep)));
+namespace {
+
+struct script_call {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+};
+
+script_call allocation_call(const allocation_request& req) {
+    script_call call;
+    call.keys.push_back(req.counter_key);
+    if (!req.idempotency_key.empty()) call.keys.push_back(req.idempotency_key);
+    if (!req.unregistered_key.empty()) call.keys.push_back(req.unregistered_key);
+    if (!req.pending_key.empty()) call.keys.push_back(req.pending_key);
+    call.args = {req.creation_id,
+                 std::to_string(req.fingerprint),
+                 std::to_string(req.created_at_ms),
+                 std::to_string(idempotency_ttl_s),
+                 req.idempotency_key.empty() ? "0" : "1",
+                 req.unregistered_key.empty() ? "0" : "1",
+                 std::to_string(req.created_at_ms - domain::handed_out_ttl_ms),
+                 req.pending_key.empty() ? "0" : "1"};
+    return call;
+}
+
+core::error script_failed(const redis::reply& answer) {
+    auto text = answer.is_error() ? answer.error_text() : std::string_view("an unexpected answer");
+    return unavailable("redis", storage_unavailable, "numbering script failed: " + clip(text));
+}
+
+}  // namespace
+
+core::result<allocation> read_allocation(const redis::reply& answer, const allocation_request& req) {
+    const redis::reply* head = answer.at(0);
+    auto status = head ? head->as_integer() : std::nullopt;
+    if (!status || *status < 0 || *status > 2 || (*status != 0 && answer.size() < 3))
+        return script_failed(answer);
     allocation out;
-    auto status = rep->element[0]->integer;
-    if (status == 0) return out;
-    out.app_id = to_u64(reply_string(rep->element[1]));
-    if (status == 1) {
+    if (*status == 0) return out;
+    auto app_id = answer.at(1)->as_u64();
+    if (!app_id) return script_failed(answer);
+    out.app_id = *app_id;
+    if (*status == 1) {
+        auto number = answer.at(2)->as_u64();
+        if (!number || *number == 0) return script_failed(answer);
         out.status = allocation::kind::allocated;
-        out.number = static_cast<std::uint64_t>(rep->element[2]->integer);
+        out.number = *number;
         out.creation_id = req.creation_id;
         out.created_at_ms = req.created_at_ms;
         return out;
     }
     // Replay: "number|creation_id|fingerprint|created_at"
-    std::string rec = reply_string(rep->element[2]);
+    auto rec = answer.at(2)->as_string();
+    if (!rec) return script_failed(answer);
     std::vector<std::string_view> parts;
-    std::string_view rest = rec;
+    std::string_view rest = *rec;
     while (true) {
         auto pos = rest.find('|');
         parts.push_back(rest.substr(0, pos));
@@ -126,6 +154,21 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
     out.creation_id = std::string(parts[1]);
     out.created_at_ms = static_cast<std::int64_t>(to_u64(parts[3]));
     return out;
+}
+
+core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req) {
+    auto call = allocation_call(req);
+    auto reply = r.eval(allocate_script, call.keys, call.args);
+    if (!reply) return reply.error();
+    return read_allocation(redis::reply::from_hiredis(reply->get()), req);
+}
+
+boost::asio::awaitable<core::result<allocation>> allocate_number(redis::client& r,
+                                                                 const allocation_request& req) {
+    auto call = allocation_call(req);
+    auto answer = co_await r.eval(allocate_script_async, std::move(call.keys), std::move(call.args));
+    if (!answer) co_return answer.error();
+    co_return read_allocation(*answer, req);
 }
 
 core::result<bool> is_seeded(redis_connection& r) {
@@ -165,6 +208,28 @@ core::result<void> register_chat(redis_connection& r, const std::string& token, 
                      "clear handed-out mark");
 }
 
+boost::asio::awaitable<core::result<void>> register_chat(redis::client& r, const std::string& token,
+                                                         std::uint64_t chat_number, std::uint64_t app_id,
+                                                         std::int64_t created_at_ms) {
+    auto key = core::keys::chat(token, chat_number);
+    std::vector<std::string> args{std::to_string(app_id), "0", std::to_string(created_at_ms)};
+    std::vector<std::string> keys{key};  // (GCC 12 cannot take a braced list inside a co_await expression)
+    auto registered = co_await r.eval(register_script_async, std::move(keys), std::move(args));
+    if (!registered) co_return registered.error();
+    if (registered->is_error())
+        co_return unavailable("redis", storage_unavailable,
+                              "register chat failed: " + clip(registered->error_text()));
+    // Another slot, so another command (see the blocking register_chat).
+    auto mark = core::keys::app_unregistered(token);
+    std::vector<std::string> zrem{"ZREM", mark, std::to_string(chat_number)};
+    auto cleared = co_await r.command(mark, std::move(zrem));
+    if (!cleared) co_return cleared.error();
+    if (cleared->is_error())
+        co_return unavailable("redis", storage_unavailable,
+                              "clear handed-out mark failed: " + clip(cleared->error_text()));
+    co_return core::result<void>{};
+}
+
 core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r, const std::string& token,
                                                             std::uint64_t chat_number, std::int64_t now_ms) {
     auto reply = r.command({"ZSCORE", core::keys::app_unregistered(token), std::to_string(chat_number)});
@@ -174,7 +239,7 @@ core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r,
     if (rep->type != REDIS_REPLY_STRING) return std::optional<std::int64_t>{};  // not marked
     // The score is the created_at the script stored, an integer of milliseconds.
     auto created_at = static_cast<std::int64_t>(to_u64(reply_string(rep)));
-    if (now_ms - created_at >= handed_out_ttl_ms) return std::optional<std::int64_t>{};
+    if (!domain::still_being_created(created_at, now_ms)) return std::optional<std::int64_t>{};
     return std::optional<std::int64_t>{created_at};
 }
 
@@ -197,15 +262,6 @@ std::vector<std::vector<std::string>> pending_commands(const std::string& token,
                                                        std::uint64_t number, const std::string& json) {
     auto key = core::keys::chat_pending(token, chat_number);
     return {{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}};
-}
-
-std::optional<std::int64_t> pending_placeholder_at(std::string_view entry) {
-    if (entry.empty() || entry.front() != '@') return std::nullopt;  // JSON starts with '{'
-    entry.remove_prefix(1);
-    std::int64_t at = 0;
-    auto [end, ec] = std::from_chars(entry.data(), entry.data() + entry.size(), at);
-    if (ec != std::errc{} || end != entry.data() + entry.size()) return std::nullopt;
-    return at;
 }
 
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,

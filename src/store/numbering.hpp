@@ -2,11 +2,13 @@
 // Numbering state in Redis: the per-application chat counter, the per-chat message counter, the
 // idempotency records, and the acknowledged-but-not-yet-stored messages (read-your-writes). Each
 // operation is one round trip; the ones that must be atomic are Lua scripts touching one hash slot.
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "store/async_redis.hpp"
 #include "store/redis.hpp"
 
 namespace chat::store {
@@ -35,15 +37,16 @@ struct allocation_request {
 };
 
 inline constexpr int idempotency_ttl_s = 24 * 3600;
-// How long a handed-out number whose creation left no other trace (a chat nobody registered, a message
-// whose read-your-writes entry was never written) counts as "being created": 503, retry. Past it the
-// number is taken for a gap (its creation failed) and reads answer 404 again. Generous: it only
-// matters when Redis was away right after the confirm while the worker was behind.
-inline constexpr std::int64_t handed_out_ttl_ms = 3600 * 1000;
 
 // Checks that the parent exists and takes the next number, atomically; or replays the idempotency
 // record. Fails with errc::conflict when the idempotency key was used for a different request.
+// Two clients, one script: the blocking one for the pool, the asynchronous one for the I/O threads
+// (the creation path: the allocations of concurrent requests are pipelined on a few connections).
 core::result<allocation> allocate_number(redis_connection& r, const allocation_request& req);
+boost::asio::awaitable<core::result<allocation>> allocate_number(redis::client& r,
+                                                                 const allocation_request& req);
+// The script's answer read as an allocation (pure; shared by both clients, tested without Redis).
+core::result<allocation> read_allocation(const redis::reply& answer, const allocation_request& req);
 // Whether Redis holds the numbering state (see keys::seeded()).
 core::result<bool> is_seeded(redis_connection& r);
 core::result<void> mark_seeded(redis_connection& r);
@@ -54,7 +57,10 @@ core::result<void> register_app(redis_connection& r, const std::string& token, s
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
                                  std::uint64_t app_id, std::int64_t created_at_ms,
                                  std::uint64_t seq_at_least = 0);
-// When chat_number was handed out less than handed_out_ttl_ms before now_ms and is not
+boost::asio::awaitable<core::result<void>> register_chat(redis::client& r, const std::string& token,
+                                                         std::uint64_t chat_number, std::uint64_t app_id,
+                                                         std::int64_t created_at_ms);
+// When chat_number was handed out less than domain::handed_out_ttl_ms before now_ms and is not
 // registered yet: its created_at (ms). The chat is acknowledged or about to be, not stored yet.
 core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r, const std::string& token,
                                                             std::uint64_t chat_number, std::int64_t now_ms);
@@ -70,16 +76,13 @@ struct chat_meta {
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number);
 
-// The acknowledged message, kept until the worker stored it (JSON text; see api/service.cpp).
-// Written once the broker confirmed it, by the publisher, pipelined with the rest of its batch, over
-// the placeholder the allocation wrote.
+// The acknowledged message, kept until the worker stored it (domain::acknowledged, encoded). Written
+// once the broker confirmed it, by the publisher, pipelined with the rest of its batch, over the
+// placeholder the allocation wrote (see domain/creation.hpp).
 std::vector<std::vector<std::string>> pending_commands(const std::string& token, std::uint64_t chat_number,
                                                        std::uint64_t number, const std::string& json);
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number, std::uint64_t number);
-// When a pending entry is the allocation's placeholder (the message was handed out a number, but its
-// confirmed JSON was not written): when it was handed out. std::nullopt for a message's JSON.
-std::optional<std::int64_t> pending_placeholder_at(std::string_view entry);
 struct pending_ref {
     std::string token;
     std::uint64_t chat_number = 0;

@@ -32,18 +32,35 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return {allowed, wait}
 )lua";
 
+const redis::script bucket_script_async{bucket_script};
+
 }  // namespace
+
+core::result<rate_decision> read_rate_decision(const redis::reply& answer) {
+    auto allowed = answer.size() == 2 ? answer.at(0)->as_integer() : std::nullopt;
+    auto wait = answer.size() == 2 ? answer.at(1)->as_integer() : std::nullopt;
+    if (!allowed || !wait) {
+        auto text = answer.is_error() ? answer.error_text() : std::string_view("an unexpected answer");
+        return unavailable("redis", storage_unavailable, "rate limit script failed: " + clip(text));
+    }
+    return rate_decision{*allowed == 1, *wait};
+}
 
 core::result<rate_decision> take_token(redis_connection& r, std::string_view token, int rate_per_s,
                                        int burst) {
     auto reply = r.eval(bucket_script, {core::keys::app_rate(token)},
                         {std::to_string(rate_per_s), std::to_string(burst)});
     if (!reply) return reply.error();
-    const redisReply* rep = reply->get();
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2)
-        return unavailable("redis", storage_unavailable,
-                           "rate limit script failed: " + clip(reply_string(rep)));
-    return rate_decision{rep->element[0]->integer == 1, rep->element[1]->integer};
+    return read_rate_decision(redis::reply::from_hiredis(reply->get()));
+}
+
+boost::asio::awaitable<core::result<rate_decision>> take_token(redis::client& r, std::string_view token,
+                                                               int rate_per_s, int burst) {
+    std::vector<std::string> keys{core::keys::app_rate(token)};
+    std::vector<std::string> args{std::to_string(rate_per_s), std::to_string(burst)};
+    auto answer = co_await r.eval(bucket_script_async, std::move(keys), std::move(args));
+    if (!answer) co_return answer.error();
+    co_return read_rate_decision(*answer);
 }
 
 }  // namespace chat::store

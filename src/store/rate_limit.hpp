@@ -2,10 +2,12 @@
 // Per-application token bucket kept in Redis, so every API server draws from the same bucket. One
 // script call per request: it refills by elapsed time (Redis's clock, not ours, so servers with
 // skewed clocks agree), takes a token or says how long until one is available.
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string_view>
 
 #include "core/error.hpp"
+#include "store/async_redis.hpp"
 #include "store/redis.hpp"
 
 namespace chat::store {
@@ -17,5 +19,10 @@ struct rate_decision {
 
 core::result<rate_decision> take_token(redis_connection& r, std::string_view token, int rate_per_s,
                                        int burst);
+// The same on the asynchronous client (the creation path, from the I/O threads).
+boost::asio::awaitable<core::result<rate_decision>> take_token(redis::client& r, std::string_view token,
+                                                               int rate_per_s, int burst);
+// The script's answer read as a decision (pure, shared by both clients).
+core::result<rate_decision> read_rate_decision(const redis::reply& answer);
 
 }  // namespace chat::store
