@@ -4,12 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <charconv>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "core/keys.hpp"
@@ -63,10 +62,16 @@ app_id_cache& app_ids() {
 
 store_service::store_service(const core::config& cfg, asio::thread_pool& pool, store::publisher& pub,
                              store::redis::client& redis)
-    : cfg_(cfg), pool_(pool), pub_(pub), redis_(redis) {}
+    : cfg_(cfg),
+      pool_(pool),
+      pub_(pub),
+      redis_(redis),
+      creation_(*this, creation_settings{.rate_limit_rps = cfg.rate_limit_rps}) {}
 
 store_service::connections& store_service::local() {
-    thread_local std::unique_ptr<connections> conns;
+    // Each pool thread gets its own set, made on its first call; only the map is shared.
+    std::lock_guard lock(connections_mu_);
+    auto& conns = connections_[std::this_thread::get_id()];
     if (!conns) conns = std::make_unique<connections>(cfg_);
     return *conns;
 }
@@ -93,11 +98,6 @@ std::optional<core::error> store_service::take_token(connections& c, const std::
     return refusal(store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
 }
 
-asio::awaitable<std::optional<core::error>> store_service::admit(const std::string& token) {
-    if (cfg_.rate_limit_rps <= 0) co_return std::nullopt;
-    co_return refusal(co_await store::take_token(redis_, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
-}
-
 std::optional<core::error> store_service::refusal(const result<store::rate_decision>& d) const {
     if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
     core::metrics::rate_limited().Increment();
@@ -108,16 +108,9 @@ std::optional<core::error> store_service::refusal(const result<store::rate_decis
 
 result<std::uint64_t> store_service::resolve_app(connections& c, const std::string& token) {
     if (auto id = app_ids().get(token)) return *id;
-    auto reply = c.redis.command({"HGET", core::keys::app(token), "app_id"});
-    if (reply && !store::is_error(reply->get()) && reply->get()->type == REDIS_REPLY_STRING) {
-        auto text = store::reply_string(reply->get());
-        std::uint64_t id = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec == std::errc{} && end == text.data() + text.size() && id != 0) {
-            app_ids().put(token, id);
-            return id;
-        }
-        spdlog::warn("redis: unreadable app_id for an application; asking MariaDB");
+    if (auto registered = store::registered_app_id(c.redis, token); registered && *registered) {
+        app_ids().put(token, **registered);
+        return **registered;
     }
     // Not in Redis (or Redis is down, or its value unreadable): MySQL is the source of truth for
     // applications.
@@ -134,12 +127,9 @@ result<bool> store_service::heal_chat(connections& c, const std::string& token, 
     auto row = store::find_chat(c.mysql, *app_id, chat);
     if (!row) return row.error();
     if (!*row) return false;
-    auto top = c.mysql.query(fmt::format(
-        "SELECT COALESCE(MAX(number), 0) FROM messages WHERE application_id = {} AND chat_number = {}",
-        *app_id, chat));
-    if (!top) return top.error();
-    std::uint64_t seq = top->empty() ? 0 : store::to_u64(top->front()[0]);
-    if (auto ok = store::register_chat(c.redis, token, chat, *app_id, (*row)->created_at_ms, seq); !ok)
+    auto seq = store::highest_message_number(c.mysql, *app_id, chat);
+    if (!seq) return seq.error();
+    if (auto ok = store::register_chat(c.redis, token, chat, *app_id, (*row)->created_at_ms, *seq); !ok)
         return ok.error();
     spdlog::warn("chat {} of an application was missing in Redis; registered again from MySQL", chat);
     return true;
@@ -199,39 +189,8 @@ task<store::app_row> store_service::get_app(std::string token) {
 
 task<created_chat> store_service::create_chat(std::string token, std::optional<std::string> idempotency_key,
                                               std::string request_id) {
-    if (auto limited = co_await admit(token)) co_return *limited;
-    store::allocation_request req{
-        .counter_key = core::keys::app(token),
-        .idempotency_key = idempotency_key ? core::keys::app_idempotency(token, *idempotency_key) : "",
-        .unregistered_key = core::keys::app_unregistered(token),
-        .creation_id = core::make_creation_id(),
-        .fingerprint = store::fingerprint("POST chats"),
-        .created_at_ms = core::now_ms()};
-    auto alloc = co_await store::allocate_number(redis_, req);
-    if (!alloc) co_return alloc.error();
-    if (alloc->status == store::allocation::kind::unknown_parent)
-        co_return co_await blocking([&](connections& c) { return unknown_parent(c, "application"); });
-    // A replay publishes the same event again: if the first attempt never reached the broker this
-    // completes it, and if it did the worker recognises the creation id and stores nothing twice.
-    domain::chat_created ev{
-        alloc->app_id, token, alloc->number, alloc->creation_id, alloc->created_at_ms, std::move(request_id)};
-    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id, asio::use_awaitable);
-    if (!published) co_return published.error();
-    // A few quick attempts ride out a Redis blip (a failover, a restart) before leaving it to the
-    // worker, which registers every chat it stores, and to heal_chat. The chat is durably queued either
-    // way.
-    auto registered =
-        co_await store::register_chat(redis_, token, alloc->number, alloc->app_id, alloc->created_at_ms);
-    for (int attempt = 1; !registered && attempt < 3; ++attempt) {
-        asio::steady_timer pause(co_await asio::this_coro::executor,
-                                 std::chrono::milliseconds(100 * attempt));
-        co_await pause.async_wait(asio::use_awaitable);
-        registered =
-            co_await store::register_chat(redis_, token, alloc->number, alloc->app_id, alloc->created_at_ms);
-    }
-    if (!registered) spdlog::warn("chat registration deferred to the worker: {}", registered.error().message);
-    co_return created_chat{alloc->number, alloc->created_at_ms,
-                           alloc->status == store::allocation::kind::replayed};
+    co_return co_await creation_.create_chat(std::move(token), std::move(idempotency_key),
+                                             std::move(request_id));
 }
 
 task<store::chat_row> store_service::get_chat(std::string token, std::uint64_t number) {
@@ -261,64 +220,54 @@ task<std::vector<store::chat_row>> store_service::list_chats(std::string token, 
     });
 }
 
-result<store::allocation> store_service::recover_chat(connections& c, const std::string& token,
-                                                      std::uint64_t chat,
-                                                      const store::allocation_request& req) {
-    auto app = c.redis.command({"EXISTS", core::keys::app(token)});
-    bool app_known = app && !store::is_error(app->get()) && app->get()->integer == 1;
-    if (!app_known) return unknown_parent(c, "application");
-    // A stored chat that Redis does not know: its registration was lost to a Redis outage (the API's
-    // after the confirm, the worker's after storing). Register it from MySQL and allocate again. No
-    // message number was ever handed out without the registration, but the counter starts at the
-    // highest stored number all the same.
-    auto healed = heal_chat(c, token, chat);
-    if (!healed) return healed.error();
-    if (!*healed) {
-        // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away when the
-        // API tried to register it and the worker has not reached it. It will exist.
-        if (auto err = chat_being_created(c, token, chat)) return *err;
-        return unknown_parent(c, "chat");
-    }
-    auto a = store::allocate_number(c.redis, req);
-    if (!a) return a.error();
-    if (a->status == store::allocation::kind::unknown_parent) return unknown_parent(c, "chat");
-    return a;
-}
-
 task<created_message> store_service::create_message(std::string token, std::uint64_t chat, std::string body,
                                                     std::optional<std::string> idempotency_key,
                                                     std::string request_id) {
-    if (auto limited = co_await admit(token)) co_return *limited;
-    store::allocation_request req{
-        .counter_key = core::keys::chat(token, chat),
-        .idempotency_key = idempotency_key ? core::keys::chat_idempotency(token, chat, *idempotency_key) : "",
-        .pending_key = core::keys::chat_pending(token, chat),
-        .creation_id = core::make_creation_id(),
-        .fingerprint = store::fingerprint(body),
-        .created_at_ms = core::now_ms()};
-    auto alloc = co_await store::allocate_number(redis_, req);
-    if (!alloc) co_return alloc.error();
-    if (alloc->status == store::allocation::kind::unknown_parent)
-        alloc = co_await blocking([&](connections& c) { return recover_chat(c, token, chat, req); });
-    if (!alloc) co_return alloc.error();
-    domain::message_created ev{
-        alloc->app_id,        token, chat, alloc->number, body, alloc->creation_id, alloc->created_at_ms,
-        std::move(request_id)};
-    // After the confirm, in one Redis pipeline with the other confirmed messages of the batch: the
-    // acknowledged entry over the allocation's placeholder (read-your-writes, see domain/creation.hpp),
-    // then the live event for subscribers on every API server (after the entry, so whoever hears of
-    // the message can read it). If that write is lost, the placeholder stays and reads answer 503
-    // (retry) until the worker stored the message.
-    auto after_confirm = store::pending_commands(
-        token, chat, alloc->number, domain::encode(domain::acknowledged{body, alloc->created_at_ms}));
-    after_confirm.push_back(
-        store::live_publish_command(domain::live_event{domain::live_kind::created, token, chat, alloc->number,
-                                                       body, alloc->created_at_ms, alloc->created_at_ms}));
-    auto published = co_await pub_.async_publish(domain::encode(ev), alloc->creation_id,
-                                                 std::move(after_confirm), asio::use_awaitable);
-    if (!published) co_return published.error();
-    co_return created_message{alloc->number, std::move(body), alloc->created_at_ms,
-                              alloc->status == store::allocation::kind::replayed};
+    co_return co_await creation_.create_message(std::move(token), chat, std::move(body),
+                                                std::move(idempotency_key), std::move(request_id));
+}
+
+task<store::rate_decision> store_service::take_token(const std::string& token) {
+    co_return co_await store::take_token(redis_, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst);
+}
+
+task<store::allocation> store_service::allocate(const store::allocation_request& req) {
+    co_return co_await store::allocate_number(redis_, req);
+}
+
+asio::awaitable<core::error> store_service::unknown_parent(const std::string& what) {
+    co_return co_await blocking([&](connections& c) { return unknown_parent(c, what); });
+}
+
+task<store::allocation> store_service::recover_chat(const std::string& token, std::uint64_t chat,
+                                                    const store::allocation_request& req) {
+    co_return co_await blocking([&](connections& c) -> result<store::allocation> {
+        auto app = store::registered_app_id(c.redis, token);
+        if (!app || !*app) return unknown_parent(c, "application");
+        // A stored chat that Redis does not know: its registration was lost to a Redis outage (the
+        // API's after the confirm, the worker's after storing). Register it from MySQL and allocate
+        // again. No message number was ever handed out without the registration, but the counter
+        // starts at the highest stored number all the same.
+        auto healed = heal_chat(c, token, chat);
+        if (!healed) return healed.error();
+        if (!*healed) {
+            // Handed out, maybe acknowledged, but neither registered nor stored yet: Redis was away
+            // when the API tried to register it and the worker has not reached it. It will exist.
+            if (auto err = chat_being_created(c, token, chat)) return *err;
+            return unknown_parent(c, "chat");
+        }
+        return store::allocate_number(c.redis, req);
+    });
+}
+
+task<void> store_service::publish(std::string event, std::string creation_id, redis_commands after_confirm) {
+    co_return co_await pub_.async_publish(std::move(event), std::move(creation_id), std::move(after_confirm),
+                                          asio::use_awaitable);
+}
+
+task<void> store_service::register_chat(const std::string& token, std::uint64_t chat, std::uint64_t app_id,
+                                        std::int64_t created_at_ms) {
+    co_return co_await store::register_chat(redis_, token, chat, app_id, created_at_ms);
 }
 
 task<store::message_row> store_service::get_message(std::string token, std::uint64_t chat,
@@ -400,17 +349,20 @@ task<store::message_row> store_service::edit_message(std::string token, std::uin
     auto published =
         co_await pub_.async_publish(domain::encode(ev), core::make_creation_id(), asio::use_awaitable);
     if (!published) co_return published.error();
-    co_return co_await blocking([&](connections& c) -> result<store::message_row> {
-        auto row = store::find_message(c.mysql, app_id, chat, number);
-        if (!row) return row.error();
-        if (!*row) return make_error(errc::not_found, "message not found");
-        // Live subscribers hear of the edit; best effort (the edit is stored either way).
-        const auto& m = **row;
-        auto sent = c.redis.command(store::live_publish_command(domain::live_event{
-            domain::live_kind::updated, token, chat, number, m.body, m.created_at_ms, m.updated_at_ms}));
-        if (!sent) spdlog::warn("live fan-out of an edit skipped");
-        return m;
+    auto row = co_await blocking([&](connections& c) -> result<store::message_row> {
+        auto found = store::find_message(c.mysql, app_id, chat, number);
+        if (!found) return found.error();
+        if (!*found) return make_error(errc::not_found, "message not found");
+        return **found;
     });
+    if (!row) co_return row.error();
+    // Live subscribers hear of the edit; best effort (the edit is stored either way).
+    // (A named value: GCC 12 miscompiles a braced temporary inside a co_await expression.)
+    const domain::live_event edited{
+        domain::live_kind::updated, token, chat, number, row->body, row->created_at_ms, row->updated_at_ms};
+    auto sent = co_await store::publish_live(redis_, edited);
+    if (!sent) spdlog::warn("live fan-out of an edit skipped");
+    co_return row;
 }
 
 task<store::search_page> store_service::search(std::string token, std::uint64_t chat,
@@ -432,11 +384,8 @@ task<store::search_page> store_service::search(std::string token, std::uint64_t 
 
 task<void> store_service::ready() {
     auto deps = co_await blocking([&](connections& c) -> result<void> {
-        auto pong = c.redis.command({"PING"});
-        if (!pong || store::is_error(pong->get()))
-            return make_error(errc::unavailable, "redis is not reachable");
-        if (auto one = c.mysql.query("SELECT 1"); !one)
-            return make_error(errc::unavailable, "mysql is not reachable");
+        if (!store::ping(c.redis)) return make_error(errc::unavailable, "redis is not reachable");
+        if (!store::check_reachable(c.mysql)) return make_error(errc::unavailable, "mysql is not reachable");
         auto health = c.es.request("GET", "/_cluster/health");
         if (!health || health->status != 200)
             return make_error(errc::unavailable, "elasticsearch is not reachable");

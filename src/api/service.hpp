@@ -3,10 +3,14 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "api/creation.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
 #include "store/async_redis.hpp"
@@ -18,22 +22,6 @@
 #include "store/repository.hpp"
 
 namespace chat::api {
-
-template <class T>
-using task = boost::asio::awaitable<core::result<T>>;
-
-struct created_chat {
-    std::uint64_t number = 0;
-    std::int64_t created_at_ms = 0;
-    bool replayed = false;
-};
-
-struct created_message {
-    std::uint64_t number = 0;
-    std::string body;
-    std::int64_t created_at_ms = 0;
-    bool replayed = false;
-};
 
 // The API's use cases as the handlers see them. An interface, so the whole request path (session,
 // router, handlers) can run over a fake in unit tests and fuzz targets; store_service below is the
@@ -82,7 +70,7 @@ class service {
 // (rate limit, numbering, registration) stays on the I/O threads instead: it talks to Redis through
 // the asynchronous client, which pipelines concurrent requests' commands on a few connections, and
 // goes to the pool only for the rare recovery that needs MariaDB.
-class store_service final : public service {
+class store_service final : public service, private creation_stores {
   public:
     store_service(const core::config& cfg, boost::asio::thread_pool& pool, store::publisher& pub,
                   store::redis::client& redis);
@@ -135,13 +123,18 @@ class store_service final : public service {
     // The rate-limit decision: an error when over the limit. Fails open (admits) when Redis cannot
     // answer: the limit protects the service, it must not cause an outage.
     std::optional<core::error> take_token(connections& c, const std::string& token);
-    // The same from the I/O thread, on the asynchronous client.
-    boost::asio::awaitable<std::optional<core::error>> admit(const std::string& token);
     std::optional<core::error> refusal(const core::result<store::rate_decision>& decision) const;
-    // A message allocation that found no chat: registers a chat MariaDB holds and allocates again, or
-    // says why not (on the pool: it reads MariaDB).
-    core::result<store::allocation> recover_chat(connections& c, const std::string& token, std::uint64_t chat,
-                                                 const store::allocation_request& req);
+
+    // creation_stores, for creation_: Redis through the asynchronous client from the I/O thread, the
+    // broker through the publisher, MariaDB (recovery only) on the pool.
+    task<store::rate_decision> take_token(const std::string& token) override;
+    task<store::allocation> allocate(const store::allocation_request& req) override;
+    boost::asio::awaitable<core::error> unknown_parent(const std::string& what) override;
+    task<store::allocation> recover_chat(const std::string& token, std::uint64_t chat,
+                                         const store::allocation_request& req) override;
+    task<void> publish(std::string event, std::string creation_id, redis_commands after_confirm) override;
+    task<void> register_chat(const std::string& token, std::uint64_t chat, std::uint64_t app_id,
+                             std::int64_t created_at_ms) override;
     connections& local();
     core::result<std::uint64_t> resolve_app(connections& c, const std::string& token);
     core::error unknown_parent(connections& c, const std::string& what);
@@ -156,6 +149,10 @@ class store_service final : public service {
     boost::asio::thread_pool& pool_;
     store::publisher& pub_;
     store::redis::client& redis_;
+    creation_flow creation_;
+    // The blocking pool's connections, one set per pool thread (see local()).
+    std::mutex connections_mu_;
+    std::unordered_map<std::thread::id, std::unique_ptr<connections>> connections_;
 };
 
 }  // namespace chat::api

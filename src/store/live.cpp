@@ -8,11 +8,23 @@
 #include <memory>
 
 #include "core/metrics.hpp"
+#include "store/failure.hpp"
 
 namespace chat::store {
 
 std::vector<std::string> live_publish_command(const domain::live_event& e) {
     return {"PUBLISH", std::string(live_channel), domain::encode(e)};
+}
+
+boost::asio::awaitable<core::result<void>> publish_live(redis::client& r, const domain::live_event& e) {
+    // (GCC 12 miscompiles a braced temporary inside a co_await expression: named values only.)
+    std::string keyless;
+    auto argv = live_publish_command(e);
+    auto sent = co_await r.command(std::move(keyless), std::move(argv));
+    if (!sent) co_return sent.error();
+    if (sent->is_error())
+        co_return unavailable("redis", storage_unavailable, "PUBLISH failed: " + clip(sent->error_text()));
+    co_return core::result<void>{};
 }
 
 live_subscriber::live_subscriber(core::redis_config cfg, on_event event, on_resync resync)

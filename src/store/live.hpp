@@ -6,6 +6,7 @@
 // is fire-and-forget: a subscriber that was disconnected resyncs from storage (on_resync), and
 // domain::sequencer fills any gap from storage, so a lost event delays, never loses, a message.
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 
 #include "core/config.hpp"
 #include "domain/live.hpp"
+#include "store/async_redis.hpp"
 
 namespace chat::store {
 
@@ -23,6 +25,8 @@ inline constexpr std::string_view live_channel = "chat:live";
 
 // The PUBLISH command for `e`, to append to a pipeline.
 std::vector<std::string> live_publish_command(const domain::live_event& e);
+// PUBLISH of `e` on its own (an edit's event), from an I/O thread.
+boost::asio::awaitable<core::result<void>> publish_live(redis::client& r, const domain::live_event& e);
 
 // Owns one thread and its own Redis connection in subscribe mode; reconnects with back-off.
 // `on_event` and `on_resync` run on that thread.

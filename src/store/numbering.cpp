@@ -17,7 +17,8 @@ namespace {
 // Then, when ARGV[5] is '1', the idempotency record "number|creation_id|fingerprint|created_at", and
 // when ARGV[6] is '1', the sorted set of handed-out unregistered chats (score created_at; entries
 // older than ARGV[7] are dropped on the way), and when ARGV[8] is '1', the chat's pending hash, which
-// gets the placeholder "@created_at" for the new number. Optional keys rather than empty names: every
+// gets the placeholder "@created_at" for the new number and the expiry ARGV[9] (pending_ttl_s).
+// Optional keys rather than empty names: every
 // key a script touches must be a real key of the same cluster slot.
 // The placeholder is domain::placeholder's encoding ("@" .. created_at).
 // Returns {0} unknown parent, {1, app_id, number} allocated, {2, app_id, record} replay.
@@ -43,7 +44,7 @@ if mark then
 end
 if pending then
   redis.call('HSET', pending, n, '@' .. ARGV[3])
-  redis.call('EXPIRE', pending, 86400)
+  redis.call('EXPIRE', pending, ARGV[9])
 end
 return {1, app_id, n}
 )lua";
@@ -105,7 +106,8 @@ script_call allocation_call(const allocation_request& req) {
                  req.idempotency_key.empty() ? "0" : "1",
                  req.unregistered_key.empty() ? "0" : "1",
                  std::to_string(req.created_at_ms - domain::handed_out_ttl_ms),
-                 req.pending_key.empty() ? "0" : "1"};
+                 req.pending_key.empty() ? "0" : "1",
+                 std::to_string(pending_ttl_s)};
     return call;
 }
 
@@ -169,6 +171,24 @@ boost::asio::awaitable<core::result<allocation>> allocate_number(redis::client& 
     auto answer = co_await r.eval(allocate_script_async, std::move(call.keys), std::move(call.args));
     if (!answer) co_return answer.error();
     co_return read_allocation(*answer, req);
+}
+
+core::result<std::optional<std::uint64_t>> registered_app_id(redis_connection& r, const std::string& token) {
+    auto reply = r.command({"HGET", core::keys::app(token), "app_id"});
+    if (!reply) return reply.error();
+    auto answer = redis::reply::from_hiredis(reply->get());
+    if (answer.is_error()) return unavailable("redis", storage_unavailable, "HGET app_id failed");
+    if (answer.is_nil()) return std::optional<std::uint64_t>{};
+    auto id = answer.as_u64();
+    if (!id || *id == 0) {
+        spdlog::warn("redis: unreadable app_id for an application");
+        return std::optional<std::uint64_t>{};
+    }
+    return id;
+}
+
+core::result<void> ping(redis_connection& r) {
+    return expect_ok(r.command({"PING"}), "PING");
 }
 
 core::result<bool> is_seeded(redis_connection& r) {
@@ -261,7 +281,7 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
 std::vector<std::vector<std::string>> pending_commands(const std::string& token, std::uint64_t chat_number,
                                                        std::uint64_t number, const std::string& json) {
     auto key = core::keys::chat_pending(token, chat_number);
-    return {{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, "86400"}};
+    return {{"HSET", key, std::to_string(number), json}, {"EXPIRE", key, std::to_string(pending_ttl_s)}};
 }
 
 core::result<std::optional<std::string>> get_pending(redis_connection& r, const std::string& token,

@@ -37,6 +37,9 @@ struct allocation_request {
 };
 
 inline constexpr int idempotency_ttl_s = 24 * 3600;
+// A chat's pending hash expires this long after its last write (a bound on what an abandoned chat
+// leaves in Redis; the worker deletes entries as it stores them).
+inline constexpr int pending_ttl_s = 24 * 3600;
 
 // Checks that the parent exists and takes the next number, atomically; or replays the idempotency
 // record. Fails with errc::conflict when the idempotency key was used for a different request.
@@ -47,6 +50,11 @@ boost::asio::awaitable<core::result<allocation>> allocate_number(redis::client& 
                                                                  const allocation_request& req);
 // The script's answer read as an allocation (pure; shared by both clients, tested without Redis).
 core::result<allocation> read_allocation(const redis::reply& answer, const allocation_request& req);
+// The application id Redis registered for token: std::nullopt when it holds none or an unreadable one
+// (logged), so that the caller asks MariaDB, the source of truth for applications.
+core::result<std::optional<std::uint64_t>> registered_app_id(redis_connection& r, const std::string& token);
+// Whether Redis answers PING.
+core::result<void> ping(redis_connection& r);
 // Whether Redis holds the numbering state (see keys::seeded()).
 core::result<bool> is_seeded(redis_connection& r);
 core::result<void> mark_seeded(redis_connection& r);

@@ -116,6 +116,21 @@ core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::
     return out;
 }
 
+core::result<std::uint64_t> highest_message_number(mysql_connection& db, std::uint64_t app_id,
+                                                   std::uint64_t chat_number) {
+    auto top = db.query(fmt::format(
+        "SELECT COALESCE(MAX(number), 0) FROM messages WHERE application_id = {} AND chat_number = {}",
+        app_id, chat_number));
+    if (!top) return top.error();
+    return top->empty() ? 0 : to_u64(top->front()[0]);
+}
+
+core::result<void> check_reachable(mysql_connection& db) {
+    auto one = db.query("SELECT 1");
+    if (!one) return one.error();
+    return {};
+}
+
 core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
                                                             std::uint64_t chat_number, std::uint64_t before,
                                                             int limit) {

@@ -50,6 +50,11 @@ core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::
                                                      std::uint64_t chat_number, std::uint64_t after,
                                                      int limit);
 // The `limit` messages numbered just below `before`, in ascending order (paging backwards).
+// The highest stored message number of a chat (0 when it holds none).
+core::result<std::uint64_t> highest_message_number(mysql_connection& db, std::uint64_t app_id,
+                                                   std::uint64_t chat_number);
+// One trivial statement: whether MariaDB answers.
+core::result<void> check_reachable(mysql_connection& db);
 core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
                                                             std::uint64_t chat_number, std::uint64_t before,
                                                             int limit);
