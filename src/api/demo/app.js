@@ -17,6 +17,7 @@
     token: null,
     appName: "",
     chat: null,
+    created: [],
     byNumber: new Map(),
     oldest: null,
     mine: new Set(),
@@ -142,6 +143,7 @@
     if (!token) return;
     const app = await api("GET", `/apps/${enc(token)}`);
     closeChat();
+    if (state.token !== app.token) state.created = [];
     state.token = app.token;
     state.appName = app.name;
     $("app-name").textContent = app.name;
@@ -152,7 +154,8 @@
     clearError();
     remember();
     await loadChats();
-    if (chat && state.token === app.token) await openChat(chat);
+    // The application stays open when its chat cannot be (the error says why).
+    if (chat && state.token === app.token) await openChat(chat).catch(showError);
   }
 
   function leaveApp() {
@@ -184,6 +187,12 @@
       after = r.next_after;
     }
     if (token !== state.token) return;
+    // The list is read from storage: a chat this page just created is listed before the worker
+    // stored it.
+    for (const c of state.created) {
+      if (!chats.some((k) => k.number === c.number)) chats.push(c);
+    }
+    chats.sort((x, y) => x.number - y.number);
     const list = $("chat-list");
     list.replaceChildren(...chats.map((c) => el("li", {},
       el("button", { type: "button", "data-chat": String(c.number), onclick: () => openChat(c.number).catch(showError) },
@@ -201,6 +210,7 @@
 
   async function createChat() {
     const r = await api("POST", `${appPath()}/chats`, undefined, { "Idempotency-Key": newKey() });
+    state.created.push({ number: r.chat_number, created_at: r.created_at });
     await loadChats();
     await openChat(r.chat_number);
   }
@@ -291,11 +301,12 @@
     const wasEdited = edited || item.dataset.edited === "1" || (m.updated_at && m.updated_at !== m.created_at);
     item.dataset.edited = wasEdited ? "1" : "0";
     const meta = item.querySelector(".meta");
-    meta.replaceChildren(
+    meta.replaceChildren(...[
       el("span", { class: "num", text: `#${m.number}` }),
       el("span", { text: timeOf(m.created_at) }),
       wasEdited ? el("span", { class: "edited", text: "edited" }) : null,
-      el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) }));
+      el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) }),
+    ].filter(Boolean));
     if (edited) {
       item.classList.remove("flash");
       void item.offsetWidth;  // restart the animation
