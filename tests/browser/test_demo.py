@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from harness import Client, start_api, start_worker, unique  # noqa: E402
+from harness import Client, app_id, sql, start_api, start_worker, unique, wait_until  # noqa: E402
 
 try:
     from selenium import webdriver
@@ -193,7 +193,11 @@ class DemoPage(unittest.TestCase):
         self.assertIn(fragment, hit[0].find_element(By.CSS_SELECTOR, "em").text.lower())
         self.assertIn("1 message", b.el("#search-status").text)
 
-        # An edit on page A (of B's message, stored by now) shows in place on page B.
+        # An edit on page A of B's message (once stored: before, the API answers 409) shows in place on
+        # page B.
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)} "
+                               "AND chat_number = 1 AND number = 2") == [["1"]], timeout=WAIT_S,
+                   what="message 2 stored")
         edited = from_b + " (edited)"
         a.el('#message-list li[data-number="2"] .meta button').click()
         box = a.el('#message-list li[data-number="2"] .edit-form textarea')
@@ -204,6 +208,11 @@ class DemoPage(unittest.TestCase):
         b.wait(lambda: b.bubbles().get(2) == edited, "page B shows A's edit live")
         self.assertIn("edited", b.el('#message-list li[data-number="2"] .meta').text)
         self.assertEqual(len(b.bubbles()), 2)
+
+        # Nothing went wrong in either page so far: no script error, no refused request, no CSP report.
+        for p in (a, b):
+            severe = [e["message"] for e in p.d.get_log("browser") if e["level"] == "SEVERE"]
+            self.assertEqual(severe, [], p.state())
 
         # An API error is shown as the API put it: a chat that does not exist.
         b.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=999'; location.reload();", token)
