@@ -14,6 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
+import harness  # noqa: E402
 from harness import Client, app_id, sql, start_api, start_worker, unique, wait_until  # noqa: E402
 
 try:
@@ -225,6 +226,36 @@ class DemoPage(unittest.TestCase):
             a.type_into("#search-input", "hello", submit="#search-go")
             a.wait(lambda: len(a.d.find_elements(By.CSS_SELECTOR, "#search-results li")) == 2, "search on A")
             a.d.save_screenshot(SCREENSHOT)
+
+    def test_the_page_resumes_after_its_server_restarts(self):
+        # A server of its own, killed and started again on the same port while the page stays open.
+        own = start_api(CHAT_RATE_LIMIT_RPS=0)
+        c = Client(api_a.port)
+        _, app, _ = c.request("POST", "/api/v1/apps", {"name": unique("resume")})
+        token = app["token"]
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        for i in range(3):
+            c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"before {i}"})
+        try:
+            p = Page(self, own.port, "resume")
+            self.pages.append(p)
+            # A link to the chat opens it.
+            p.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=1';", token)
+            p.wait(lambda: p.live() and len(p.bubbles()) == 3, "the chat's messages")
+            own.kill()
+            p.wait(lambda: p.el("#live").get_attribute("data-state") == "reconnecting", "reconnecting shown")
+            for i in range(3):
+                c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"while down {i}"})
+            harness._next_port[0] = own.port
+            own = start_api(CHAT_RATE_LIMIT_RPS=0)
+            # The browser reconnects with Last-Event-ID by itself: what was sent meanwhile, then live.
+            p.wait(lambda: p.live() and len(p.bubbles()) == 6, "the messages sent while it was down")
+            c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after"})
+            p.wait(lambda: len(p.bubbles()) == 7, "live again")
+            self.assertEqual(p.bubbles(), {1: "before 0", 2: "before 1", 3: "before 2", 4: "while down 0",
+                                           5: "while down 1", 6: "while down 2", 7: "after"})
+        finally:
+            own.stop()
 
 
 if __name__ == "__main__":

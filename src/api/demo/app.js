@@ -546,6 +546,11 @@
     });
     $("search-more").addEventListener("click", () => search(true).catch(showError));
 
+    // A link such as /demo#app=TOKEN&chat=N opens that chat, also when followed from this page.
+    window.addEventListener("hashchange", () => {
+      const h = new URLSearchParams(location.hash.slice(1));
+      if (h.get("app")) openApp(h.get("app"), h.get("chat") ? Number(h.get("chat")) : null).catch(showError);
+    });
     // Where to start: #app=TOKEN&chat=N in the address, else what this browser had open last.
     const hash = new URLSearchParams(location.hash.slice(1));
     let saved = {};
