@@ -24,6 +24,8 @@ PACKAGES=(
     openjdk-17-jdk-headless maven ca-certificates unzip
     # used by the scripts and tests (jsonschema: responses checked against src/api/openapi.json)
     curl python3 python3-jsonschema procps iproute2
+    # the demo page's browser test (tests/browser): headless Chromium driven by Selenium
+    chromium chromium-driver python3-selenium
 )
 
 missing_packages() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: unit and integration tests, in a plain debug build and in an ASan+UBSan build, against a
-# test stack of real servers (its own data dir and ports, so it can run beside `make run`).
+# `make test`: unit, integration and browser tests (the demo page in headless Chromium), in a plain debug
+# build and in an ASan+UBSan build, against a test stack of real servers (its own data dir and ports, so it
+# can run beside `make run`).
 . "$(dirname "$0")/common.sh"
 # CHAT_TEST_STACK picks another stack of test-env.sh (dev1..dev3) so two checkouts can test at once.
 eval "$("$ROOT/scripts/test-env.sh" "${CHAT_TEST_STACK:-test}")"

@@ -8,6 +8,7 @@
 #include <boost/url/parse.hpp>
 #include <cctype>
 
+#include "api/demo_page.hpp"
 #include "api/openapi.hpp"
 #include "api/views.hpp"
 #include "core/log.hpp"
@@ -125,6 +126,9 @@ handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     add(verb::get, "/readyz", &handlers::readyz);
     add(verb::get, "/metrics", &handlers::metrics);
     add(verb::get, "/openapi.json", &handlers::openapi);
+    add(verb::get, "/demo", &handlers::demo_page);
+    add(verb::get, "/demo/app.js", &handlers::demo_script);
+    add(verb::get, "/demo/style.css", &handlers::demo_style);
     add(verb::post, "/api/v1/apps", &handlers::create_app);
     add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
     // A valid handshake is handed to live_streams by the server (stream_request); this route answers
@@ -247,6 +251,43 @@ asio::awaitable<result<response>> handlers::openapi(request_context& ctx) {
     res.keep_alive(ctx.req.keep_alive());
     res.prepare_payload();
     co_return res;
+}
+
+namespace {
+
+// The demo client's Content-Security-Policy: its script, styles and API calls come from this server
+// only (no inline script, nothing from elsewhere); the empty data: favicon spares a request.
+constexpr std::string_view demo_csp =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+response demo_asset(const request& req, std::string_view content_type, std::string_view body) {
+    response res{http::status::ok, req.version()};
+    res.set(http::field::content_type, content_type);
+    res.set("Content-Security-Policy", demo_csp);
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Referrer-Policy", "no-referrer");
+    // Revalidated on every load, so a new build's page and script always go together.
+    res.set(http::field::cache_control, "no-cache");
+    res.body() = std::string(body);
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+}  // namespace
+
+// The demo client (src/api/demo/, embedded at build time): a page, its script and its styles.
+asio::awaitable<result<response>> handlers::demo_page(request_context& ctx) {
+    co_return demo_asset(ctx.req, "text/html; charset=utf-8", demo_html());
+}
+
+asio::awaitable<result<response>> handlers::demo_script(request_context& ctx) {
+    co_return demo_asset(ctx.req, "text/javascript; charset=utf-8", demo_js());
+}
+
+asio::awaitable<result<response>> handlers::demo_style(request_context& ctx) {
+    co_return demo_asset(ctx.req, "text/css; charset=utf-8", demo_css());
 }
 
 asio::awaitable<result<response>> handlers::healthz(request_context& ctx) {

@@ -80,6 +80,9 @@ class handlers {
     boost::asio::awaitable<core::result<response>> readyz(request_context& ctx);
     boost::asio::awaitable<core::result<response>> metrics(request_context& ctx);
     boost::asio::awaitable<core::result<response>> openapi(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> demo_page(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> demo_script(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> demo_style(request_context& ctx);
 
     service& svc_;
     live_streams* live_;

@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
+#include "api/demo_page.hpp"
 #include "fake_service.hpp"
 
 using namespace chat;
@@ -116,4 +117,42 @@ TEST(handlers, search_window_is_a_client_error) {
     EXPECT_EQ(error_code_of(res), "invalid_field");
     auto ok = t.call(http::verb::get, "/api/v1/apps/tok1/chats/1/messages/search?q=hel+lo");
     EXPECT_EQ(ok.result_int(), 200) << ok.body();
+}
+
+TEST(handlers, serves_the_demo_client) {
+    harness t;
+    struct {
+        const char* target;
+        const char* content_type;
+        std::string_view body;
+    } files[] = {
+        {"/demo", "text/html; charset=utf-8", api::demo_html()},
+        {"/demo/app.js", "text/javascript; charset=utf-8", api::demo_js()},
+        {"/demo/style.css", "text/css; charset=utf-8", api::demo_css()},
+    };
+    for (const auto& f : files) {
+        auto res = t.call(http::verb::get, f.target);
+        EXPECT_EQ(res.result_int(), 200) << f.target;
+        EXPECT_EQ(res[http::field::content_type], f.content_type) << f.target;
+        EXPECT_EQ(res.body(), f.body) << f.target;
+        EXPECT_GT(res.body().size(), 200u) << f.target << ": the embedded file is empty";
+        // Nothing from elsewhere: no absolute URL in the page, its script or its styles.
+        EXPECT_EQ(res.body().find("://"), std::string::npos) << f.target;
+        auto csp = std::string(res["Content-Security-Policy"]);
+        EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+        EXPECT_NE(csp.find("connect-src 'self'"), std::string::npos) << csp;
+        EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+        EXPECT_EQ(res["X-Content-Type-Options"], "nosniff");
+    }
+    auto page = std::string(api::demo_html());
+    EXPECT_NE(page.find(R"(<script src="/demo/app.js")"), std::string::npos);
+    EXPECT_NE(page.find(R"(href="/demo/style.css")"), std::string::npos);
+    // No inline script: the policy above would block it.
+    EXPECT_EQ(page.find("<script>"), std::string::npos);
+    auto head = t.call(http::verb::head, "/demo");
+    EXPECT_EQ(head.result_int(), 200);
+    EXPECT_EQ(head[http::field::content_length], std::to_string(api::demo_html().size()));
+    auto post = t.call(http::verb::post, "/demo", R"({})");
+    EXPECT_EQ(post.result_int(), 405);
+    EXPECT_EQ(post[http::field::allow], "GET, HEAD");
 }

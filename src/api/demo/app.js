@@ -1,0 +1,569 @@
+// The demo client (GET /demo/app.js): an application, its chats, one chat's messages live over the
+// SSE stream, sending, editing and search, all through the public HTTP API of the server that served
+// the page. No framework, no build step. Everything a server or a user wrote is put into the page as
+// text (textContent), never as HTML.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const API = "/api/v1";
+  const HISTORY_PAGE = 50;
+  const SEARCH_PAGE = 20;
+
+  // What is open. `mine` holds the numbers this page sent (the API has no authors; this is only how
+  // the page tells its own messages apart). `live` is the current EventSource; `liveGen` tells the
+  // handlers of a replaced one that they are stale.
+  const state = {
+    token: null,
+    appName: "",
+    chat: null,
+    created: [],
+    byNumber: new Map(),
+    oldest: null,
+    mine: new Set(),
+    live: null,
+    liveGen: 0,
+    retryMs: 1000,
+    retryTimer: null,
+    search: { q: "", sort: "relevance", cursor: null },
+  };
+
+  // --- the API --------------------------------------------------------------------------------
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  // One request; resolves to the parsed JSON body, rejects with an ApiError carrying the API's
+  // {"error": {"code", "message"}} (or what the network said).
+  async function api(method, path, body, headers = {}) {
+    const init = { method, headers: { Accept: "application/json", ...headers } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(API + path, init);
+    } catch (e) {
+      throw new ApiError(0, "network", "the server did not answer (" + e.message + ")");
+    }
+    const text = await res.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (e) {
+      data = null;
+    }
+    if (!res.ok) {
+      const err = data && data.error;
+      throw new ApiError(res.status, err ? err.code : "http_" + res.status,
+                         err ? err.message : res.statusText || "request failed");
+    }
+    return data;
+  }
+
+  // An Idempotency-Key: visible ASCII, unique per logical request (a retry reuses it).
+  function newKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return "demo-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  const enc = encodeURIComponent;
+  const appPath = () => `/apps/${enc(state.token)}`;
+  const chatPath = () => `${appPath()}/chats/${state.chat}`;
+
+  // --- small view helpers ---------------------------------------------------------------------
+
+  let bannerTimer = null;
+  function showError(err) {
+    const text = err instanceof ApiError
+      ? `${err.message} (${err.code}${err.status ? ", HTTP " + err.status : ""})`
+      : String(err && err.message ? err.message : err);
+    $("banner-text").textContent = text;
+    $("banner").hidden = false;
+    clearTimeout(bannerTimer);
+    bannerTimer = setTimeout(() => { $("banner").hidden = true; }, 12000);
+  }
+  function clearError() {
+    $("banner").hidden = true;
+  }
+
+  function setLive(kind, text) {
+    $("live").dataset.state = kind;
+    $("live-text").textContent = text;
+  }
+
+  function timeOf(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return "";
+    const today = new Date();
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    if (d.toDateString() !== today.toDateString()) Object.assign(opts, { month: "short", day: "numeric" });
+    return d.toLocaleString([], opts);
+  }
+
+  function el(tag, props = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else if (k.startsWith("data-")) e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) if (c) e.append(c);
+    return e;
+  }
+
+  // Keeps the user's place: follows new messages only when the view was already at the bottom.
+  function nearBottom() {
+    const box = $("messages");
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+  }
+  function scrollToBottom() {
+    const box = $("messages");
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function remember() {
+    try {
+      localStorage.setItem("chat-demo", JSON.stringify({ token: state.token, chat: state.chat }));
+    } catch (e) { /* private mode: nothing to remember */ }
+  }
+
+  // --- the application ------------------------------------------------------------------------
+
+  async function openApp(token, chat) {
+    token = token.trim();
+    if (!token) return;
+    const app = await api("GET", `/apps/${enc(token)}`);
+    closeChat();
+    if (state.token !== app.token) state.created = [];
+    state.token = app.token;
+    state.appName = app.name;
+    $("app-name").textContent = app.name;
+    $("app-token").textContent = app.token;
+    $("app-badge").hidden = false;
+    $("app-panel").hidden = true;
+    $("chats-panel").hidden = false;
+    clearError();
+    remember();
+    await loadChats();
+    // The application stays open when its chat cannot be (the error says why).
+    if (chat && state.token === app.token) await openChat(chat).catch(showError);
+  }
+
+  function leaveApp() {
+    closeChat();
+    state.token = null;
+    $("app-badge").hidden = true;
+    $("app-panel").hidden = false;
+    $("chats-panel").hidden = true;
+    $("chat-list").replaceChildren();
+    remember();
+    $("token-input").focus();
+  }
+
+  async function createApp(name) {
+    const app = await api("POST", "/apps", { name });
+    $("app-name-input").value = "";
+    await openApp(app.token);
+  }
+
+  // --- chats ----------------------------------------------------------------------------------
+
+  async function loadChats() {
+    const token = state.token;
+    const chats = [];
+    let after = 0;
+    for (let page = 0; page < 10 && after !== null; ++page) {
+      const r = await api("GET", `/apps/${enc(token)}/chats?limit=100&after=${after}`);
+      chats.push(...r.chats);
+      after = r.next_after;
+    }
+    if (token !== state.token) return;
+    // The list is read from storage: a chat this page just created is listed before the worker
+    // stored it.
+    for (const c of state.created) {
+      if (!chats.some((k) => k.number === c.number)) chats.push(c);
+    }
+    chats.sort((x, y) => x.number - y.number);
+    const list = $("chat-list");
+    list.replaceChildren(...chats.map((c) => el("li", {},
+      el("button", { type: "button", "data-chat": String(c.number), onclick: () => openChat(c.number).catch(showError) },
+        el("span", { text: `Chat #${c.number}` }),
+        el("span", { class: "when", text: timeOf(c.created_at) })))));
+    $("chats-empty").hidden = chats.length > 0;
+    markCurrentChat();
+  }
+
+  function markCurrentChat() {
+    for (const b of $("chat-list").querySelectorAll("button")) {
+      b.setAttribute("aria-current", String(Number(b.dataset.chat) === state.chat));
+    }
+  }
+
+  async function createChat() {
+    const r = await api("POST", `${appPath()}/chats`, undefined, { "Idempotency-Key": newKey() });
+    state.created.push({ number: r.chat_number, created_at: r.created_at });
+    await loadChats();
+    await openChat(r.chat_number);
+  }
+
+  function closeChat() {
+    closeLive();
+    state.chat = null;
+    state.byNumber.clear();
+    state.oldest = null;
+    state.mine.clear();
+    $("message-list").replaceChildren();
+    $("search-results").replaceChildren();
+    $("search-more").hidden = true;
+    $("chat-view").hidden = true;
+    $("search-panel").hidden = true;
+    $("placeholder").hidden = false;
+    setLive("idle", "not connected");
+  }
+
+  async function openChat(number) {
+    number = Number(number);
+    const token = state.token;
+    await api("GET", `/apps/${enc(token)}/chats/${number}`);  // 404 for an unknown chat, shown as such
+    closeChat();
+    state.chat = number;
+    markCurrentChat();
+    remember();
+    $("chat-title").textContent = `Chat #${number}`;
+    $("chat-meta").textContent = state.appName;
+    $("placeholder").hidden = true;
+    $("chat-view").hidden = false;
+    $("search-panel").hidden = false;
+    $("search-status").textContent = "Finds stored messages, usually a second after they are sent.";
+    // The newest stored page first, then the stream from just below it: the stream replays that page
+    // again (shown once: messages are keyed by number) and every message above it, stored or not
+    // yet, so nothing between the page and live delivery is missed.
+    const r = await api("GET", `${chatPath()}/messages?before=latest&limit=${HISTORY_PAGE}`);
+    if (state.chat !== number || state.token !== token) return;
+    for (const m of r.messages) upsert(m, false);
+    state.oldest = r.messages.length ? r.messages[0].number : null;
+    $("load-older").hidden = !r.next_before;
+    updateEmpty();
+    scrollToBottom();
+    connectLive(r.messages.length ? r.messages[0].number - 1 : 0);
+    $("message-input").focus();
+  }
+
+  async function loadOlder() {
+    if (state.oldest === null || state.oldest <= 1) return false;
+    const box = $("messages");
+    const before = box.scrollHeight;
+    const r = await api("GET", `${chatPath()}/messages?before=${state.oldest}&limit=${HISTORY_PAGE}`);
+    for (const m of r.messages) upsert(m, false);
+    if (r.messages.length) state.oldest = r.messages[0].number;
+    $("load-older").hidden = !r.next_before;
+    box.scrollTop += box.scrollHeight - before;  // the messages in view stay where they were
+    return r.messages.length > 0 && Boolean(r.next_before);
+  }
+
+  // --- messages -------------------------------------------------------------------------------
+
+  function updateEmpty() {
+    $("messages-empty").hidden = state.byNumber.size > 0;
+  }
+
+  // Shows a message, or updates the one with its number in place (an edit, or the stream's copy of
+  // a message this page already showed). Messages stay in number order.
+  function upsert(m, fresh, edited = false) {
+    let item = state.byNumber.get(m.number);
+    const follow = nearBottom();
+    if (!item) {
+      item = el("li", { class: "message", "data-number": String(m.number) },
+        el("div", { class: "bubble" }),
+        el("div", { class: "meta" }));
+      state.byNumber.set(m.number, item);
+      const list = $("message-list");
+      let next = null;
+      for (let c = list.lastElementChild; c; c = c.previousElementSibling) {
+        if (Number(c.dataset.number) > m.number) next = c;
+        else break;
+      }
+      list.insertBefore(item, next);
+      if (fresh) item.classList.add("fresh");
+    }
+    item.classList.toggle("mine", state.mine.has(m.number));
+    if (!item.querySelector(".edit-form")) item.querySelector(".bubble").textContent = m.body;
+    item.dataset.body = m.body;
+    const wasEdited = edited || item.dataset.edited === "1" || (m.updated_at && m.updated_at !== m.created_at);
+    item.dataset.edited = wasEdited ? "1" : "0";
+    const meta = item.querySelector(".meta");
+    meta.replaceChildren(...[
+      el("span", { class: "num", text: `#${m.number}` }),
+      el("span", { text: timeOf(m.created_at) }),
+      wasEdited ? el("span", { class: "edited", text: "edited" }) : null,
+      el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) }),
+    ].filter(Boolean));
+    if (edited) {
+      item.classList.remove("flash");
+      void item.offsetWidth;  // restart the animation
+      item.classList.add("flash");
+    }
+    updateEmpty();
+    if (fresh && (follow || state.mine.has(m.number))) scrollToBottom();
+  }
+
+  async function send(text) {
+    const key = newKey();
+    const chat = state.chat;
+    let r;
+    try {
+      r = await api("POST", `${chatPath()}/messages`, { body: text }, { "Idempotency-Key": key });
+    } catch (e) {
+      if (e.code !== "network") throw e;
+      // The request may or may not have arrived: the same key makes the retry safe.
+      await new Promise((ok) => setTimeout(ok, 500));
+      r = await api("POST", `${chatPath()}/messages`, { body: text }, { "Idempotency-Key": key });
+    }
+    if (state.chat !== chat) return;
+    state.mine.add(r.number);
+    upsert({ number: r.number, body: r.body, created_at: r.created_at, updated_at: r.created_at }, true);
+  }
+
+  function startEdit(number) {
+    const item = state.byNumber.get(number);
+    if (!item || item.querySelector(".edit-form")) return;
+    const bubble = item.querySelector(".bubble");
+    const input = el("textarea", { rows: 2, value: item.dataset.body });
+    const form = el("form", { class: "edit-form" }, input,
+      el("button", { type: "submit", text: "Save" }),
+      el("button", { type: "button", class: "link", text: "cancel", onclick: () => done() }));
+    const done = () => { form.remove(); bubble.hidden = false; bubble.textContent = item.dataset.body; };
+    form.onsubmit = async (ev) => {
+      ev.preventDefault();
+      try {
+        const m = await api("PUT", `${chatPath()}/messages/${number}`, { body: input.value });
+        done();
+        upsert(m, false, true);
+      } catch (e) {
+        // 409 until the worker stored the message: a new message can be edited a moment later.
+        showError(e);
+      }
+    };
+    bubble.hidden = true;
+    item.insertBefore(form, bubble);
+    input.focus();
+  }
+
+  // --- live delivery (server-sent events) -----------------------------------------------------
+
+  function closeLive() {
+    clearTimeout(state.retryTimer);
+    state.retryTimer = null;
+    state.liveGen++;
+    if (state.live) state.live.close();
+    state.live = null;
+  }
+
+  // The chat's stream from just above `after`. The browser reconnects by itself with Last-Event-ID
+  // (the number of the last message.created it got), so a dropped connection misses nothing; only
+  // when it gives up (an HTTP error) does the page retry, after a growing pause.
+  function connectLive(after) {
+    closeLive();
+    const gen = state.liveGen;
+    const chat = state.chat;
+    const es = new EventSource(`${API}${chatPath()}/stream?after=${after}`);
+    state.live = es;
+    let last = after;
+    setLive("connecting", "connecting…");
+    es.onopen = () => {
+      if (gen !== state.liveGen) return;
+      state.retryMs = 1000;
+      setLive("live", `live · chat #${chat}`);
+    };
+    es.addEventListener("message.created", (ev) => {
+      if (gen !== state.liveGen) return;
+      const m = JSON.parse(ev.data);
+      last = Math.max(last, m.number);
+      upsert(m, true);
+    });
+    es.addEventListener("message.updated", (ev) => {
+      if (gen !== state.liveGen) return;
+      upsert(JSON.parse(ev.data), false, true);
+    });
+    es.addEventListener("error", (ev) => {
+      if (gen !== state.liveGen) return;
+      if (ev.data) {
+        // The server's own error event before it ends the stream (a slow reader, a restart).
+        let why = "the server closed the stream";
+        try { why = JSON.parse(ev.data).error.code.replace(/_/g, " "); } catch (e) { /* keep */ }
+        setLive("reconnecting", `reconnecting (${why})…`);
+        return;
+      }
+      if (es.readyState === EventSource.CONNECTING) {
+        setLive("reconnecting", "reconnecting…");
+        return;
+      }
+      // Closed for good: an HTTP error. Ask the API why (its JSON error), then try again later.
+      setLive("failed", "disconnected");
+      api("GET", chatPath()).then(
+        () => {},
+        (e) => { if (gen === state.liveGen) showError(e); });
+      const wait = state.retryMs;
+      state.retryMs = Math.min(state.retryMs * 2, 15000);
+      state.retryTimer = setTimeout(() => {
+        if (gen === state.liveGen) connectLive(last);
+      }, wait);
+      setLive("failed", `disconnected · retrying in ${Math.round(wait / 1000)} s`);
+    });
+  }
+
+  // --- search ---------------------------------------------------------------------------------
+
+  // The API's highlight is HTML-escaped text with <em> around matches; it is rebuilt here from text
+  // nodes rather than trusted as markup.
+  function decodeEntities(s) {
+    return s.replace(/&(#x[0-9a-f]+|#[0-9]+|amp|lt|gt|quot|apos);/gi, (all, e) => {
+      const named = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e.toLowerCase()];
+      if (named) return named;
+      const code = e[1] === "x" || e[1] === "X" ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return Number.isFinite(code) && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+    });
+  }
+  function highlighted(html) {
+    const out = document.createDocumentFragment();
+    let inside = false;
+    for (const part of html.split(/(<em>|<\/em>)/)) {
+      if (part === "<em>") inside = true;
+      else if (part === "</em>") inside = false;
+      else if (part) out.append(inside ? el("em", { text: decodeEntities(part) }) : decodeEntities(part));
+    }
+    return out;
+  }
+
+  async function search(more) {
+    const s = state.search;
+    if (!more) {
+      s.q = $("search-input").value.trim();
+      s.sort = $("search-sort").value;
+      s.cursor = null;
+      $("search-results").replaceChildren();
+      $("search-more").hidden = true;
+      if (!s.q) return;
+    }
+    $("search-status").textContent = "Searching…";
+    let q = `q=${enc(s.q)}&limit=${SEARCH_PAGE}&sort=${enc(s.sort)}`;
+    if (s.cursor) q += `&cursor=${enc(s.cursor)}`;
+    let r;
+    try {
+      r = await api("GET", `${chatPath()}/messages/search?${q}`);
+    } catch (e) {
+      $("search-status").textContent = "Search failed.";
+      throw e;
+    }
+    const list = $("search-results");
+    for (const h of r.hits) {
+      list.append(el("li", { "data-number": String(h.number) },
+        el("button", { type: "button", onclick: () => jumpTo(h.number).catch(showError) },
+          el("span", { class: "num", text: `#${h.number}` }),
+          el("span", { class: "snippet" }, highlighted(h.highlight || h.body)))));
+    }
+    s.cursor = r.next_cursor;
+    $("search-more").hidden = !r.next_cursor;
+    $("search-status").textContent = r.total === 0
+      ? `Nothing found for “${s.q}”.`
+      : `${r.total} message${r.total === 1 ? "" : "s"} match “${s.q}”.`;
+  }
+
+  // Scrolls to a message of the chat, loading older pages until it is there.
+  async function jumpTo(number) {
+    for (let i = 0; i < 40 && !state.byNumber.has(number); ++i) {
+      if (!(await loadOlder())) break;
+    }
+    const item = state.byNumber.get(number);
+    if (!item) return;
+    item.scrollIntoView({ block: "center", behavior: "smooth" });
+    item.classList.remove("flash");
+    void item.offsetWidth;
+    item.classList.add("flash");
+  }
+
+  // --- wiring ---------------------------------------------------------------------------------
+
+  function busy(button, work) {
+    return async (...args) => {
+      button.disabled = true;
+      try {
+        await work(...args);
+      } catch (e) {
+        showError(e);
+      } finally {
+        button.disabled = false;
+      }
+    };
+  }
+
+  function init() {
+    $("create-app-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("create-app"), () => createApp($("app-name-input").value || "demo"))();
+    });
+    $("open-app-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("open-app"), () => openApp($("token-input").value))();
+    });
+    $("leave-app").addEventListener("click", leaveApp);
+    $("copy-token").addEventListener("click", () => {
+      if (navigator.clipboard) navigator.clipboard.writeText(state.token).catch(() => {});
+    });
+    $("new-chat").addEventListener("click", busy($("new-chat"), createChat));
+    $("refresh-chats").addEventListener("click", () => loadChats().catch(showError));
+    $("load-older").addEventListener("click", () => loadOlder().catch(showError));
+    $("banner-close").addEventListener("click", clearError);
+
+    const input = $("message-input");
+    const submit = busy($("send"), async () => {
+      const text = input.value;
+      if (!text.trim()) return;
+      await send(text);
+      input.value = "";
+      input.focus();
+    });
+    $("composer").addEventListener("submit", (ev) => { ev.preventDefault(); submit(); });
+    input.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        submit();
+      }
+    });
+
+    $("search-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("search-go"), () => search(false))();
+    });
+    $("search-more").addEventListener("click", () => search(true).catch(showError));
+
+    // A link such as /demo#app=TOKEN&chat=N opens that chat, also when followed from this page.
+    window.addEventListener("hashchange", () => {
+      const h = new URLSearchParams(location.hash.slice(1));
+      if (h.get("app")) openApp(h.get("app"), h.get("chat") ? Number(h.get("chat")) : null).catch(showError);
+    });
+    // Where to start: #app=TOKEN&chat=N in the address, else what this browser had open last.
+    const hash = new URLSearchParams(location.hash.slice(1));
+    let saved = {};
+    try { saved = JSON.parse(localStorage.getItem("chat-demo") || "{}") || {}; } catch (e) { saved = {}; }
+    const token = hash.get("app") || saved.token;
+    const chat = hash.get("app") ? hash.get("chat") : saved.chat;
+    if (token) {
+      $("token-input").value = token;
+      openApp(token, chat ? Number(chat) : null).catch((e) => { leaveApp(); showError(e); });
+    } else {
+      $("app-name-input").focus();
+    }
+  }
+
+  init();
+})();

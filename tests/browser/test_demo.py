@@ -1,0 +1,262 @@
+"""The demo client (GET /demo) in a real browser: headless Chromium from Debian driven by Selenium
+(python3-selenium, chromium, chromium-driver; scripts/install-deps.sh). Two API servers and a worker run
+against the test stack; one page on each server opens the same application and chat through the UI,
+each sends a message, and each must show the other's live (the fan-out crosses servers), an edit made
+on one page shows in place on the other, and search finds a sent message once it is stored.
+
+Runs with Debian's python (/usr/bin/python3, which sees python3-selenium): `make test` runs it through
+ctest (tests/CMakeLists.txt, test `browser`). A missing browser, driver or Selenium is a failure, not a
+skip: the page must be tested wherever `make test` runs."""
+import os
+import shutil
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
+
+import harness  # noqa: E402
+from harness import Client, app_id, sql, start_api, start_worker, unique, wait_until  # noqa: E402
+
+try:
+    from selenium import webdriver
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError as e:  # a failure, not a skip
+    raise ImportError(f"the browser test needs python3-selenium under {sys.executable} "
+                      "(scripts/install-deps.sh; run it with /usr/bin/python3)") from e
+
+CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHAT_CHROMEDRIVER", "/usr/bin/chromedriver")
+# Where to save a screenshot of the page with messages in it (optional).
+SCREENSHOT = os.environ.get("CHAT_DEMO_SCREENSHOT")
+WAIT_S = 20
+
+procs = []
+api_a = api_b = None
+
+
+def setUpModule():
+    global api_a, api_b
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise RuntimeError(f"{path} is missing: install chromium and chromium-driver (scripts/install-deps.sh)")
+    api_a = start_api(CHAT_RATE_LIMIT_RPS=0)
+    api_b = start_api(CHAT_RATE_LIMIT_RPS=0)
+    procs.extend([api_a, api_b, start_worker()])
+
+
+def tearDownModule():
+    for p in procs:
+        p.stop()
+
+
+def browser(profile_dir):
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    # A container has no user namespaces for the sandbox and a small /dev/shm.
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                f"--user-data-dir={profile_dir}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+class Page:
+    """One browser window on one API server's /demo."""
+
+    def __init__(self, test, port, name):
+        self.test = test
+        self.profile = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"chat-demo-{os.getpid()}-{name}")
+        shutil.rmtree(self.profile, ignore_errors=True)
+        self.d = browser(self.profile)
+        self.d.get(f"http://127.0.0.1:{port}/demo")
+
+    def close(self):
+        try:
+            self.d.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+    def wait(self, predicate, what):
+        def check(_):
+            try:
+                return predicate()
+            except StaleElementReferenceException:
+                return False
+        return WebDriverWait(self.d, WAIT_S, poll_frequency=0.1).until(check, message=f"{what}; {self.state()}")
+
+    def state(self):
+        """What the page shows, for failure messages."""
+        js = ("const t = (id) => { const e = document.getElementById(id); return e ? e.textContent : null; };"
+              "return {live: t('live-text'), banner: document.getElementById('banner').hidden ? null :"
+              " t('banner-text'), messages: Array.from(document.querySelectorAll('#message-list .bubble'),"
+              " (b) => b.textContent)};")
+        return f"page state: {self.d.execute_script(js)}; console: {self.console()}"
+
+    def console(self):
+        try:
+            return [e["message"] for e in self.d.get_log("browser")][-5:]
+        except Exception:  # noqa: BLE001 - only for diagnostics
+            return []
+
+    def el(self, css):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def type_into(self, css, text, submit=None):
+        e = self.el(css)
+        e.clear()
+        e.send_keys(text)
+        if submit:
+            self.el(submit).click()
+
+    def live(self):
+        return self.el("#live").get_attribute("data-state") == "live"
+
+    def bubbles(self):
+        return {int(li.get_attribute("data-number")): li.find_element(By.CSS_SELECTOR, ".bubble").text
+                for li in self.d.find_elements(By.CSS_SELECTOR, "#message-list > li")}
+
+    def banner(self):
+        b = self.el("#banner")
+        return None if not b.is_displayed() else self.el("#banner-text").text
+
+
+class DemoPage(unittest.TestCase):
+    def setUp(self):
+        self.pages = []
+
+    def tearDown(self):
+        for p in self.pages:
+            p.close()
+
+    def test_two_pages_on_two_servers_see_each_other(self):
+        a = Page(self, api_a.port, "a")
+        self.pages.append(a)
+        b = Page(self, api_b.port, "b")
+        self.pages.append(b)
+
+        # Page A creates an application and a chat through the UI.
+        app_name = unique("demo")
+        a.type_into("#app-name-input", app_name, submit="#create-app")
+        a.wait(lambda: a.el("#app-badge").is_displayed() and a.el("#app-token").text, "application created")
+        token = a.el("#app-token").text
+        self.assertEqual(a.el("#app-name").text, app_name)
+        a.el("#new-chat").click()
+        a.wait(lambda: a.el("#chat-view").is_displayed() and a.live(), "chat opened and live on page A")
+        self.assertEqual(a.el("#chat-title").text, "Chat #1")
+        # Listed (and marked current) at once, though the worker may not have stored it yet.
+        self.assertEqual(a.el('#chat-list button[data-chat="1"]').get_attribute("aria-current"), "true")
+
+        # Page B, on the other server, opens the same application by its token and picks the chat.
+        b.type_into("#token-input", token, submit="#open-app")
+        b.wait(lambda: b.d.find_elements(By.CSS_SELECTOR, '#chat-list button[data-chat="1"]'), "chat list on B")
+        b.el('#chat-list button[data-chat="1"]').click()
+        b.wait(lambda: b.el("#chat-view").is_displayed() and b.live(), "chat opened and live on page B")
+
+        # Each page sends one message through the composer; each shows both, the other's live.
+        from_a = "hello from server A " + unique("w")
+        from_b = "and hello back from B " + unique("w")
+        a.type_into("#message-input", from_a)
+        a.el("#send").click()
+        a.wait(lambda: from_a in a.bubbles().values(), "page A shows its own message")
+        b.wait(lambda: from_a in b.bubbles().values(), "page B shows A's message live")
+        b.type_into("#message-input", from_b + Keys.ENTER)  # Enter sends
+        b.wait(lambda: from_b in b.bubbles().values(), "page B shows its own message")
+        a.wait(lambda: from_b in a.bubbles().values(), "page A shows B's message live")
+        self.assertEqual(a.bubbles(), {1: from_a, 2: from_b})
+        self.assertEqual(b.bubbles(), {1: from_a, 2: from_b})
+        # A page's own messages are told apart from the others'.
+        self.assertIn("mine", a.el('#message-list li[data-number="1"]').get_attribute("class"))
+        self.assertNotIn("mine", a.el('#message-list li[data-number="2"]').get_attribute("class"))
+
+        # The same messages through the API, as stored or pending: the page showed what the server has.
+        c = Client(api_a.port)
+        for n, body in ((1, from_a), (2, from_b)):
+            status, m, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/{n}")
+            self.assertEqual((status, m["body"]), (200, body))
+
+        # Search on page B finds A's message once the worker stored and indexed it, with the fragment
+        # highlighted.
+        fragment = from_a.split()[-1][3:9]  # inside the unique word: a fragment, not a prefix
+
+        def found():
+            b.type_into("#search-input", fragment, submit="#search-go")
+            hits = b.wait(lambda: (b.el("#search-go").is_enabled()
+                                   and b.d.find_elements(By.CSS_SELECTOR, "#search-results li")) or
+                          ("match" in b.el("#search-status").text or "Nothing" in b.el("#search-status").text),
+                          "a search answered")
+            return [h for h in (hits if isinstance(hits, list) else []) if h.get_attribute("data-number") == "1"]
+        hit = WebDriverWait(b.d, WAIT_S, poll_frequency=0.5).until(lambda _: found(), "search finds A's message")
+        self.assertIn(fragment, hit[0].find_element(By.CSS_SELECTOR, "em").text.lower())
+        self.assertIn("1 message", b.el("#search-status").text)
+
+        # An edit on page A of B's message (once stored: before, the API answers 409) shows in place on
+        # page B.
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)} "
+                               "AND chat_number = 1 AND number = 2") == [["1"]], timeout=WAIT_S,
+                   what="message 2 stored")
+        edited = from_b + " (edited)"
+        a.el('#message-list li[data-number="2"] .meta button').click()
+        box = a.el('#message-list li[data-number="2"] .edit-form textarea')
+        box.clear()
+        box.send_keys(edited)
+        a.el('#message-list li[data-number="2"] .edit-form button[type="submit"]').click()
+        a.wait(lambda: a.bubbles().get(2) == edited, "page A shows its edit")
+        b.wait(lambda: b.bubbles().get(2) == edited, "page B shows A's edit live")
+        self.assertIn("edited", b.el('#message-list li[data-number="2"] .meta').text)
+        self.assertEqual(len(b.bubbles()), 2)
+
+        # Nothing went wrong in either page so far: no script error, no refused request, no CSP report.
+        for p in (a, b):
+            severe = [e["message"] for e in p.d.get_log("browser") if e["level"] == "SEVERE"]
+            self.assertEqual(severe, [], p.state())
+
+        # An API error is shown as the API put it: a chat that does not exist.
+        b.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=999'; location.reload();", token)
+        b.wait(lambda: b.banner() and "chat not found" in b.banner(), "the API's error on page B")
+        self.assertIn("not_found", b.banner())
+        self.assertTrue(b.el("#app-badge").is_displayed(), "the application stays open")
+        self.assertEqual(a.banner(), None, a.state())
+
+        if SCREENSHOT:
+            a.type_into("#search-input", "hello", submit="#search-go")
+            a.wait(lambda: len(a.d.find_elements(By.CSS_SELECTOR, "#search-results li")) == 2, "search on A")
+            a.d.save_screenshot(SCREENSHOT)
+
+    def test_the_page_resumes_after_its_server_restarts(self):
+        # A server of its own, killed and started again on the same port while the page stays open.
+        own = start_api(CHAT_RATE_LIMIT_RPS=0)
+        c = Client(api_a.port)
+        _, app, _ = c.request("POST", "/api/v1/apps", {"name": unique("resume")})
+        token = app["token"]
+        c.request("POST", f"/api/v1/apps/{token}/chats")
+        for i in range(3):
+            c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"before {i}"})
+        try:
+            p = Page(self, own.port, "resume")
+            self.pages.append(p)
+            # A link to the chat opens it.
+            p.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=1';", token)
+            p.wait(lambda: p.live() and len(p.bubbles()) == 3, "the chat's messages")
+            own.kill()
+            p.wait(lambda: p.el("#live").get_attribute("data-state") == "reconnecting", "reconnecting shown")
+            for i in range(3):
+                c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"while down {i}"})
+            harness._next_port[0] = own.port
+            own = start_api(CHAT_RATE_LIMIT_RPS=0)
+            # The browser reconnects with Last-Event-ID by itself: what was sent meanwhile, then live.
+            p.wait(lambda: p.live() and len(p.bubbles()) == 6, "the messages sent while it was down")
+            c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after"})
+            p.wait(lambda: len(p.bubbles()) == 7, "live again")
+            self.assertEqual(p.bubbles(), {1: "before 0", 2: "before 1", 3: "before 2", 4: "while down 0",
+                                           5: "while down 1", 6: "while down 2", 7: "after"})
+        finally:
+            own.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
