@@ -71,13 +71,13 @@ struct options {
     std::string kind = "sse";  // sse | ws
     int streams = 1000;
     int chats = 20;
-    double rate = 0;           // messages/s in total; 0: --per-chat mode
-    double duration_s = 20;    // of the timed creation
-    double warmup_s = 2;       // creations sent in the first seconds count for delivery, not for lag
-    int per_chat = 1;          // --per-chat mode
-    int posters = 16;          // keep-alive connections that create messages (open loop)
+    double rate = 0;         // messages/s in total; 0: --per-chat mode
+    double duration_s = 20;  // of the timed creation
+    double warmup_s = 2;     // creations sent in the first seconds count for delivery, not for lag
+    int per_chat = 1;        // --per-chat mode
+    int posters = 16;        // keep-alive connections that create messages (open loop)
     int open_concurrency = 256;
-    double drain_s = 10;       // after the last 201: how long missing events are awaited
+    double drain_s = 10;  // after the last 201: how long missing events are awaited
     bool hold = false;
 };
 
@@ -159,7 +159,7 @@ class bench {
     asio::awaitable<void> timed_posting(std::size_t k);
     asio::awaitable<void> per_chat_posting(std::size_t k);
     asio::awaitable<void> create(poster& p, std::size_t chat_index, bool counted);
-    asio::awaitable<void> wait_line(std::string_view phase, json::object extra);
+    asio::awaitable<void> wait_line(std::string phase, json::object extra);
     asio::awaitable<void> sleep_ms(int ms);
     std::uint64_t expected_events() const;
     bool all_delivered() const;
@@ -169,9 +169,9 @@ class bench {
     options o_;
     clock_type::time_point t0_;
     std::string token_;
-    std::vector<std::uint64_t> chats_;                   // chat numbers
-    std::vector<std::vector<creation>> created_;         // per chat index, by number
-    std::vector<std::size_t> subscribers_of_;            // per chat index
+    std::vector<std::uint64_t> chats_;            // chat numbers
+    std::vector<std::vector<creation>> created_;  // per chat index, by number
+    std::vector<std::size_t> subscribers_of_;     // per chat index
     std::vector<subscriber> subs_;
     std::size_t next_to_open_ = 0;
     std::size_t opened_ = 0, open_failed_ = 0, openers_running_ = 0;
@@ -191,7 +191,8 @@ asio::awaitable<void> bench::sleep_ms(int ms) {
 }
 
 // One keep-alive HTTP/1.1 request on poster p's connection (opened on first use, reopened after an error).
-asio::awaitable<bench::answer> bench::request(poster& p, http::verb method, std::string path, std::string body) {
+asio::awaitable<bench::answer> bench::request(poster& p, http::verb method, std::string path,
+                                              std::string body) {
     answer a;
     const auto& t = o_.targets[p.target];
     beast::error_code ec;
@@ -214,7 +215,8 @@ asio::awaitable<bench::answer> bench::request(poster& p, http::verb method, std:
     p.stream->expires_after(std::chrono::seconds(10));
     co_await http::async_write(*p.stream, req, asio::redirect_error(asio::use_awaitable, ec));
     http::response<http::string_body> res;
-    if (!ec) co_await http::async_read(*p.stream, p.buffer, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec)
+        co_await http::async_read(*p.stream, p.buffer, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         p.stream.reset();
         p.buffer.clear();
@@ -231,12 +233,14 @@ asio::awaitable<void> bench::setup() {
     poster p{0, {}, {}};
     auto app = co_await request(p, http::verb::post, "/api/v1/apps", R"({"name":"live bench"})");
     if (app.status != 201 && app.status != 200)
-        throw std::runtime_error("POST /api/v1/apps: " + std::to_string(app.status) + " " + app.error + app.body);
+        throw std::runtime_error("POST /api/v1/apps: " + std::to_string(app.status) + " " + app.error +
+                                 app.body);
     token_ = std::string(json::parse(app.body).at("token").as_string());
     for (int c = 0; c < o_.chats; ++c) {
         auto chat = co_await request(p, http::verb::post, "/api/v1/apps/" + token_ + "/chats", "");
         if (chat.status != 201 && chat.status != 200)
-            throw std::runtime_error("POST chats: " + std::to_string(chat.status) + " " + chat.error + chat.body);
+            throw std::runtime_error("POST chats: " + std::to_string(chat.status) + " " + chat.error +
+                                     chat.body);
         chats_.push_back(json::parse(chat.body).at("chat_number").to_number<std::uint64_t>());
     }
     created_.assign(chats_.size(), {});
@@ -292,7 +296,8 @@ asio::awaitable<bool> bench::open_sse(std::size_t i, beast::tcp_stream& stream, 
     req.set(http::field::host, t.host_header);
     req.set(http::field::accept, "text/event-stream");
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec)
+        co_await http::async_read_header(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
         s.end_reason = "open: " + ec.message();
         co_return false;
@@ -322,8 +327,10 @@ asio::awaitable<void> bench::serve_sse(std::size_t i) {
                 boost::system::error_code jec;
                 auto v = json::parse(data, jec);
                 if (!jec && v.is_object()) {
-                    if (auto* c = v.as_object().if_contains("chat_number")) chat_number = c->to_number<std::uint64_t>(jec);
-                    if (auto* n = v.as_object().if_contains("number")) number = n->to_number<std::uint64_t>(jec);
+                    if (auto* c = v.as_object().if_contains("chat_number"))
+                        chat_number = c->to_number<std::uint64_t>(jec);
+                    if (auto* n = v.as_object().if_contains("number"))
+                        number = n->to_number<std::uint64_t>(jec);
                 }
                 s.received(chat_number, chat, number == *id ? number : 0, now_us(t0_));
             } else if (event == "error") {
@@ -337,7 +344,8 @@ asio::awaitable<void> bench::serve_sse(std::size_t i) {
         if (line.front() == ':') return;  // a comment (keep-alive)
         auto colon = line.find(':');
         auto field = line.substr(0, colon);
-        std::string_view value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
+        std::string_view value =
+            colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
         if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
         if (field == "id")
             id = decimal(value);
@@ -388,7 +396,8 @@ asio::awaitable<void> bench::serve_ws(std::size_t i) {
     websocket::stream<beast::tcp_stream> ws(ioc_);
     beast::error_code ec;
     beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(30));
-    co_await beast::get_lowest_layer(ws).async_connect(t.endpoint, asio::redirect_error(asio::use_awaitable, ec));
+    co_await beast::get_lowest_layer(ws).async_connect(t.endpoint,
+                                                       asio::redirect_error(asio::use_awaitable, ec));
     if (!ec)
         co_await ws.async_handshake(t.host_header, "/api/v1/apps/" + token_ + "/ws",
                                     asio::redirect_error(asio::use_awaitable, ec));
@@ -415,7 +424,8 @@ asio::awaitable<void> bench::serve_ws(std::size_t i) {
         auto& o = v.as_object();
         if (o.contains("subscribed")) {
             s.open = true;
-        } else if (auto* e = o.if_contains("event"); e && e->is_string() && e->as_string() == "message.created") {
+        } else if (auto* e = o.if_contains("event");
+                   e && e->is_string() && e->as_string() == "message.created") {
             std::uint64_t c = 0, n = 0;
             if (auto* x = o.if_contains("chat")) c = x->to_number<std::uint64_t>(jec);
             if (auto* x = o.if_contains("number")) n = x->to_number<std::uint64_t>(jec);
@@ -437,7 +447,8 @@ asio::awaitable<void> bench::create(poster& p, std::size_t chat_index, bool coun
     auto answered = now_us(t0_);
     if (a.status != 201) {
         ++posts_failed_;
-        if (post_errors_.size() < 10) post_errors_.push_back(fmt::format("{} {} {}", a.status, a.error, a.body.substr(0, 200)));
+        if (post_errors_.size() < 10)
+            post_errors_.push_back(fmt::format("{} {} {}", a.status, a.error, a.body.substr(0, 200)));
         co_return;
     }
     boost::system::error_code jec;
@@ -504,7 +515,7 @@ bool bench::all_delivered() const {
     return true;
 }
 
-asio::awaitable<void> bench::wait_line(std::string_view phase, json::object extra) {
+asio::awaitable<void> bench::wait_line(std::string phase, json::object extra) {
     extra["phase"] = phase;
     std::cout << json::serialize(extra) << std::endl;
     asio::posix::stream_descriptor in(ioc_, ::dup(STDIN_FILENO));
@@ -553,8 +564,8 @@ json::object bench::report() {
                             {"p99_9", h.percentile(99.9) / 1000.0},
                             {"max", h.max() / 1000.0}};
     };
-    bool ok = opened_ == subs_.size() && missing == 0 && duplicates == 0 && out_of_order == 0 && foreign == 0 &&
-              ended == 0 && posts_failed_ == 0 && posts_ok_ > 0;
+    bool ok = opened_ == subs_.size() && missing == 0 && duplicates == 0 && out_of_order == 0 &&
+              foreign == 0 && ended == 0 && posts_failed_ == 0 && posts_ok_ > 0;
     exit_code_ = ok ? 0 : 1;
     json::array targets;
     for (const auto& t : o_.targets) targets.push_back(json::string(t.host + ":" + t.port));
@@ -593,13 +604,22 @@ json::object bench::report() {
 
 asio::awaitable<void> bench::run() {
     co_await setup();
-    if (o_.hold) co_await wait_line("ready", {{"token", token_}});
+    if (o_.hold) {
+        json::object extra;
+        extra["token"] = token_;
+        co_await wait_line(std::string("ready"), std::move(extra));
+    }
     co_await open_all();
     for (const auto& s : subs_)
         if (!s.open && open_errors_.size() < 10) open_errors_.push_back(s.end_reason);
-    std::cerr << fmt::format("live_bench: {} of {} {} streams open in {:.1f} s\n", opened_, subs_.size(), o_.kind,
-                             open_seconds_);
-    if (o_.hold) co_await wait_line("open", {{"opened", opened_}, {"open_failed", open_failed_}});
+    std::cerr << fmt::format("live_bench: {} of {} {} streams open in {:.1f} s\n", opened_, subs_.size(),
+                             o_.kind, open_seconds_);
+    if (o_.hold) {
+        json::object extra;
+        extra["opened"] = opened_;
+        extra["open_failed"] = open_failed_;
+        co_await wait_line(std::string("open"), std::move(extra));
+    }
     posting_start_us_ = now_us(t0_);
     posters_running_ = static_cast<std::size_t>(o_.posters);
     for (std::size_t k = 0; k < posters_running_; ++k)
@@ -641,7 +661,8 @@ options parse(int argc, char** argv) {
             while (start <= v.size()) {
                 auto comma = v.find(',', start);
                 if (comma == std::string::npos) comma = v.size();
-                if (comma > start) o.targets.push_back(parse_target(std::string_view(v).substr(start, comma - start)));
+                if (comma > start)
+                    o.targets.push_back(parse_target(std::string_view(v).substr(start, comma - start)));
                 start = comma + 1;
             }
         } else if (a == "--kind") {
@@ -687,8 +708,9 @@ void raise_fd_limit(std::size_t needed) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur < needed)
-        std::cerr << fmt::format("live_bench: open files limited to {} (hard), {} needed: streams will fail\n",
-                                 rl.rlim_cur, needed);
+        std::cerr << fmt::format(
+            "live_bench: open files limited to {} (hard), {} needed: streams will fail\n", rl.rlim_cur,
+            needed);
 }
 
 }  // namespace
