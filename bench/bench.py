@@ -9,7 +9,11 @@ Run by scripts/bench.sh after it built the Release binaries and started the stac
   3. closed-loop throughput at 64 connections per operation, as a fraction of the HTTP ceiling;
   4. the worker's drain rate into MariaDB and into Elasticsearch (a backlog queued while no worker
      runs, then one worker started);
-  5. the search benchmark and the micro-benchmarks.
+  5. the search benchmark and the micro-benchmarks;
+  6. live delivery (bench/live_bench): 10,000 SSE streams held by one API server (memory per stream,
+     all open at once per chat_live_streams_open, a message per chat reaching every stream), then the
+     delivery lag from the 201 to the event with 1,000 subscribers over 2 API servers while messages are
+     created at a steady rate through both. BENCH_ONLY_LIVE=1 runs this step alone.
 The results go to docs/bench-results/<time>.json; docs/benchmarks.md is regenerated from every
 result file there (latest in full, earlier ones as a comparison table). Nothing in it is typed by hand.
 """
@@ -18,6 +22,7 @@ import glob
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -292,6 +297,121 @@ def search():
     return res
 
 
+LIVE = os.path.join(BUILD, "bench", "live_bench")
+LIVE_STREAMS = int(os.environ.get("BENCH_LIVE_STREAMS", "10000"))
+LIVE_SUBSCRIBERS = int(os.environ.get("BENCH_LIVE_SUBSCRIBERS", "1000"))
+LIVE_RATE = int(os.environ.get("BENCH_LIVE_RATE", "200"))
+LIVE_DURATION = os.environ.get("BENCH_LIVE_DURATION", "20")
+LIVE_CHATS = int(os.environ.get("BENCH_LIVE_CHATS", "20"))
+# CHAT_MAX_CONNECTIONS defaults to 10,000 (src/core/config.hpp): 10,000 streams plus the connections
+# that create messages and scrape /metrics need a little more.
+LIVE_MAX_CONNECTIONS = 12000
+LIVE_P99_GOAL_MS = 50.0
+
+
+def raise_fd_limit():
+    """Every stream is a socket in live_bench and in the API server (both inherit this limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+
+def streams_open(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): int(float(m.group(2)))
+            for m in re.finditer(r'^chat_live_streams_open\{[^}]*kind="(\w+)"[^}]*\} (\S+)', text, re.M)}
+
+
+def live_run(args, hold=None):
+    """Runs live_bench; with hold(phase_line) called at each --hold pause. Returns its JSON report."""
+    argv = [LIVE, *args] + (["--hold"] if hold else [])
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    report = None
+    for line in p.stdout:
+        d = json.loads(line)
+        if "phase" in d:
+            hold(d)
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        else:
+            report = d
+    p.wait(timeout=60)
+    err = p.stderr.read()
+    if report is None:
+        raise RuntimeError(f"live_bench {' '.join(args)} failed ({p.returncode}): {err[-2000:]}")
+    log(f"  {err.strip()}")
+    if not report["ok"]:
+        bad_runs.append("live_bench " + " ".join(args))
+    return report
+
+
+def live_hold(api, port, kind):
+    """LIVE_STREAMS streams of `kind` on one API server: memory per stream, all open at once, and one
+    message per chat (100 streams per chat) delivered to every one of them."""
+    seen = {}
+
+    def at(phase):
+        seen[phase["phase"]] = {"rss_kib": rss_kib(api.p.pid), "streams_open": streams_open(port)}
+        if phase["phase"] == "open":
+            time.sleep(2)  # the last streams' first writes settle
+            seen["open"]["rss_kib"] = rss_kib(api.p.pid)
+    r = live_run(["--targets", f"http://127.0.0.1:{port}", "--kind", kind, "--streams", str(LIVE_STREAMS),
+                  "--chats", str(max(1, LIVE_STREAMS // 100)), "--per-chat", "1", "--drain", "20"], at)
+    before, during = seen["ready"], seen["open"]
+    return {"streams": LIVE_STREAMS, "opened": r["opened"], "open_seconds": round(r["open_seconds"], 2),
+            "metric_open": during["streams_open"].get("sse" if kind == "sse" else "websocket", 0),
+            "rss_before_kib": before["rss_kib"], "rss_open_kib": during["rss_kib"],
+            "kib_per_stream": round((during["rss_kib"] - before["rss_kib"]) / LIVE_STREAMS, 2),
+            "check_messages": r["messages"], "expected": r["expected"], "received": r["received"],
+            "missing": r["missing"], "duplicates": r["duplicates"], "foreign": r["foreign"],
+            "streams_ended": r["streams_ended"], "lag_ms": r["lag_ms"], "ok": r["ok"]}
+
+
+def live():
+    fds = raise_fd_limit()
+    ports = [API_PORT + 20, API_PORT + 21]
+    env = dict(CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0, CHAT_MAX_CONNECTIONS=LIVE_MAX_CONNECTIONS)
+    procs = []
+    res = {"fd_limit": fds, "max_connections": LIVE_MAX_CONNECTIONS}
+    try:
+        apis = [Proc(f"live-api-{p}", [os.path.join(BUILD, "chat_api_server")], CHAT_HTTP_PORT=p, **env)
+                for p in ports]
+        procs += apis
+        procs.append(Proc("live-worker", [os.path.join(BUILD, "chat_worker")], CHAT_LOG_LEVEL="warn",
+                          CHAT_WORKER_METRICS_PORT=API_PORT + 28, CHAT_HTTP_HOST="127.0.0.1"))
+        for p in ports:
+            wait_http(f"http://127.0.0.1:{p}/readyz")
+        kinds = [k for k in os.environ.get("BENCH_LIVE_KINDS", "sse,ws").split(",") if k]
+        for i, kind in enumerate(kinds):
+            # Each kind on a fresh server: the memory of the other's streams is not returned to the OS.
+            api, port = apis[i % 2], ports[i % 2]
+            log(f"  {LIVE_STREAMS} {kind} streams on one API server")
+            res[f"hold_{kind}"] = live_hold(api, port, kind)
+            log(f"  {res[f'hold_{kind}']}")
+        log(f"  lag: {LIVE_SUBSCRIBERS} SSE subscribers over 2 API servers, {LIVE_CHATS} chats, "
+            f"{LIVE_RATE} messages/s for {LIVE_DURATION} s through both")
+        r = live_run(["--targets", ",".join(f"http://127.0.0.1:{p}" for p in ports), "--kind", "sse",
+                      "--streams", str(LIVE_SUBSCRIBERS), "--chats", str(LIVE_CHATS), "--rate", str(LIVE_RATE),
+                      "--duration", LIVE_DURATION, "--warmup", "2", "--posters", "16"])
+        res["lag"] = {k: r[k] for k in ("streams", "chats", "opened", "rate", "posting_seconds", "warmup_s",
+                                         "messages", "posts_failed", "post_latency_ms", "expected", "received",
+                                         "missing", "duplicates", "out_of_order", "foreign", "streams_ended",
+                                         "before_201", "lag_ms", "lag_from_send_ms", "ok")}
+        res["lag"]["servers"] = len(ports)
+        log(f"  lag {r['lag_ms']}; missing {r['missing']}, duplicates {r['duplicates']}")
+    finally:
+        for p in procs:
+            p.stop()
+    return res
+
+
 es_baseline = 0
 bad_runs = []
 
@@ -302,13 +422,14 @@ class SkipHttp(Exception):
 
 def main():
     global es_baseline
+    only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
     env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
     worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=API_PORT + 8, CHAT_HTTP_HOST="127.0.0.1")
     result = {"machine": machine(), "settings": settings()}
     log(f"machine: {result['machine']}")
     procs = []
     try:
-        if os.environ.get("BENCH_ONLY_SEARCH") == "1":
+        if os.environ.get("BENCH_ONLY_SEARCH") == "1" or only_live:
             raise SkipHttp()
         log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
         result["ceiling_http"] = http_ceiling()
@@ -338,15 +459,19 @@ def main():
         procs.append(w)
         log(f"  {result['drain']}")
     except SkipHttp:
-        log("BENCH_ONLY_SEARCH=1: the search benchmark only")
+        log("BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
+            "BENCH_ONLY_SEARCH=1: the search benchmark only")
     finally:
         for p in procs:
             p.stop()
 
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1":
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live:
         log("micro-benchmarks")
         result["micro_ns"] = micro()
-    if os.environ.get("BENCH_SKIP_SEARCH") != "1":
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1":
+        log("live delivery")
+        result["live"] = live()
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live:
         log(f"search benchmark ({SEARCH_MESSAGES} messages, vocabularies {SEARCH_VOCABULARIES})")
         result["search"] = search()
 
