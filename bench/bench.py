@@ -177,6 +177,41 @@ def closed_loop(port, op):
     return op_figures(r, op)
 
 
+SUSTAINED_DURATION = os.environ.get("BENCH_SUSTAINED_DURATION", "60s")
+SUSTAINED_RATES = [int(r) for r in os.environ.get("BENCH_SUSTAINED_RATES", "2000,5000,8000,11000").split(",") if r]
+SUSTAINED_DRAIN_S = 5.0  # after the load, the backlog a worker that keeps up leaves: a batch or two
+
+
+def sustained():
+    """Open loop of message creation for SUSTAINED_DURATION at each rate with one worker draining:
+    the latency at that rate, whether everything acknowledged is stored, searchable and counted
+    (chat_load --verify), and how long the drain took after the load ended. A rate is sustained when
+    it was achieved without errors, the verification is clean and the drain took under
+    SUSTAINED_DRAIN_S (the queue did not grow). Rates rise until one is not sustained."""
+    steps = []
+    for rate in SUSTAINED_RATES:
+        r = load(API_PORT, "--rate", str(rate), "--connections", "512", "--duration", SUSTAINED_DURATION,
+                 "--warmup", "2s", "--mix", "create_message=100", "--apps", "4", "--chats", "25", "--replay", "0",
+                 "--verify", "--drain-timeout", "120s")
+        f = op_figures(r, "create_message")
+        v = r.get("verify", {})
+        drain = v.get("drain", {})
+        ok = (f["errors"] == 0 and f["throughput"] >= 0.95 * rate and v.get("ok") is True
+              and drain.get("drained") is True and drain.get("seconds", 1e9) / 1000.0 <= SUSTAINED_DRAIN_S)
+        step = {"rate": rate, "sustained": ok, "verify_ok": v.get("ok"),
+                "violations": v.get("violations", {}).get("total"),
+                "drain_seconds": round(drain.get("seconds", 0) / 1000.0, 2) if drain else None} | f
+        steps.append(step)
+        log(f"  {rate}/s for {SUSTAINED_DURATION}: {f['throughput']}/s, p50 {f['p50']:.2f} ms, p99 {f['p99']:.2f} ms, "
+            f"errors {f['errors']}, verify {'ok' if v.get('ok') else 'FAILED'}, drain {step['drain_seconds']} s "
+            f"-> {'sustained' if ok else 'not sustained'}")
+        if not ok:
+            break
+    best = max((t["rate"] for t in steps if t["sustained"]), default=0)
+    return {"duration": SUSTAINED_DURATION, "drain_limit_s": SUSTAINED_DRAIN_S, "sustained_rate": best,
+            "steps": steps}
+
+
 def http_ceiling():
     p = Proc("ceiling", [os.path.join(BUILD, "bench", "ceiling_server")], CHAT_HTTP_PORT=CEILING_PORT)
     try:
@@ -450,6 +485,10 @@ def main():
             log(f"closed loop, {CONNECTIONS} connections: {op}")
             result["closed_loop"][op] = closed_loop(API_PORT, op)
             log(f"  {result['closed_loop'][op]}")
+
+        if os.environ.get("BENCH_SKIP_SUSTAINED") != "1":
+            log(f"sustained end-to-end rate: open loop {SUSTAINED_DURATION} per rate, one worker, verified")
+            result["sustained"] = sustained()
 
         log("worker drain rate")
         worker.stop()

@@ -137,6 +137,22 @@ def render(runs):
                        f"{'yes' if t['ok'] else 'no'} |")
         out.append("")
 
+    su = r.get("sustained")
+    if su:
+        out += [f"### Sustained end-to-end: open loop of create_message for {su['duration']} per rate, one worker "
+                "draining, `chat_load --verify`", "",
+                f"Sustained: achieved, no error, verification clean (every acknowledged creation stored once, "
+                f"numbered, searchable, counted) and the queue drained within {su['drain_limit_s']:g} s of the "
+                f"load's end. Highest sustained rate: **{fmt(su['sustained_rate'])}/s**.", "",
+                "| target rate | achieved | p50 | p90 | p99 | p99.9 | max | errors | verify | drain after | sustained |",
+                "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for t in su["steps"]:
+            out.append(f"| {t['rate']:,}/s | {fmt(t['throughput'])}/s | {t['p50']:.2f} ms | {t['p90']:.2f} ms | "
+                       f"{t['p99']:.2f} ms | {t['p99_9']:.2f} ms | {t['max']:.2f} ms | {t['errors']} | "
+                       f"{'ok' if t['verify_ok'] else 'FAILED (' + str(t['violations']) + ')'} | "
+                       f"{fmt(t['drain_seconds'], ' s', 1)} | {'yes' if t['sustained'] else 'no'} |")
+        out.append("")
+
     se = r.get("search")
     if se:
         out += ["### Search (`bench/search_bench`)", ""]
@@ -189,7 +205,7 @@ def render(runs):
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
             "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_BACKLOG_DURATION`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
-            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`). Each run adds a file to `docs/bench-results/`; commit it "
+            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "
             "developer's stack `as found` carried every earlier run's data (1.5 M Redis keys, a 1 M-document "
