@@ -20,14 +20,17 @@ namespace asio = boost::asio;
 using core::errc;
 using core::make_error;
 
-asio::awaitable<std::optional<core::error>> creation_flow::admit(const std::string& token) {
-    if (settings_.rate_limit_rps <= 0) co_return std::nullopt;
-    auto d = co_await stores_.take_token(token);
-    if (!d || d->allowed) co_return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
+std::optional<core::error> rate_limit_refusal(const core::result<store::rate_decision>& d) {
+    if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
     core::metrics::rate_limited().Increment();
     auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
     err.retry_after_s = static_cast<int>((d->retry_after_ms + 999) / 1000);
-    co_return err;
+    return err;
+}
+
+asio::awaitable<std::optional<core::error>> creation_flow::admit(const std::string& token) {
+    if (settings_.rate_limit_rps <= 0) co_return std::nullopt;
+    co_return rate_limit_refusal(co_await stores_.take_token(token));
 }
 
 task<created_chat> creation_flow::create_chat(std::string token, std::optional<std::string> idempotency_key,

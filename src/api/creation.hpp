@@ -67,6 +67,11 @@ struct creation_settings {
     std::chrono::milliseconds registration_pause{100};
 };
 
+// The rate limit's answer as the request's fate: errc::rate_limited (with Retry-After, counted in
+// chat_rate_limited_total) when the bucket is empty; nothing when admitted, or when Redis could not
+// answer: the limit fails open, it protects the service and must not cause an outage.
+std::optional<core::error> rate_limit_refusal(const core::result<store::rate_decision>& decision);
+
 class creation_flow {
   public:
     creation_flow(creation_stores& stores, creation_settings settings)
@@ -78,8 +83,7 @@ class creation_flow {
                                          std::optional<std::string> idempotency_key, std::string request_id);
 
   private:
-    // errc::rate_limited (with Retry-After) when the bucket is empty; nothing when admitted. Fails
-    // open when Redis cannot answer: the limit protects the service, it must not cause an outage.
+    // rate_limit_refusal of the application's bucket (not asked when the limit is off).
     boost::asio::awaitable<std::optional<core::error>> admit(const std::string& token);
 
     creation_stores& stores_;

@@ -95,15 +95,7 @@ auto store_service::admitted(const std::string& token, F f)
 
 std::optional<core::error> store_service::take_token(connections& c, const std::string& token) {
     if (cfg_.rate_limit_rps <= 0) return std::nullopt;
-    return refusal(store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
-}
-
-std::optional<core::error> store_service::refusal(const result<store::rate_decision>& d) const {
-    if (!d || d->allowed) return std::nullopt;  // fails open; the error is in chat_dependency_errors_total
-    core::metrics::rate_limited().Increment();
-    auto err = make_error(errc::rate_limited, "too many requests for this application; retry later");
-    err.retry_after_s = static_cast<int>((d->retry_after_ms + 999) / 1000);
-    return err;
+    return rate_limit_refusal(store::take_token(c.redis, token, cfg_.rate_limit_rps, cfg_.rate_limit_burst));
 }
 
 result<std::uint64_t> store_service::resolve_app(connections& c, const std::string& token) {

@@ -123,7 +123,6 @@ class store_service final : public service, private creation_stores {
     // The rate-limit decision: an error when over the limit. Fails open (admits) when Redis cannot
     // answer: the limit protects the service, it must not cause an outage.
     std::optional<core::error> take_token(connections& c, const std::string& token);
-    std::optional<core::error> refusal(const core::result<store::rate_decision>& decision) const;
 
     // creation_stores, for creation_: Redis through the asynchronous client from the I/O thread, the
     // broker through the publisher, MariaDB (recovery only) on the pool.
