@@ -32,7 +32,7 @@ CHROMIUM = os.environ.get("CHAT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHAT_CHROMEDRIVER", "/usr/bin/chromedriver")
 # Where to save a screenshot of the page with messages in it (optional).
 SCREENSHOT = os.environ.get("CHAT_DEMO_SCREENSHOT")
-WAIT_S = 20
+WAIT_S = 60  # waits that need the worker to store: generous for a loaded CI machine, they end as soon as met
 
 procs = []
 api_a = api_b = None
