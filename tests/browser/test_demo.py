@@ -10,6 +10,7 @@ skip: the page must be tested wherever `make test` runs."""
 import os
 import shutil
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
@@ -153,7 +154,15 @@ class DemoPage(unittest.TestCase):
 
         # Page B, on the other server, opens the same application by its token and picks the chat.
         b.type_into("#token-input", token, submit="#open-app")
-        b.wait(lambda: b.d.find_elements(By.CSS_SELECTOR, '#chat-list button[data-chat="1"]'), "chat list on B")
+        # The list shows stored chats, read once when the application opens: until the worker stored
+        # the chat, B's list is empty, so the test clicks "reload" as a person would.
+        def chat_listed():
+            if b.d.find_elements(By.CSS_SELECTOR, '#chat-list button[data-chat="1"]'):
+                return True
+            b.el("#refresh-chats").click()
+            time.sleep(0.5)
+            return False
+        b.wait(chat_listed, "chat list on B")
         b.el('#chat-list button[data-chat="1"]').click()
         b.wait(lambda: b.el("#chat-view").is_displayed() and b.live(), "chat opened and live on page B")
 
