@@ -18,9 +18,8 @@ namespace {
 // when ARGV[6] is '1', the sorted set of handed-out unregistered chats (score created_at; entries
 // older than ARGV[7] are dropped on the way), and when ARGV[8] is '1', the chat's pending hash, which
 // gets the placeholder "@created_at" for the new number and the expiry ARGV[9] (pending_ttl_s).
-// Optional keys rather than empty names: every
-// key a script touches must be a real key of the same cluster slot.
-// The placeholder is domain::placeholder's encoding ("@" .. created_at).
+// Optional keys rather than empty names: every key a script touches must be a real key of the same
+// cluster slot. The placeholder is domain::placeholder's encoding ("@" .. created_at).
 // Returns {0} unknown parent, {1, app_id, number} allocated, {2, app_id, record} replay.
 const std::string allocate_script = R"lua(
 local app_id = redis.call('HGET', KEYS[1], 'app_id')
