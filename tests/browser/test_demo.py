@@ -255,8 +255,7 @@ class DemoPage(unittest.TestCase):
             p.wait(lambda: p.el("#live").get_attribute("data-state") == "reconnecting", "reconnecting shown")
             for i in range(3):
                 c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": f"while down {i}"})
-            harness._next_port[0] = own.port
-            own = start_api(CHAT_RATE_LIMIT_RPS=0)
+            own = start_api(port=own.port, CHAT_RATE_LIMIT_RPS=0)
             # The browser reconnects with Last-Event-ID by itself: what was sent meanwhile, then live.
             p.wait(lambda: p.live() and len(p.bubbles()) == 6, "the messages sent while it was down")
             c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "after"})

@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
@@ -78,9 +79,29 @@ class Process:
 _next_port = [18080 + (os.getpid() % 500) * 4]
 
 
-def start_api(**extra):
+def _port_is_free(port):
+    """True when nothing listens on 127.0.0.1:port. The counter's range crosses the stacks' own
+    ports (the test stack's Elasticsearch answers on 19201 and 19301), so each port is tried."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no owner
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def next_free_port():
+    while not _port_is_free(_next_port[0]):
+        _next_port[0] += 1
     port = _next_port[0]
     _next_port[0] += 1
+    return port
+
+
+def start_api(port=None, **extra):
+    """Starts an API server on `port` (a restart passes the old one) or on the next free port."""
+    port = port or next_free_port()
     p = Process(f"api-{port}", [API_BIN], env(CHAT_HTTP_PORT=port, CHAT_HTTP_HOST="127.0.0.1", **extra))
     p.port = port
     deadline = time.time() + 30
@@ -104,8 +125,7 @@ def start_worker(**extra):
     """Starts a worker and waits until the stack is ready for tests: the numbering state is in Redis
     (a worker loads it at its first start) and the search index exists (a worker creates it)."""
     _worker_count[0] += 1
-    metrics_port = _next_port[0]
-    _next_port[0] += 1
+    metrics_port = next_free_port()
     extra.setdefault("CHAT_WORKER_METRICS_PORT", metrics_port)
     extra.setdefault("CHAT_HTTP_HOST", "127.0.0.1")
     p = Process(f"worker-{_worker_count[0]}", [WORKER_BIN], env(**extra))
