@@ -422,9 +422,10 @@ es_prepare_install() {
     # ES_TMPDIR: otherwise every start leaves a /tmp/elasticsearch-* dir.
     rm -rf "$ES_DIR/tmp"
     mkdir -p "$ES_DIR/data" "$ES_DIR/logs" "$ES_DIR/tmp"
-    # Only chown when needed: the data dir can get big.
+    # Only chown when needed: the data dir can get big. Each dir is checked, since `wipe` deletes the
+    # data dir alone and mkdir above recreates it owned by root.
     local d
-    for d in "$ES_HOME" "$ES_DIR"; do
+    for d in "$ES_HOME" "$ES_DIR" "$ES_DIR/data" "$ES_DIR/logs"; do
         [[ "$(stat -c %U "$d")" == "$ES_USER" ]] || chown -R "$ES_USER:" "$d"
     done
     chown "$ES_USER:" "$ES_DIR/tmp"
