@@ -312,6 +312,11 @@ def search_once(vocabulary):
     for m in re.finditer(r"query (.+?)\s+n=(\d+)\s+p50 ([\d.]+) ms\s+p99 ([\d.]+) ms\s+max ([\d.]+) ms", out):
         res.setdefault("queries", {})[m.group(1).strip()] = {"n": int(m.group(2)), "p50": float(m.group(3)),
                                                               "p99": float(m.group(4)), "max": float(m.group(5))}
+    m = re.search(r"closed loop: (\d+) connections, (\d+) searches in ([\d.]+) s = (\d+) searches/s\s+"
+                  r"p50 ([\d.]+) ms\s+p99 ([\d.]+) ms", out)
+    if m:
+        res["closed_loop"] = {"connections": int(m.group(1)), "throughput": int(m.group(4)),
+                              "p50": float(m.group(5)), "p99": float(m.group(6))}
     return res
 
 

@@ -173,6 +173,10 @@ def render(runs):
                 out += [f"| {k} | {q['n']} | {q['p50']:.2f} ms | {q['p99']:.2f} ms | {q['max']:.2f} ms |"
                         for k, q in one["queries"].items()]
                 out.append("")
+            if one.get("closed_loop"):
+                c = one["closed_loop"]
+                out += [f"Closed loop straight to Elasticsearch, {c['connections']} connections, the three kinds "
+                        f"in turn: {c['throughput']:,} searches/s, p50 {c['p50']:.2f} ms, p99 {c['p99']:.2f} ms.", ""]
         if se.get("p50_ratio"):
             first, last = list(by_vocabulary)[0], list(by_vocabulary)[-1]
             out += [f"p50 at {int(last):,} words / p50 at {int(first):,} words:", "",

@@ -7,14 +7,18 @@
 // (bench_messages; recreated when BENCH_REUSE is unset). After loading, the index is force-merged to
 // one segment (a settled index, as the issue measured it) and its size is reported.
 //
-// Output lines read by bench/bench.py: "indexing: …", "index size: …", "query …".
+// Then a closed loop: BENCH_CLOSED_CONNECTIONS (64) clients search for BENCH_CLOSED_SECONDS (10).
+//
+// Output lines read by bench/bench.py: "indexing: …", "index size: …", "query …", "closed loop: …".
 #include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -72,6 +76,48 @@ std::optional<std::uint64_t> store_bytes(chat::store::elastic_client& es, const 
     if (!stats || stats->status != 200) return std::nullopt;
     auto v = boost::json::parse(stats->body);
     return v.at("_all").at("primaries").at("store").at("size_in_bytes").to_number<std::uint64_t>();
+}
+
+struct closed_query {
+    std::uint64_t chat;
+    std::vector<std::string> fragments;
+};
+
+struct closed_result {
+    std::vector<double> ms;  // latency of each search answered within the run
+    std::string errors;      // the first failure, if any
+};
+
+// `connections` threads, each with its own client (a curl handle is one connection), search the mix
+// in turn until `seconds` have passed: throughput at a fixed concurrency, as chat_load measures the API.
+closed_result closed_loop(const chat::core::config& cfg, const std::string& alias,
+                          const std::vector<closed_query>& mix, std::size_t connections, double seconds) {
+    std::atomic<std::size_t> next{0};
+    std::mutex mu;
+    closed_result out;
+    const auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                  std::chrono::duration<double>(seconds));
+    std::vector<std::thread> threads;
+    for (std::size_t c = 0; c < connections; ++c)
+        threads.emplace_back([&] {
+            chat::store::elastic_client es(cfg.es_url, alias, cfg.es_shards);
+            std::vector<double> ms;
+            std::string error;
+            while (error.empty() && clock_type::now() < deadline) {
+                const auto& q = mix[next.fetch_add(1) % mix.size()];
+                auto t0 = clock_type::now();
+                auto page = es.search(1, q.chat, q.fragments, 0, 20, chat::store::search_order::relevance);
+                if (!page)
+                    error = page.error().message;
+                else if (clock_type::now() <= deadline)
+                    ms.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - t0).count());
+            }
+            std::lock_guard lock(mu);
+            out.ms.insert(out.ms.end(), ms.begin(), ms.end());
+            if (out.errors.empty()) out.errors = error;
+        });
+    for (auto& t : threads) t.join();
+    return out;
 }
 
 }  // namespace
@@ -177,5 +223,21 @@ int main() {
                     queries, percentile(ms, 0.50), percentile(ms, 0.99), percentile(ms, 1.0),
                     static_cast<double>(hits) / static_cast<double>(queries));
     }
+
+    // Closed loop: the three kinds in turn, drawn before the clock starts (the generators share one
+    // random engine), over BENCH_CLOSED_CONNECTIONS clients of their own.
+    std::vector<closed_query> mix;
+    for (std::size_t q = 0; q < 30000; ++q) mix.push_back({pick_chat(rng), kinds[q % kinds.size()].make()});
+    const std::size_t connections = env_size("BENCH_CLOSED_CONNECTIONS", 64);
+    const double seconds = static_cast<double>(env_size("BENCH_CLOSED_SECONDS", 10));
+    auto loop = closed_loop(cfg, alias, mix, connections, seconds);
+    if (!loop.errors.empty()) {
+        std::fprintf(stderr, "closed-loop search failed: %s\n", loop.errors.c_str());
+        return 1;
+    }
+    std::printf(
+        "closed loop: %zu connections, %zu searches in %.1f s = %.0f searches/s  p50 %.2f ms  p99 %.2f ms\n",
+        connections, loop.ms.size(), seconds, static_cast<double>(loop.ms.size()) / seconds,
+        percentile(loop.ms, 0.50), percentile(loop.ms, 0.99));
     return 0;
 }

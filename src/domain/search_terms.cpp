@@ -238,6 +238,23 @@ index_terms compute_index_terms(std::string_view body) {
     return t;
 }
 
+suffix_terms compute_suffix_terms(std::string_view body) {
+    suffix_terms t;
+    for (const auto& w : split_words(body)) {
+        auto starts = code_point_starts(w.folded);
+        const std::size_t n = starts.size() - 1;
+        const std::string& f = w.folded;
+        t.words.push_back(clip_code_points(f, max_term_chars));
+        for (std::size_t i = 0; i < n; ++i) {
+            std::size_t end = starts[std::min(n, i + max_term_chars)];
+            t.suffixes.push_back(f.substr(starts[i], end - starts[i]));
+        }
+    }
+    sort_unique(t.words);
+    sort_unique(t.suffixes);
+    return t;
+}
+
 fragment_lookup lookup_for(std::string_view fragment) {
     return code_point_starts(fragment).size() - 1 <= max_gram_chars ? fragment_lookup::gram
                                                                     : fragment_lookup::suffix_prefix;

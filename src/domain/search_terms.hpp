@@ -14,9 +14,9 @@
 // compatibility forms such as full-width letters and ligatures, default ignorables removed), then the
 // combining marks of the Inherited script are removed (the Latin, Greek and Cyrillic diacritics,
 // U+0300..U+036F, and the Arabic harakat and hamza marks), then NFC. So `cafe` finds `café`, `CAFÉ`
-// finds `café`, `Привет` finds `привет`, `أهلا` finds `اهلا`, `👍` finds `👍🏽` (skin
-// tones and variation selectors are dropped). The Japanese voicing marks (U+3099, U+309A) are kept: `が` is
-// not `か`. The Arabic tatweel (U+0640, a stretching stroke) is removed.
+// finds `café`, `Привет` finds `привет`, `أهلا` finds `اهلا`, `👍` finds `👍🏽`
+// (skin tones and variation selectors are dropped). The Japanese voicing marks (U+3099, U+309A) are kept:
+// `が` is not `か`. The Arabic tatweel (U+0640, a stretching stroke) is removed.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -45,7 +45,19 @@ std::string fold(std::string_view word);
 // The first n code points of s.
 std::string clip_code_points(std::string_view s, std::size_t n);
 
-// The terms a message is indexed under, each list sorted and without duplicates.
+// The terms a message is indexed under in mapping version 3, each list sorted and without
+// duplicates: a fragment is found when it is a prefix of one of the suffixes. The store keys the
+// suffixes by chat, so that prefix lookup walks only the chat's own terms (its cost does not depend
+// on the vocabulary of other chats), and it costs a word as many terms as it has code points
+// (version 2's grams cost up to six times that).
+struct suffix_terms {
+    std::vector<std::string> words;     // folded whole words, clipped to max_term_chars
+    std::vector<std::string> suffixes;  // every suffix of a word (the word itself too), clipped likewise
+};
+suffix_terms compute_suffix_terms(std::string_view body);
+
+// The terms of mapping version 2 (kept until `chat_ctl reindex` moves an index to version 3), each
+// list sorted and without duplicates.
 struct index_terms {
     std::vector<std::string> words;     // folded whole words, clipped to max_term_chars
     std::vector<std::string> grams;     // every substring of 1..max_gram_chars code points of a word
@@ -53,7 +65,8 @@ struct index_terms {
 };
 index_terms compute_index_terms(std::string_view body);
 
-// How one folded query fragment is looked up.
+// How one folded query fragment is looked up in mapping version 2 (version 3: always a prefix of a
+// suffix).
 enum class fragment_lookup {
     gram,          // term query on the grams
     suffix_prefix  // prefix query on the suffixes

@@ -229,8 +229,12 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
 }
 
 std::string elastic_client::index_definition(const std::string& alias, bool with_aliases, int shards) {
-    // Computed terms: indexed, not kept in _source (the body is) nor as doc values (never sorted on).
-    json::object term_field{{"type", "keyword"}, {"doc_values", false}};
+    // Computed terms, sent as one space-separated string and split by the whitespace analyzer: a
+    // keyword array costs Elasticsearch a field per term (measured: an array of the same terms
+    // indexed 13% slower and its queries took 1.7 times as long). Postings only (no frequencies,
+    // positions or norms); not kept in _source (the body is).
+    json::object term_field{
+        {"type", "text"}, {"analyzer", "whitespace"}, {"index_options", "docs"}, {"norms", false}};
     json::object def{
         {"settings",
          {{"number_of_shards", std::max(shards, 1)}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
@@ -238,7 +242,7 @@ std::string elastic_client::index_definition(const std::string& alias, bool with
          {{"dynamic", "strict"},
           {"_meta", {{"mapping_version", current_mapping_version}}},
           {"_routing", {{"required", true}}},
-          {"_source", {{"excludes", json::array{"words", "grams", "suffixes"}}}},
+          {"_source", {{"excludes", json::array{"words", "suffixes"}}}},
           {"properties",
            {{"app_id", {{"type", "long"}}},
             {"chat_number", {{"type", "long"}}},
@@ -248,10 +252,9 @@ std::string elastic_client::index_definition(const std::string& alias, bool with
             {"chat", {{"type", "keyword"}, {"doc_values", false}}},
             // Returned and highlighted from _source; never searched (the terms below are).
             {"body", {{"type", "text"}, {"index", false}}},
-            // domain/search_terms.hpp: folded whole words (ranking), every substring of up to
-            // max_gram_chars code points (short fragments), longer suffixes (prefix lookups).
+            // domain/search_terms.hpp: folded whole words (ranking) and every suffix of each word,
+            // led by "<chat>|" so that a fragment's prefix lookup walks only its chat's terms.
             {"words", term_field},
-            {"grams", term_field},
             {"suffixes", term_field},
             {"created_at", {{"type", "date"}, {"format", "epoch_millis"}}},
             {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}}}}}},
@@ -261,11 +264,28 @@ std::string elastic_client::index_definition(const std::string& alias, bool with
     return json::serialize(def);
 }
 
+namespace {
+// What leads each suffix term of a chat in mapping version 3.
+std::string suffix_key(std::uint64_t app_id, std::uint64_t chat_number) {
+    return elastic_client::routing(app_id, chat_number) + "|";
+}
+}  // namespace
+
 std::string document_source(const message_doc& d, int mapping_version) {
     json::object source{
         {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
         {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
-    if (mapping_version >= 2) {
+    if (mapping_version >= 3) {
+        auto terms = domain::compute_suffix_terms(d.body);
+        const std::string key = suffix_key(d.app_id, d.chat_number);
+        std::string words, suffixes;
+        for (const auto& w : terms.words) words.append(words.empty() ? "" : " ").append(w);
+        for (const auto& x : terms.suffixes)
+            suffixes.append(suffixes.empty() ? "" : " ").append(key).append(x);
+        source["chat"] = elastic_client::routing(d.app_id, d.chat_number);
+        source["words"] = words;
+        source["suffixes"] = suffixes;
+    } else if (mapping_version == 2) {
         auto terms = domain::compute_index_terms(d.body);
         auto list = [](std::vector<std::string>& v) {
             json::array a;
@@ -340,13 +360,27 @@ json::object query_v2(std::uint64_t app_id, std::uint64_t chat_number,
     }
     return json::object{{"bool", {{"filter", filter}, {"should", should}}}};
 }
+// Version 3: every fragment is a prefix of a suffix keyed by the chat, so the lookup walks only the
+// chat's terms; the score comes only from whole words, so whole-word matches rank above fragments.
+json::object query_v3(std::uint64_t app_id, std::uint64_t chat_number,
+                      const std::vector<std::string>& fragments) {
+    json::array filter{{{"term", {{"chat", elastic_client::routing(app_id, chat_number)}}}}};
+    json::array should;
+    const std::string key = suffix_key(app_id, chat_number);
+    for (const auto& f : fragments) {
+        filter.push_back(json::object{{"prefix", {{"suffixes", key + f}}}});
+        should.push_back(json::object{{"term", {{"words", f}}}});
+    }
+    return json::object{{"bool", {{"filter", filter}, {"should", should}}}};
+}
 }  // namespace
 
 std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t chat_number,
                         const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
                         const search_options& options) {
-    auto query = mapping_version >= 2 ? query_v2(app_id, chat_number, fragments)
-                                      : query_v1(app_id, chat_number, fragments);
+    auto query = mapping_version >= 3   ? query_v3(app_id, chat_number, fragments)
+                 : mapping_version == 2 ? query_v2(app_id, chat_number, fragments)
+                                        : query_v1(app_id, chat_number, fragments);
     add_time_filter(query, options);
     json::object q{{"query", std::move(query)},
                    {"sort", sort_of(options.order)},

@@ -59,7 +59,7 @@ struct search_options {
 };
 
 // The mapping this code creates indices with (see the file comment).
-inline constexpr int current_mapping_version = 2;
+inline constexpr int current_mapping_version = 3;
 
 struct index_version {
     std::string index;

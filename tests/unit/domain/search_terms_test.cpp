@@ -20,17 +20,28 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
     return std::binary_search(v.begin(), v.end(), s);
 }
 
+bool some_starts_with(const std::vector<std::string>& v, const std::string& prefix) {
+    return std::any_of(v.begin(), v.end(),
+                       [&](const std::string& s) { return s.compare(0, prefix.size(), prefix) == 0; });
+}
+
 // What the index answers: every query fragment is found among the message's terms the way the
-// Elasticsearch query looks it up (a gram term, or a prefix of a suffix).
+// Elasticsearch query looks it up. Version 3 (a prefix of a suffix) is the answer; version 2 (a gram
+// term, or a prefix of a long suffix), which an index keeps until it is reindexed, must agree with it.
 bool finds(std::string_view body, std::string_view query) {
-    auto t = compute_index_terms(body);
     auto fragments = parse_search_query(query);
     if (!fragments) return false;
-    return std::all_of(fragments->begin(), fragments->end(), [&](const std::string& f) {
-        if (lookup_for(f) == fragment_lookup::gram) return contains(t.grams, f);
-        return std::any_of(t.suffixes.begin(), t.suffixes.end(),
-                           [&](const std::string& s) { return s.compare(0, f.size(), f) == 0; });
+    auto v3 = compute_suffix_terms(body);
+    auto v2 = compute_index_terms(body);
+    bool found_v3 = std::all_of(fragments->begin(), fragments->end(),
+                                [&](const std::string& f) { return some_starts_with(v3.suffixes, f); });
+    bool found_v2 = std::all_of(fragments->begin(), fragments->end(), [&](const std::string& f) {
+        return lookup_for(f) == fragment_lookup::gram ? contains(v2.grams, f)
+                                                      : some_starts_with(v2.suffixes, f);
     });
+    EXPECT_EQ(found_v3, found_v2) << "mapping versions disagree on " << query << " in " << body;
+    EXPECT_EQ(v3.words, v2.words);
+    return found_v3;
 }
 
 }  // namespace
@@ -136,6 +147,16 @@ TEST(search_terms, index_terms_are_grams_suffixes_and_words) {
     EXPECT_FALSE(finds("internationalization", "nationalise"));
 }
 
+TEST(search_terms, suffix_terms_are_every_suffix_of_each_word) {
+    auto t = compute_suffix_terms("Wassup wassup!!!! hi");
+    EXPECT_EQ(t.words, (std::vector<std::string>{"hi", "wassup"}));
+    EXPECT_EQ(t.suffixes, (std::vector<std::string>{"assup", "hi", "i", "p", "ssup", "sup", "up", "wassup"}));
+    auto cjk = compute_suffix_terms("我说你好");
+    EXPECT_EQ(cjk.suffixes,
+              (std::vector<std::string>{"你好", "好", "我说你好", "说你好"}));  // code points, not bytes
+    EXPECT_TRUE(compute_suffix_terms("!!! ...").suffixes.empty());
+}
+
 TEST(search_terms, every_fragment_of_a_word_is_found) {
     std::string word = "Übermäßigkeiten";
     auto starts = std::vector<std::size_t>{};
@@ -152,6 +173,9 @@ TEST(search_terms, words_longer_than_the_bound) {
     auto t = compute_index_terms(word);
     for (const auto& s : t.suffixes) EXPECT_LE(s.size(), max_term_chars);
     EXPECT_LE(t.suffixes.size(), word.size() - max_gram_chars);  // at most one per code point
+    auto v3 = compute_suffix_terms(word);
+    for (const auto& s : v3.suffixes) EXPECT_LE(s.size(), max_term_chars);
+    EXPECT_LE(v3.suffixes.size(), word.size());
     EXPECT_EQ(t.words, (std::vector<std::string>{std::string(max_term_chars, 'a')}));
     // Anywhere in the word, a fragment of up to max_term_chars code points is found.
     EXPECT_TRUE(finds(word, "aaaneedlebbb"));

@@ -382,6 +382,13 @@ TEST(elastic_parse, document_shape_follows_the_mapping_version) {
     EXPECT_TRUE(has("grams", "af"));
     EXPECT_FALSE(has("grams", "é"));
     EXPECT_EQ(v2.at("suffixes").as_array().size(), 0u);
+    // Version 3: the terms as one space-separated string each; every suffix keyed by the chat.
+    auto v3 = boost::json::parse(chat::store::document_source(d, 3)).as_object();
+    EXPECT_EQ(v3.at("chat").as_string(), "7:3");
+    EXPECT_FALSE(v3.contains("grams"));
+    EXPECT_EQ(v3.at("words").as_string(), "cafe noir un");
+    EXPECT_EQ(v3.at("suffixes").as_string(),
+              "7:3|afe 7:3|cafe 7:3|e 7:3|fe 7:3|ir 7:3|n 7:3|noir 7:3|oir 7:3|r 7:3|un");
 }
 
 TEST(elastic_parse, search_body_v2_is_term_lookups_only) {
@@ -395,6 +402,17 @@ TEST(elastic_parse, search_body_v2_is_term_lookups_only) {
     auto v1 = chat::store::search_body(1, 7, 3, {"ell"}, 0, 10, chat::store::search_order::number);
     EXPECT_NE(v1.find(R"("value":"*ell*")"), std::string::npos);
     EXPECT_NE(v1.find(R"({"number":"asc"})"), std::string::npos);
+}
+
+TEST(elastic_parse, search_body_v3_is_prefixes_among_the_chats_own_suffixes) {
+    auto body = chat::store::search_body(3, 7, 3, {"ell", "internation"}, 20, 10,
+                                         chat::store::search_order::relevance);
+    EXPECT_EQ(body.find("wildcard"), std::string::npos);
+    EXPECT_EQ(body.find("grams"), std::string::npos);
+    EXPECT_NE(body.find(R"({"term":{"chat":"7:3"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"prefix":{"suffixes":"7:3|ell"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"prefix":{"suffixes":"7:3|internation"}})"), std::string::npos);
+    EXPECT_NE(body.find(R"({"term":{"words":"ell"}})"), std::string::npos);
 }
 
 TEST(elastic_parse, index_definition_records_the_mapping_version) {
