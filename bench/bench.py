@@ -22,6 +22,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import resource
 import signal
 import subprocess
@@ -118,7 +119,14 @@ def load(port, *args):
     if out.returncode not in (0, 1) or not os.path.getsize(path):
         raise RuntimeError(f"chat_load {' '.join(args)} failed ({out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-2000:]}")
     if out.returncode == 1:
-        log(f"  chat_load reported bad failures:\n{out.stdout[-1500:]}")
+        # The whole report (every violation, the verifier's figures) is kept for the post-mortem.
+        kept = os.path.join(os.environ.get("CHAT_VAR_DIR", "/tmp"), "bench-failures",
+                            datetime.datetime.now().strftime("%Y%m%dT%H%M%S") + ".json")
+        os.makedirs(os.path.dirname(kept), exist_ok=True)
+        shutil.copyfile(path, kept)
+        with open(kept + ".txt", "w") as f:
+            f.write(out.stdout + "\n--- stderr\n" + out.stderr)
+        log(f"  chat_load reported bad failures (report kept in {kept}):\n{out.stdout[-1500:]}")
         bad_runs.append(" ".join(args))
     with open(path) as f:
         report = json.load(f)
