@@ -205,10 +205,10 @@ def sustained():
         v = r.get("verify", {})
         drain = v.get("drain", {})
         ok = (f["errors"] == 0 and f["throughput"] >= 0.95 * rate and v.get("ok") is True
-              and drain.get("drained") is True and drain.get("seconds", 1e9) / 1000.0 <= SUSTAINED_DRAIN_S)
+              and drain.get("drained") is True and drain.get("seconds", 1e9) <= SUSTAINED_DRAIN_S)
         step = {"rate": rate, "sustained": ok, "verify_ok": v.get("ok"),
                 "violations": v.get("violations", {}).get("total"),
-                "drain_seconds": round(drain.get("seconds", 0) / 1000.0, 2) if drain else None} | f
+                "drain_seconds": round(drain.get("seconds", 0), 2) if drain else None} | f
         steps.append(step)
         log(f"  {rate}/s for {SUSTAINED_DURATION}: {f['throughput']}/s, p50 {f['p50']:.2f} ms, p99 {f['p99']:.2f} ms, "
             f"errors {f['errors']}, verify {'ok' if v.get('ok') else 'FAILED'}, drain {step['drain_seconds']} s "

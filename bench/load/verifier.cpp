@@ -64,7 +64,7 @@ std::uint64_t u64(const json::value* v) {
     return 0;
 }
 
-double ms_since(clock_type::time_point t) {
+double seconds_since(clock_type::time_point t) {
     return std::chrono::duration<double>(clock_type::now() - t).count();
 }
 
@@ -211,7 +211,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
     const auto started = clock_type::now();
     auto say = [&](const std::string& what) {
         if (!s_.quiet)
-            std::fprintf(stderr, "chat_load: verify %.1f s: %s\n", ms_since(started), what.c_str());
+            std::fprintf(stderr, "chat_load: verify %.1f s: %s\n", seconds_since(started), what.c_str());
     };
     std::map<std::string, app_expect> apps;
     std::uint64_t acked_apps = 0, acked_chats = 0, acked_messages = 0;
@@ -324,14 +324,14 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
             std::this_thread::sleep_for(std::chrono::milliseconds(250));
         }
         figures_["drain"] = {{"drained", drained},
-                             {"seconds", ms_since(started)},
+                             {"seconds", seconds_since(started)},
                              {"queue_depth", depth >= 0 ? json::value(depth) : json::value(nullptr)},
                              {"acknowledged_not_stored", missing}};
         if (!drained)
             fail("drain",
                  fmt::format(
                      "not drained after {:.0f} s: queue {} {}, {} acknowledged creations not in MariaDB",
-                     ms_since(started), cfg_.amqp.queue,
+                     seconds_since(started), cfg_.amqp.queue,
                      depth >= 0 ? fmt::format("holds {}", depth) : "unreadable (" + amqp_error + ")",
                      missing));
         say(drained ? "drained" : "not drained");
