@@ -215,29 +215,6 @@ std::vector<word_span> split_words(std::string_view text) {
     return out;
 }
 
-index_terms compute_index_terms(std::string_view body) {
-    index_terms t;
-    for (const auto& w : split_words(body)) {
-        auto starts = code_point_starts(w.folded);
-        const std::size_t n = starts.size() - 1;
-        const std::string& f = w.folded;
-        t.words.push_back(clip_code_points(f, max_term_chars));
-        for (std::size_t i = 0; i < n; ++i) {
-            for (std::size_t k = 1; k <= max_gram_chars && i + k <= n; ++k)
-                t.grams.push_back(f.substr(starts[i], starts[i + k] - starts[i]));
-            std::size_t len = n - i;
-            if (len > max_gram_chars) {
-                std::size_t end = starts[std::min(n, i + max_term_chars)];
-                t.suffixes.push_back(f.substr(starts[i], end - starts[i]));
-            }
-        }
-    }
-    sort_unique(t.words);
-    sort_unique(t.grams);
-    sort_unique(t.suffixes);
-    return t;
-}
-
 suffix_terms compute_suffix_terms(std::string_view body) {
     suffix_terms t;
     for (const auto& w : split_words(body)) {
@@ -252,6 +229,22 @@ suffix_terms compute_suffix_terms(std::string_view body) {
     }
     sort_unique(t.words);
     sort_unique(t.suffixes);
+    return t;
+}
+
+// Version 2's terms follow from version 3's: a gram is a prefix (of up to max_gram_chars code points)
+// of some suffix, and version 2 kept only the suffixes longer than max_gram_chars.
+index_terms compute_index_terms(std::string_view body) {
+    auto v3 = compute_suffix_terms(body);
+    index_terms t;
+    t.words = std::move(v3.words);
+    for (auto& x : v3.suffixes) {
+        auto starts = code_point_starts(x);
+        const std::size_t n = starts.size() - 1;
+        for (std::size_t k = 1; k <= max_gram_chars && k <= n; ++k) t.grams.push_back(x.substr(0, starts[k]));
+        if (n > max_gram_chars) t.suffixes.push_back(std::move(x));
+    }
+    sort_unique(t.grams);
     return t;
 }
 
