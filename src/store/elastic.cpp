@@ -276,6 +276,8 @@ std::string document_source(const message_doc& d, int mapping_version) {
         {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
         {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
     if (mapping_version >= 3) {
+        // A term never holds whitespace (words are letters, marks, digits or emoji) and stays far
+        // below the whitespace tokenizer's 255-character limit (a 42-character key and 32 code points).
         auto terms = domain::compute_suffix_terms(d.body);
         const std::string key = suffix_key(d.app_id, d.chat_number);
         std::string words, suffixes;
