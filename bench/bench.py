@@ -22,8 +22,8 @@ import glob
 import json
 import os
 import re
-import shutil
 import resource
+import shutil
 import signal
 import subprocess
 import sys

@@ -40,7 +40,6 @@ bool finds(std::string_view body, std::string_view query) {
                                                       : some_starts_with(v2.suffixes, f);
     });
     EXPECT_EQ(found_v3, found_v2) << "mapping versions disagree on " << query << " in " << body;
-    EXPECT_EQ(v3.words, v2.words);
     return found_v3;
 }
 
