@@ -67,7 +67,8 @@ def machine():
 def settings():
     keys = ["CHAT_HTTP_THREADS", "CHAT_BLOCKING_THREADS", "CHAT_PUBLISHER_CONNECTIONS", "CHAT_BATCH_SIZE",
             "CHAT_BATCH_DELAY_MS", "CHAT_REDIS_APPENDFSYNC", "CHAT_ES_HEAP"]
-    defaults = {"CHAT_HTTP_THREADS": "2", "CHAT_BLOCKING_THREADS": "16", "CHAT_PUBLISHER_CONNECTIONS": "2",
+    defaults = {"CHAT_HTTP_THREADS": str(max(1, (os.cpu_count() or 2) // 2)), "CHAT_BLOCKING_THREADS": "16",
+                "CHAT_PUBLISHER_CONNECTIONS": "1",
                 "CHAT_BATCH_SIZE": "500", "CHAT_BATCH_DELAY_MS": "50", "CHAT_REDIS_APPENDFSYNC": "always",
                 "CHAT_ES_HEAP": "512m"}
     return {k: os.environ.get(k, defaults[k]) for k in keys} | {
@@ -260,11 +261,41 @@ def es_count():
         return json.load(r)["count"]
 
 
+def wait_settled(sql, floor, timeout=600):
+    """Polls a MariaDB count until it passed `floor` and then stayed put for 3 s; returns
+    (count, time of its last change)."""
+    started = time.time()
+    last, last_change = mysql_count(sql), time.time()
+    while time.time() - started < timeout:
+        n = mysql_count(sql)
+        if n != last:
+            last, last_change = n, time.time()
+        elif time.time() - last_change > 3 and n > floor:
+            break
+        time.sleep(0.2)
+    return last, last_change
+
+
+def paused_chat_creation(start_worker):
+    """Closed-loop create_chat with no worker running (the issue's baseline condition: the creation
+    path alone, Redis and the broker, nothing draining beside it); then one worker stores the backlog
+    before the next step."""
+    before = mysql_count("SELECT COUNT(*) FROM chats")
+    figures = closed_loop(API_PORT, "create_chat")
+    worker = start_worker()
+    wait_settled("SELECT COUNT(*) FROM chats", before)
+    return worker, figures
+
+
 def drain(start_worker):
-    """Backlog queued with no worker running, then one worker: messages/s into MariaDB and into ES."""
+    """Backlog queued with no worker running, then one worker: messages/s into MariaDB and into ES.
+    The backlog is a closed-loop create_message run like closed_loop()'s, with no worker beside it:
+    its figures are the creation path's alone (returned as the second value)."""
     before_db = mysql_count("SELECT COUNT(*) FROM messages")
-    load(API_PORT, "--connections", str(CONNECTIONS), "--duration", os.environ.get("BENCH_BACKLOG_DURATION", "20s"),
-         "--mix", "create_message=100", "--apps", "4", "--chats", "50", "--replay", "0")
+    paused = op_figures(load(API_PORT, "--connections", str(CONNECTIONS), "--duration", CLOSED, "--warmup", "2s",
+                             "--mix", "create_message=100", "--apps", "4", "--chats", "25", "--replay", "0"),
+                        "create_message")
+    log(f"  closed loop with no worker running: {paused}")
     time.sleep(1)
     queued_db = mysql_count("SELECT COUNT(*) FROM messages")
     log(f"  backlog queued ({queued_db - before_db} stored meanwhile, expected 0); starting one worker")
@@ -272,15 +303,7 @@ def drain(start_worker):
     started = time.time()
     # The backlog's size is known once it is stored: poll until MariaDB stops growing and the ES count
     # matches it.
-    last, last_change, db_done = queued_db, time.time(), None
-    while time.time() - started < 600:
-        n = mysql_count("SELECT COUNT(*) FROM messages")
-        if n != last:
-            last, last_change = n, time.time()
-        elif time.time() - last_change > 3 and n > queued_db:
-            db_done = last_change
-            break
-        time.sleep(0.2)
+    last, db_done = wait_settled("SELECT COUNT(*) FROM messages", queued_db)
     backlog = last - queued_db
     es_done = None
     while time.time() - started < 600:
@@ -288,7 +311,7 @@ def drain(start_worker):
             es_done = time.time()
             break
         time.sleep(0.5)
-    return worker, {"messages": backlog, "mysql_seconds": round(db_done - started, 2),
+    return worker, paused, {"messages": backlog, "mysql_seconds": round(db_done - started, 2),
                     "mysql_rate": round(backlog / (db_done - started), 1),
                     "es_seconds": round(es_done - started, 2) if es_done else None,
                     "es_rate": round(backlog / (es_done - started), 1) if es_done else None}
@@ -507,9 +530,18 @@ def main():
         worker.stop()
         procs.remove(worker)
         es_baseline = es_count()
-        w, result["drain"] = drain(lambda: Proc("worker-drain", [os.path.join(BUILD, "chat_worker")], **worker_env))
+        w, paused, result["drain"] = drain(
+            lambda: Proc("worker-drain", [os.path.join(BUILD, "chat_worker")], **worker_env))
         procs.append(w)
         log(f"  {result['drain']}")
+        result["closed_loop_no_worker"] = {"create_message": paused}
+        log("closed loop create_chat with no worker running")
+        w.stop()
+        procs.remove(w)
+        w, result["closed_loop_no_worker"]["create_chat"] = paused_chat_creation(
+            lambda: Proc("worker-chats", [os.path.join(BUILD, "chat_worker")], **worker_env))
+        procs.append(w)
+        log(f"  {result['closed_loop_no_worker']['create_chat']}")
     except SkipHttp:
         log("BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
             "BENCH_ONLY_SEARCH=1: the search benchmark only")

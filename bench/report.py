@@ -107,6 +107,11 @@ def render(runs):
     for op in ("create_message", "get_message"):
         if op in cl and ceiling:
             out.append(f"| closed-loop {op} as a share of the HTTP ceiling | {pct(cl[op]['throughput'], ceiling)} |")
+    alone = r.get("closed_loop_no_worker", {})
+    for op, f in alone.items():
+        if ceiling:
+            out.append(f"| closed-loop {op}, no worker running, as a share of the HTTP ceiling | "
+                       f"{pct(f['throughput'], ceiling)} ({fmt(f['throughput'])}/s, p99 {f['p99']:.1f} ms) |")
     if redis.get("incr") and "create_message" in cl:
         out.append(f"| closed-loop create_message as a share of Redis INCR alone | "
                    f"{pct(cl['create_message']['throughput'], redis['incr'])} |")
@@ -122,7 +127,8 @@ def render(runs):
                 "| operation | ops/s | p50 | p90 | p99 | p99.9 | max | errors |", "|---|---|---|---|---|---|---|---|"]
         if ceiling:
             out.append(latency_row("HTTP ceiling (fixed answer)", r["ceiling_http"]))
-        out += [latency_row(op, f) for op, f in cl.items()] + [""]
+        out += [latency_row(op, f) for op, f in cl.items()]
+        out += [latency_row(f"{op}, no worker running", f) for op, f in alone.items()] + [""]
 
     for op in ("create_message", "get_message"):
         p = r.get(f"peak_{op}")
@@ -208,7 +214,7 @@ def render(runs):
             f"{fmt(run.get('ceiling_http', {}).get('throughput'))}/s | {fmt(dr.get('mysql_rate'))}/s | "
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
-            "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_BACKLOG_DURATION`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
+            "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
             "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "

@@ -207,9 +207,15 @@ redis_start() {
     # AOF only (--save "" disables RDB snapshots). Redis daemonizes itself
     # (and calls setsid), so this returns at once; early errors (bad option)
     # go to stderr, hence the same log file.
+    # auto-aof-rewrite-min-size: Redis forks and rewrites its AOF each time the file doubled past this
+    # size. At the default 64mb a creation load (about 1 KiB of AOF per creation) made it rewrite every
+    # 10-20 s, and on 2 cores each rewrite took 15-25% off creation throughput while it ran. The
+    # dataset it rewrites is small (counters, entries awaiting the worker), so a later first rewrite
+    # costs only disk space.
     # shellcheck disable=SC2094
     if ! redis-server --bind 127.0.0.1 --port "$CHAT_REDIS_PORT" --dir "$REDIS_DATA" \
         --appendonly yes --appendfsync "$CHAT_REDIS_APPENDFSYNC" --save "" \
+        --auto-aof-rewrite-min-size 512mb \
         --daemonize yes --pidfile "$REDIS_PIDFILE" --logfile "$REDIS_LOG" \
         </dev/null >>"$REDIS_LOG" 2>&1; then
         show_log_tails "$REDIS_LOG"

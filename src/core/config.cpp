@@ -5,8 +5,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 namespace chat::core {
+
+int default_http_threads() {
+    return std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
+}
 
 namespace {
 

@@ -3,6 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
 
 #include "core/metrics.hpp"
 #include "domain/event.hpp"
@@ -41,12 +44,14 @@ void publisher::stop() {
         if (t.joinable()) t.join();
     threads_.clear();
     // Anything still queued (no thread could take it) fails cleanly.
-    std::deque<item> left;
+    std::vector<item> left;
     {
         std::lock_guard lock(mu_);
-        left.swap(queue_);
+        for (auto& it : queue_) left.push_back(std::move(it));
+        queue_.clear();
     }
-    for (auto& it : left) complete(it, make_error(errc::unavailable, "publisher stopped"));
+    std::vector<core::result<void>> outcomes(left.size(), make_error(errc::unavailable, "publisher stopped"));
+    complete(left, std::move(outcomes));
 }
 
 std::uint64_t publisher::batches() const {
@@ -65,22 +70,52 @@ std::uint64_t publisher::envelopes() const {
 }
 
 void publisher::enqueue(std::string body, std::string message_id, redis_commands after_confirm,
-                        handler_type handler) {
+                        boost::asio::any_io_executor executor, handler_type handler) {
+    std::vector<item> refused;
     {
         std::lock_guard lock(mu_);
         if (!stopping_) {
-            queue_.push_back(
-                item{std::move(body), std::move(message_id), std::move(after_confirm), std::move(handler)});
+            queue_.push_back(item{std::move(body), std::move(message_id), std::move(after_confirm),
+                                  std::move(executor), std::move(handler)});
             cv_.notify_one();
             return;
         }
     }
-    item it{{}, {}, {}, std::move(handler)};
-    complete(it, make_error(errc::unavailable, "publisher stopped"));
+    refused.push_back(item{{}, {}, {}, std::move(executor), std::move(handler)});
+    std::vector<core::result<void>> outcome(1, make_error(errc::unavailable, "publisher stopped"));
+    complete(refused, std::move(outcome));
 }
 
-void publisher::complete(item& it, core::result<void> r) {
-    it.handler(std::move(r));
+void publisher::complete(std::vector<item>& items, std::vector<core::result<void>> outcomes) {
+    // Requests run on their connections' strands, so their executors differ; what they share is the
+    // io_context. One post per run of items on one context: the first item's executor runs it, on an
+    // I/O thread, and hands every other item to its own executor from there (a dispatch from inside
+    // the context: no foreign-thread post, no extra wake-up).
+    auto context_of = [](const item& it) {
+        return &boost::asio::query(it.executor, boost::asio::execution::context);
+    };
+    std::size_t i = 0;
+    while (i < items.size()) {
+        auto j = i + 1;
+        while (j < items.size() && context_of(items[j]) == context_of(items[i])) ++j;
+        struct resumption {
+            boost::asio::any_io_executor executor;
+            handler_type handler;
+            core::result<void> outcome;
+        };
+        std::vector<resumption> group;
+        group.reserve(j - i);
+        for (auto k = i; k < j; ++k)
+            group.push_back(
+                {std::move(items[k].executor), std::move(items[k].handler), std::move(outcomes[k])});
+        auto first = group.front().executor;
+        boost::asio::post(first, [group = std::move(group)]() mutable {
+            for (auto& r : group)
+                boost::asio::dispatch(r.executor, [h = std::move(r.handler),
+                                                   o = std::move(r.outcome)]() mutable { h(std::move(o)); });
+        });
+        i = j;
+    }
 }
 
 std::vector<publisher::envelope> publisher::pack(const std::vector<item>& batch) const {
@@ -188,13 +223,15 @@ void publisher::run() {
             if (failed)
                 spdlog::warn("publisher: after-confirm Redis writes skipped ({} commands)", after.size());
         }
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            complete(batch[i], confirmed[i]
-                                   ? core::result<void>{}
-                                   : core::result<void>{
-                                         outcome ? make_error(errc::unavailable, "broker refused the message")
+        std::vector<core::result<void>> outcomes;
+        outcomes.reserve(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            outcomes.push_back(
+                confirmed[i]
+                    ? core::result<void>{}
+                    : core::result<void>{outcome ? make_error(errc::unavailable, "broker refused the message")
                                                  : outcome.error()});
-        }
+        complete(batch, std::move(outcomes));
         if (!outcome) {
             // The broker is unreachable: wait a little before the next attempt so that a burst of
             // requests during an outage fails fast instead of hammering the broker.

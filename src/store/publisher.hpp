@@ -13,6 +13,7 @@
 // entry of a message): the thread runs those of a whole batch in one pipelined round trip, on its
 // own Redis connection, before completing the requests. They are best effort: the message is durable
 // either way, a failure is logged and counted.
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -34,7 +35,9 @@ class amqp_session;
 
 class publisher {
   public:
-    // Called on a publisher thread; it posts the completion to the requester's executor.
+    // Runs on the requester's executor: the publisher posts the completions of a batch there, one
+    // post per executor for the whole batch (a post from a foreign thread takes the io_context's lock
+    // and may wake a thread: once per batch instead of once per request).
     using handler_type = std::function<void(core::result<void>)>;
 
     using redis_commands = std::vector<std::vector<std::string>>;
@@ -62,9 +65,8 @@ class publisher {
                 // Resume the requester on its own executor, never on the publisher thread.
                 auto ex = boost::asio::get_associated_executor(handler);
                 auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                enqueue(std::move(b), std::move(id), std::move(after), [ex, h](core::result<void> r) {
-                    boost::asio::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
-                });
+                enqueue(std::move(b), std::move(id), std::move(after), boost::asio::any_io_executor(ex),
+                        [h](core::result<void> r) { std::move (*h)(std::move(r)); });
             },
             token, std::move(body), std::move(message_id), std::move(after_confirm));
     }
@@ -85,10 +87,11 @@ class publisher {
         std::string body;
         std::string message_id;
         redis_commands after_confirm;
+        boost::asio::any_io_executor executor;
         handler_type handler;
     };
     void enqueue(std::string body, std::string message_id, redis_commands after_confirm,
-                 handler_type handler);
+                 boost::asio::any_io_executor executor, handler_type handler);
     // Consecutive events of a batch that go out in one broker message.
     struct envelope {
         std::size_t first = 0;
@@ -100,7 +103,8 @@ class publisher {
     std::vector<envelope> pack(const std::vector<item>& batch) const;
     core::result<void> publish_batch(amqp_session& session, const std::vector<item>& batch,
                                      std::vector<envelope>& envelopes, std::vector<std::uint64_t>& nacked);
-    static void complete(item& it, core::result<void> r);
+    // Posts each item's outcome to its executor: consecutive items of one executor in one post.
+    static void complete(std::vector<item>& items, std::vector<core::result<void>> outcomes);
 
     core::amqp_config cfg_;
     core::redis_config redis_cfg_;
