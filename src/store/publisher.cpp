@@ -3,11 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
 #include "core/metrics.hpp"
+#include "core/spawn.hpp"
 #include "domain/event.hpp"
 #include "store/amqp.hpp"
 #include "store/redis.hpp"
@@ -71,7 +71,6 @@ std::uint64_t publisher::envelopes() const {
 
 void publisher::enqueue(std::string body, std::string message_id, redis_commands after_confirm,
                         boost::asio::any_io_executor executor, handler_type handler) {
-    std::vector<item> refused;
     {
         std::lock_guard lock(mu_);
         if (!stopping_) {
@@ -81,6 +80,7 @@ void publisher::enqueue(std::string body, std::string message_id, redis_commands
             return;
         }
     }
+    std::vector<item> refused;
     refused.push_back(item{{}, {}, {}, std::move(executor), std::move(handler)});
     std::vector<core::result<void>> outcome(1, make_error(errc::unavailable, "publisher stopped"));
     complete(refused, std::move(outcome));
@@ -88,9 +88,9 @@ void publisher::enqueue(std::string body, std::string message_id, redis_commands
 
 void publisher::complete(std::vector<item>& items, std::vector<core::result<void>> outcomes) {
     // Requests run on their connections' strands, so their executors differ; what they share is the
-    // io_context. One post per run of items on one context: the first item's executor runs it, on an
-    // I/O thread, and hands every other item to its own executor from there (a dispatch from inside
-    // the context: no foreign-thread post, no extra wake-up).
+    // io_context. One post per run of items on one context, to the first item's executor: it resumes
+    // that request and posts every other one to its own executor from there. A post from inside the
+    // context takes no lock with one I/O thread, and with several it lets idle ones share the batch.
     auto context_of = [](const item& it) {
         return &boost::asio::query(it.executor, boost::asio::execution::context);
     };
@@ -98,11 +98,6 @@ void publisher::complete(std::vector<item>& items, std::vector<core::result<void
     while (i < items.size()) {
         auto j = i + 1;
         while (j < items.size() && context_of(items[j]) == context_of(items[i])) ++j;
-        struct resumption {
-            boost::asio::any_io_executor executor;
-            handler_type handler;
-            core::result<void> outcome;
-        };
         std::vector<resumption> group;
         group.reserve(j - i);
         for (auto k = i; k < j; ++k)
@@ -110,11 +105,22 @@ void publisher::complete(std::vector<item>& items, std::vector<core::result<void
                 {std::move(items[k].executor), std::move(items[k].handler), std::move(outcomes[k])});
         auto first = group.front().executor;
         boost::asio::post(first, [group = std::move(group)]() mutable {
-            for (auto& r : group)
-                boost::asio::dispatch(r.executor, [h = std::move(r.handler),
-                                                   o = std::move(r.outcome)]() mutable { h(std::move(o)); });
+            for (std::size_t k = 1; k < group.size(); ++k) {
+                auto ex = group[k].executor;  // (the lambda below takes group[k] apart)
+                boost::asio::post(ex, [r = std::move(group[k])]() mutable { resume(r); });
+            }
+            resume(group.front());
         });
         i = j;
+    }
+}
+
+void publisher::resume(resumption& r) {
+    // A handler that throws must not take the rest of its batch with it (they were posted first anyway).
+    try {
+        r.handler(std::move(r.outcome));
+    } catch (...) {
+        core::log_escape{"publisher_completion"}(std::current_exception());
     }
 }
 

@@ -35,9 +35,9 @@ class amqp_session;
 
 class publisher {
   public:
-    // Runs on the requester's executor: the publisher posts the completions of a batch there, one
-    // post per executor for the whole batch (a post from a foreign thread takes the io_context's lock
-    // and may wake a thread: once per batch instead of once per request).
+    // Runs on the requester's executor. The completions of a batch reach the io_context in one post
+    // (a post from a foreign thread takes the io_context's lock and may wake a thread: once per batch
+    // instead of once per request), which then dispatches each to its requester's executor.
     using handler_type = std::function<void(core::result<void>)>;
 
     using redis_commands = std::vector<std::vector<std::string>>;
@@ -103,8 +103,15 @@ class publisher {
     std::vector<envelope> pack(const std::vector<item>& batch) const;
     core::result<void> publish_batch(amqp_session& session, const std::vector<item>& batch,
                                      std::vector<envelope>& envelopes, std::vector<std::uint64_t>& nacked);
-    // Posts each item's outcome to its executor: consecutive items of one executor in one post.
+    // Posts each item's outcome to its executor: consecutive items of one execution context (one
+    // io_context) in one post from this thread.
     static void complete(std::vector<item>& items, std::vector<core::result<void>> outcomes);
+    struct resumption {
+        boost::asio::any_io_executor executor;
+        handler_type handler;
+        core::result<void> outcome;
+    };
+    static void resume(resumption& r);
 
     core::amqp_config cfg_;
     core::redis_config redis_cfg_;
