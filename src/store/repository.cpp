@@ -155,10 +155,11 @@ core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_i
         "WHERE application_id = {} AND chat_number = {} AND number = {}",
         *b, sql_datetime(now_ms), app_id, chat_number, number));
     if (!r) return r.error();
-    if (*r > 0) return true;
-    auto exists = find_message(db, app_id, chat_number, number);
-    if (!exists) return exists.error();
-    return exists->has_value();
+    // updated_at always moves, so a row that existed is always changed: 0 rows means there was none
+    // when the UPDATE ran. (Looking it up afterwards would be wrong: a worker storing it in between
+    // made this answer "edited" for an edit that was never applied. The caller tells "being stored"
+    // from "not found" and tries again.)
+    return *r > 0;
 }
 
 }  // namespace chat::store
