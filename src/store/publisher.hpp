@@ -37,7 +37,7 @@ class publisher {
   public:
     // Runs on the requester's executor. The completions of a batch reach the io_context in one post
     // (a post from a foreign thread takes the io_context's lock and may wake a thread: once per batch
-    // instead of once per request), which then dispatches each to its requester's executor.
+    // instead of once per request), which then posts each on to its requester's executor.
     using handler_type = std::function<void(core::result<void>)>;
 
     using redis_commands = std::vector<std::vector<std::string>>;
