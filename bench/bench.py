@@ -188,6 +188,7 @@ def closed_loop(port, op):
 
 SUSTAINED_DURATION = os.environ.get("BENCH_SUSTAINED_DURATION", "60s")
 SUSTAINED_RATES = [int(r) for r in os.environ.get("BENCH_SUSTAINED_RATES", "2000,5000,8000,11000").split(",") if r]
+SUSTAINED_BISECTIONS = int(os.environ.get("BENCH_SUSTAINED_BISECTIONS", "3"))
 SUSTAINED_DRAIN_S = 5.0  # after the load, the backlog a worker that keeps up leaves: a batch or two
 
 
@@ -196,9 +197,15 @@ def sustained():
     the latency at that rate, whether everything acknowledged is stored, searchable and counted
     (chat_load --verify), and how long the drain took after the load ended. A rate is sustained when
     it was achieved without errors, the verification is clean and the drain took under
-    SUSTAINED_DRAIN_S (the queue did not grow). Rates rise until one is not sustained."""
+    SUSTAINED_DRAIN_S (the queue did not grow). Rates rise until one is not sustained; then up to
+    SUSTAINED_BISECTIONS rates between the highest sustained one (or 0) and that one narrow it down, so
+    that a machine that sustains none of the listed rates still gets a figure."""
     steps = []
-    for rate in SUSTAINED_RATES:
+
+    def run(rate):
+        # A rate that was not sustained may leave a backlog behind its verification's drain timeout:
+        # the next rate starts once the worker stored it all.
+        wait_settled("SELECT COUNT(*) FROM messages", -1, timeout=300)
         r = load(API_PORT, "--rate", str(rate), "--connections", "512", "--duration", SUSTAINED_DURATION,
                  "--warmup", "2s", "--mix", "create_message=100", "--apps", "4", "--chats", "25", "--replay", "0",
                  "--verify", "--drain-timeout", "120s")
@@ -214,8 +221,24 @@ def sustained():
         log(f"  {rate}/s for {SUSTAINED_DURATION}: {f['throughput']}/s, p50 {f['p50']:.2f} ms, p99 {f['p99']:.2f} ms, "
             f"errors {f['errors']}, verify {'ok' if v.get('ok') else 'FAILED'}, drain {step['drain_seconds']} s "
             f"-> {'sustained' if ok else 'not sustained'}")
-        if not ok:
+        return ok
+
+    good, bad = 0, None
+    for rate in SUSTAINED_RATES:
+        if not run(rate):
+            bad = rate
             break
+        good = rate
+    for _ in range(SUSTAINED_BISECTIONS):
+        if bad is None or bad - good <= max(100, good // 10):
+            break
+        mid = (good + bad) // 100 * 50  # halfway, rounded down to 50/s
+        if mid <= good:
+            break
+        if run(mid):
+            good = mid
+        else:
+            bad = mid
     best = max((t["rate"] for t in steps if t["sustained"]), default=0)
     return {"duration": SUSTAINED_DURATION, "drain_limit_s": SUSTAINED_DRAIN_S, "sustained_rate": best,
             "steps": steps}

@@ -149,7 +149,9 @@ def render(runs):
                 "draining, `chat_load --verify`", "",
                 f"Sustained: achieved, no error, verification clean (every acknowledged creation stored once, "
                 f"numbered, searchable, counted) and the queue drained within {su['drain_limit_s']:g} s of the "
-                f"load's end. Highest sustained rate: **{fmt(su['sustained_rate'])}/s**.", "",
+                f"load's end. Highest sustained rate: "
+                + (f"**{fmt(su['sustained_rate'])}/s**." if su["sustained_rate"] else "**none of the rates tried**."),
+                "",
                 "| target rate | achieved | p50 | p90 | p99 | p99.9 | max | errors | verify | drain after | sustained |",
                 "|---|---|---|---|---|---|---|---|---|---|---|"]
         for t in su["steps"]:
@@ -215,7 +217,7 @@ def render(runs):
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
             "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
-            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
+            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_BISECTIONS`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "
             "developer's stack `as found` carried every earlier run's data (1.5 M Redis keys, a 1 M-document "
