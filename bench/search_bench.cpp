@@ -160,7 +160,15 @@ int main() {
             std::int64_t at = 1700000000000 + static_cast<std::int64_t>(i);
             batch.push_back({1, chat, i / chats + 1, std::move(body), at, at});
             if (batch.size() == batch_size || i + 1 == messages) {
-                if (auto ok = es.bulk_index(batch); !ok) {
+                // A bulk may time out while Elasticsearch merges a large index; the ids are
+                // deterministic, so sending it again is harmless.
+                auto ok = es.bulk_index(batch);
+                for (int retry = 1; !ok && retry <= 5; ++retry) {
+                    std::fprintf(stderr, "bulk failed (%s), retry %d\n", ok.error().message.c_str(), retry);
+                    std::this_thread::sleep_for(std::chrono::seconds(5));
+                    ok = es.bulk_index(batch);
+                }
+                if (!ok) {
                     std::fprintf(stderr, "bulk failed: %s\n", ok.error().message.c_str());
                     return 1;
                 }
