@@ -196,6 +196,26 @@ class Search(unittest.TestCase):
     def test_reindex_moves_a_live_v1_index_to_the_new_mapping(self):
         """A live index of mapping version 1 (standard analyzer, wildcard search) keeps serving searches
         and receiving writes in its own shape; chat_ctl reindex moves it to the current version."""
+        self.reindex_live_old_index(1, {"dynamic": "strict", "_routing": {"required": True}, "properties": {
+            "app_id": {"type": "long"}, "chat_number": {"type": "long"}, "number": {"type": "long"},
+            "body": {"type": "text", "analyzer": "standard"},
+            "created_at": {"type": "date", "format": "epoch_millis"},
+            "updated_at": {"type": "date", "format": "epoch_millis"}}})
+
+    def test_reindex_moves_a_live_v2_index_to_the_new_mapping(self):
+        """The same from mapping version 2 (grams and suffixes in keyword fields, the shape of 889e92b):
+        written and searched in its own shape while live, then moved to the current version."""
+        term = {"type": "keyword", "doc_values": False}
+        self.reindex_live_old_index(2, {
+            "dynamic": "strict", "_meta": {"mapping_version": 2}, "_routing": {"required": True},
+            "_source": {"excludes": ["words", "grams", "suffixes"]}, "properties": {
+                "app_id": {"type": "long"}, "chat_number": {"type": "long"}, "number": {"type": "long"},
+                "chat": {"type": "keyword", "doc_values": False}, "body": {"type": "text", "index": False},
+                "words": term, "grams": term, "suffixes": term,
+                "created_at": {"type": "date", "format": "epoch_millis"},
+                "updated_at": {"type": "date", "format": "epoch_millis"}}})
+
+    def reindex_live_old_index(self, version, mappings):
         es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
 
         def es_req(method, path, body=None):
@@ -205,17 +225,11 @@ class Search(unittest.TestCase):
             return json.load(urllib.request.urlopen(req))
         current = next(iter(es_req("GET", "/_alias/messages")))
         # Numbered past the current index, so that the reindex's next name is free.
-        v1 = f"messages_v{int(current.rsplit('_v', 1)[1]) + 100}"
-        es_req("PUT", f"/{v1}", {
-            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
-            "mappings": {"dynamic": "strict", "_routing": {"required": True}, "properties": {
-                "app_id": {"type": "long"}, "chat_number": {"type": "long"}, "number": {"type": "long"},
-                "body": {"type": "text", "analyzer": "standard"},
-                "created_at": {"type": "date", "format": "epoch_millis"},
-                "updated_at": {"type": "date", "format": "epoch_millis"}}}})
+        old = f"messages_v{int(current.rsplit('_v', 1)[1]) + 100}"
+        es_req("PUT", f"/{old}", {"settings": {"number_of_shards": 1, "number_of_replicas": 0}, "mappings": mappings})
         es_req("POST", "/_aliases", {"actions": [
             {"remove": {"index": current, "alias": "messages"}}, {"remove": {"index": current, "alias": "messages_write"}},
-            {"add": {"index": v1, "alias": "messages"}}, {"add": {"index": v1, "alias": "messages_write"}}]})
+            {"add": {"index": old, "alias": "messages"}}, {"add": {"index": old, "alias": "messages_write"}}]})
         time.sleep(3)  # longer than the worker's and the API's two-second cache of the aliases
         s, app, _ = self.c.request("POST", "/api/v1/apps", {"name": unique()})
         token = app["token"]
@@ -223,11 +237,11 @@ class Search(unittest.TestCase):
         for body in ("marmalade on toast", "Grüße aus Köln"):
             s, _, _ = self.c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": body})
             self.assertEqual(s, 201)
-        # Written in the v1 shape (a strict v1 mapping refuses any other) and found by the v1 query.
-        wait_until(lambda: self.search(token, 1, "malad")["total"] == 1, what="indexed into the v1 index")
-        self.assertEqual(es_req("GET", f"/{v1}/_count")["count"], 2)
+        # Written in the old shape (a strict old mapping refuses any other) and found by the old query.
+        wait_until(lambda: self.search(token, 1, "malad")["total"] == 1, what=f"indexed into the v{version} index")
+        self.assertEqual(es_req("GET", f"/{old}/_count")["count"], 2)
         out = ctl("reindex", "--delete-old", CHAT_REINDEX_SETTLE_MS=2500)
-        self.assertIn(f"{v1} -> ", out)
+        self.assertIn(f"{old} -> ", out)
         after = es_req("GET", "/messages/_mapping")
         self.assertEqual(len(after), 1)
         self.assertEqual(next(iter(after.values()))["mappings"]["_meta"]["mapping_version"], MAPPING_VERSION)
