@@ -97,6 +97,20 @@ class Proc:
         self.log.close()
 
 
+def require_free(*ports):
+    """A server left over from an earlier run on one of our ports would answer in place of the one
+    this run starts (which then fails to bind): every figure would be that stale server's."""
+    import socket
+    for port in ports:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                raise RuntimeError(f"port {port} is taken (a server left from an earlier run?): "
+                                   f"`ss -ltnp | grep {port}` tells which process holds it")
+
+
 def wait_http(url, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -519,6 +533,7 @@ def main():
     only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
     env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
     worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=API_PORT + 8, CHAT_HTTP_HOST="127.0.0.1")
+    require_free(API_PORT, CEILING_PORT, API_PORT + 8, API_PORT + 20, API_PORT + 21, API_PORT + 28)
     result = {"machine": machine(), "settings": settings()}
     log(f"machine: {result['machine']}")
     procs = []
