@@ -398,7 +398,8 @@ def search():
         log(f"  {runs[v]}")
     res = {"messages": int(SEARCH_MESSAGES), "vocabularies": runs}
     if len(runs) >= 2:
-        small, large = runs[SEARCH_VOCABULARIES[0]], runs[SEARCH_VOCABULARIES[-1]]
+        by_size = sorted(SEARCH_VOCABULARIES, key=int)
+        small, large = runs[by_size[0]], runs[by_size[-1]]
         res["p50_ratio"] = {k: round(large["queries"][k]["p50"] / q["p50"], 2)
                             for k, q in small.get("queries", {}).items()
                             if k in large.get("queries", {}) and q["p50"] > 0}
