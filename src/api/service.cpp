@@ -365,7 +365,8 @@ task<store::search_page> store_service::search(std::string token, std::uint64_t 
         if (!app_id) return app_id.error();
         // A hit is a message of the chat, so the chat exists: only an empty page (or a search that
         // failed, which answers 404 rather than 503 for a chat that does not exist) needs the
-        // existence check (a MySQL query on the blocking thread, on top of the search).
+        // existence check (a MySQL query on the blocking thread: skipping it on hits took the closed
+        // loop through the API from 1,435-1,558 to 2,118-2,196 searches/s, interleaved, warm).
         auto page = c.es.search(*app_id, chat, fragments, from, size, options);
         if (page && !page->hits.empty()) return page;
         auto row = store::find_chat(c.mysql, *app_id, chat);
