@@ -25,6 +25,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,9 @@ CLOSED = os.environ.get("BENCH_DURATION", "15s")
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 API_PORT = int(os.environ.get("BENCH_PORT", "18190"))
 CEILING_PORT = API_PORT + 9
+WORKER_METRICS_PORT = API_PORT + 8
+LIVE_API_PORTS = [API_PORT + 20, API_PORT + 21]
+LIVE_WORKER_METRICS_PORT = API_PORT + 28
 P99_TARGET_MS = 10.0
 
 LOAD = os.path.join(BUILD, "bench", "load", "chat_load")
@@ -100,7 +104,6 @@ class Proc:
 def require_free(*ports):
     """A server left over from an earlier run on one of our ports would answer in place of the one
     this run starts (which then fails to bind): every figure would be that stale server's."""
-    import socket
     for port in ports:
         with socket.socket() as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -256,8 +259,7 @@ def sustained():
             good = mid
         else:
             bad = mid
-    best = max((t["rate"] for t in steps if t["sustained"]), default=0)
-    return {"duration": SUSTAINED_DURATION, "drain_limit_s": SUSTAINED_DRAIN_S, "sustained_rate": best,
+    return {"duration": SUSTAINED_DURATION, "drain_limit_s": SUSTAINED_DRAIN_S, "sustained_rate": good,
             "steps": steps}
 
 
@@ -488,7 +490,7 @@ def live_hold(api, port, kind):
 
 def live():
     fds = raise_fd_limit()
-    ports = [API_PORT + 20, API_PORT + 21]
+    ports = LIVE_API_PORTS
     env = dict(CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0, CHAT_MAX_CONNECTIONS=LIVE_MAX_CONNECTIONS)
     procs = []
     res = {"fd_limit": fds, "max_connections": LIVE_MAX_CONNECTIONS}
@@ -497,7 +499,7 @@ def live():
                 for p in ports]
         procs += apis
         procs.append(Proc("live-worker", [os.path.join(BUILD, "chat_worker")], CHAT_LOG_LEVEL="warn",
-                          CHAT_WORKER_METRICS_PORT=API_PORT + 28, CHAT_HTTP_HOST="127.0.0.1"))
+                          CHAT_WORKER_METRICS_PORT=LIVE_WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1"))
         for p in ports:
             wait_http(f"http://127.0.0.1:{p}/readyz")
         kinds = [k for k in os.environ.get("BENCH_LIVE_KINDS", "sse,ws").split(",") if k]
@@ -536,8 +538,8 @@ def main():
     global es_baseline
     only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
     env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
-    worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=API_PORT + 8, CHAT_HTTP_HOST="127.0.0.1")
-    require_free(API_PORT, CEILING_PORT, API_PORT + 8, API_PORT + 20, API_PORT + 21, API_PORT + 28)
+    worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1")
+    require_free(API_PORT, CEILING_PORT, WORKER_METRICS_PORT, *LIVE_API_PORTS, LIVE_WORKER_METRICS_PORT)
     result = {"machine": machine(), "settings": settings()}
     log(f"machine: {result['machine']}")
     procs = []
