@@ -42,6 +42,29 @@ struct reader {
 
 }  // namespace
 
+std::vector<redis_endpoint> parse_endpoints(const std::string& list, const std::string& what) {
+    std::vector<redis_endpoint> out;
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        auto end = std::min(list.find(',', start), list.size());
+        auto item = list.substr(start, end - start);
+        start = end + 1;
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (item.empty()) continue;
+        auto colon = item.rfind(':');
+        int port = 0;
+        auto digits = colon == std::string::npos ? std::string{} : item.substr(colon + 1);
+        auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+        if (colon == 0 || colon == std::string::npos || digits.empty() || ec != std::errc{} ||
+            p != digits.data() + digits.size() || port < 1 || port > 65535)
+            throw std::invalid_argument(what + " takes host:port entries separated by commas, got '" + item +
+                                        "'");
+        out.push_back({item.substr(0, colon), port});
+    }
+    return out;
+}
+
 config load_config(const std::function<std::optional<std::string>(const std::string&)>& getenv) {
     config c;
     reader r{getenv};
@@ -53,6 +76,11 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.str("CHAT_REDIS_HOST", c.redis.host);
     r.integer("CHAT_REDIS_PORT", c.redis.port, 1, 65535);
     r.str("CHAT_REDIS_PASSWORD", c.redis.password, true);
+    std::string nodes;
+    r.str("CHAT_REDIS_NODES", nodes, true);
+    c.redis.cluster_nodes = parse_endpoints(nodes, "CHAT_REDIS_NODES");
+    r.integer("CHAT_REDIS_WAIT_REPLICAS", c.redis.wait_replicas, 0, 16);
+    r.integer("CHAT_REDIS_WAIT_TIMEOUT_MS", c.redis.wait_timeout_ms, 1, 60000);
     r.str("CHAT_AMQP_HOST", c.amqp.host);
     r.integer("CHAT_AMQP_PORT", c.amqp.port, 1, 65535);
     r.str("CHAT_AMQP_USER", c.amqp.user);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chat::core {
 
@@ -16,11 +17,28 @@ struct mysql_config {
     std::string database = "chat";
 };
 
+struct redis_endpoint {
+    std::string host;
+    int port = 0;
+    bool operator==(const redis_endpoint&) const = default;
+};
+
 struct redis_config {
     std::string host = "127.0.0.1";
     int port = 6380;
     std::string password;
+    // CHAT_REDIS_NODES: seeds of a Redis Cluster ("host:port,host:port"). Empty: the one Redis at
+    // host:port, as before. Not empty: the clients read the slot map from a seed and follow it.
+    std::vector<redis_endpoint> cluster_nodes;
+    // CHAT_REDIS_WAIT_REPLICAS: a number allocation is acknowledged only once this many replicas hold
+    // it (one WAIT per pipelined group), so a failover cannot hand the same number out twice. 0: off.
+    int wait_replicas = 0;
+    int wait_timeout_ms = 1000;
+    bool clustered() const { return !cluster_nodes.empty(); }
 };
+
+// "host:port,host:port" -> endpoints; throws std::invalid_argument naming `what` on a bad entry.
+std::vector<redis_endpoint> parse_endpoints(const std::string& list, const std::string& what);
 
 struct amqp_config {
     std::string host = "127.0.0.1";

@@ -12,6 +12,7 @@
 
 #include "core/metrics.hpp"
 #include "store/failure.hpp"
+#include "store/redis_cluster.hpp"
 
 namespace chat::store::redis {
 
@@ -46,9 +47,11 @@ class connection {
         if (ac_ != nullptr) redisAsyncFree(ac_);
     }
 
-    void submit(std::vector<std::string> argv, client::handler_type done) {
-        asio::post(strand_, [this, argv = std::move(argv), done = std::move(done)]() mutable {
-            send(argv, std::move(done));
+    // asking: send ASKING right before argv, on this connection (an ASK redirection).
+    void submit(std::vector<std::string> argv, bool durable, bool asking, client::handler_type done) {
+        asio::post(strand_, [this, argv = std::move(argv), durable, asking, done = std::move(done)]() mutable {
+            if (asking) send({"ASKING"}, [](core::result<reply>) {}, false);
+            send(argv, std::move(done), durable);
         });
     }
 
@@ -56,17 +59,58 @@ class connection {
     struct op {
         client::handler_type done;
         clock::time_point deadline;
+        bool durable = false;  // its reply waits for the next WAIT (wait_replicas_ > 0)
+        bool is_wait = false;  // the WAIT that releases the durable replies before it
+    };
+    struct held_reply {
+        client::handler_type done;
+        reply answer;
     };
 
-    void send(const std::vector<std::string>& argv, client::handler_type done) {
+    void send(const std::vector<std::string>& argv, client::handler_type done, bool durable) {
         if (ac_ == nullptr && !connect()) return done(away());
-        auto* o = new op{std::move(done), clock::now() + opts_.command_timeout};
+        durable = durable && cfg_.wait_replicas > 0;
+        auto* o = new op{std::move(done), clock::now() + opts_.command_timeout, durable};
         if (!queue_command(argv, o)) {
             auto d = std::move(o->done);
             delete o;
             return d(away());
         }
+        if (durable && !wait_posted_) {
+            // After whatever else is queued on the strand now, so that one WAIT covers the burst.
+            wait_posted_ = true;
+            asio::post(strand_, [this] {
+                wait_posted_ = false;
+                send_wait();
+            });
+        }
         arm_timer();
+    }
+
+    // WAIT for the replicas, after the durable commands sent so far on this context. Their replies
+    // are held (held_) until it answers. A context that died took its held replies with it
+    // (context_gone fails them), so a WAIT on a newer context only ever covers its own writes.
+    void send_wait() {
+        if (ac_ == nullptr) return;
+        auto timeout = std::chrono::milliseconds(cfg_.wait_timeout_ms);
+        auto* o = new op{[](core::result<reply>) {}, clock::now() + timeout + opts_.command_timeout, false, true};
+        std::vector<std::string> argv{"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(timeout.count())};
+        if (!queue_command(argv, o)) {
+            delete o;
+            release_held(false);
+        }
+        arm_timer();
+    }
+
+    void release_held(bool replicated) {
+        auto held = std::move(held_);
+        held_.clear();
+        for (auto& h : held) {
+            if (replicated)
+                h.done(std::move(h.answer));
+            else
+                h.done(unavailable("redis", storage_unavailable, "too few replicas acknowledged the write"));
+        }
     }
 
     bool queue_command(const std::vector<std::string>& argv, op* o) {
@@ -95,9 +139,21 @@ class connection {
         else
             std::erase(self->in_flight_, o);
         auto done = std::move(o->done);
+        bool durable = o->durable;
+        bool is_wait = o->is_wait;
         delete o;
+        if (is_wait) {
+            auto acked = raw == nullptr ? std::nullopt : reply::from_hiredis(static_cast<redisReply*>(raw)).as_integer();
+            bool enough = acked && *acked >= self->cfg_.wait_replicas;
+            if (!enough)
+                spdlog::warn("redis: {} of {} replicas of {}:{} acknowledged within {} ms", acked.value_or(0),
+                             self->cfg_.wait_replicas, self->cfg_.host, self->cfg_.port, self->cfg_.wait_timeout_ms);
+            return self->release_held(enough);
+        }
         if (raw == nullptr) return done(away());
-        done(reply::from_hiredis(static_cast<redisReply*>(raw)));
+        auto answer = reply::from_hiredis(static_cast<redisReply*>(raw));
+        if (durable) return self->held_.push_back({std::move(done), std::move(answer)});
+        done(std::move(answer));
     }
 
     // Starts a non-blocking connect, unless a failure happened less than the back-off ago.
@@ -186,6 +242,7 @@ class connection {
         read_ = {};
         write_ = {};
         back_off();
+        release_held(false);  // their WAIT can no longer be sent on this context
     }
 
     void back_off() {
@@ -255,35 +312,67 @@ class connection {
     direction read_;
     direction write_;
     std::deque<op*> in_flight_;
+    std::vector<held_reply> held_;  // durable replies waiting for their WAIT
+    bool wait_posted_ = false;
     bool timer_armed_ = false;
     clock::time_point retry_at_{};
     std::chrono::milliseconds backoff_;
 };
 
 client::client(asio::io_context& ioc, core::redis_config cfg, client_options opts)
-    : cfg_(std::move(cfg)), opts_(opts) {
+    : ioc_(ioc), cfg_(std::move(cfg)), opts_(opts) {
+    if (!cfg_.clustered()) {
+        node_at({cfg_.host, cfg_.port});
+        return;
+    }
+    slot_owner_.assign(slot_count, nullptr);
+    for (const auto& seed : cfg_.cluster_nodes) node_at(seed);
+    refresh_slots();  // runs once the io_context does; until then commands go to the first seed
+}
+
+client::~client() {
+    closing_ = true;  // completions that the destruction of the connections runs must not route again
+    nodes_.clear();   // while the rest of the client is still whole
+}
+
+client::node& client::node_at(const core::redis_endpoint& address) {
+    std::lock_guard lock(nodes_mu_);
+    return node_at_locked(address);
+}
+
+client::node& client::node_at_locked(const core::redis_endpoint& address) {
+    for (auto& n : nodes_)
+        if (n->address == address) return *n;
     auto n = std::make_unique<node>();
+    n->address = address;
+    auto node_cfg = cfg_;
+    node_cfg.host = address.host;
+    node_cfg.port = address.port;
     for (int i = 0; i < std::max(1, opts_.connections_per_node); ++i)
-        n->connections.push_back(std::make_unique<connection>(ioc, cfg_, opts_));
+        n->connections.push_back(std::make_unique<connection>(ioc_, node_cfg, opts_));
     nodes_.push_back(std::move(n));
+    return *nodes_.back();
 }
 
-client::~client() = default;
-
-client::node& client::route(std::uint16_t /*slot*/) {
-    return *nodes_.front();
+client::node& client::route(std::uint16_t slot) {
+    if (!cfg_.clustered()) return *nodes_.front();
+    std::lock_guard lock(nodes_mu_);
+    node* owner = slot_owner_[slot];
+    return owner != nullptr ? *owner : *nodes_.front();
 }
 
-void client::submit(const std::string& routing_key, std::vector<std::string> argv, handler_type done) {
+void client::submit(const std::string& routing_key, std::vector<std::string> argv, bool durable,
+                    handler_type done) {
     sent_.fetch_add(1, std::memory_order_relaxed);
     node& n = route(routing_key.empty() ? 0 : hash_slot(routing_key));
+    if (cfg_.clustered()) return dispatch(n, std::move(argv), durable, false, 0, std::move(done));
     auto& conn = n.connections[n.next.fetch_add(1, std::memory_order_relaxed) % n.connections.size()];
-    conn->submit(std::move(argv), [this, done = std::move(done)](core::result<reply> r) {
+    conn->submit(std::move(argv), durable, false, [this, done = std::move(done)](core::result<reply> r) {
         if (r && r->is_error())
             if (auto moved = parse_redirection(r->error_text())) {
-                // A cluster answered: following it needs the slot map (see route()).
+                // A cluster answered, but CHAT_REDIS_NODES is not set: this client follows one Redis.
                 redirections_.fetch_add(1, std::memory_order_relaxed);
-                spdlog::warn("redis: redirected to {}:{} for slot {}; this client follows no cluster yet",
+                spdlog::warn("redis: redirected to {}:{} for slot {}; set CHAT_REDIS_NODES to follow a cluster",
                              moved->host, moved->port, moved->slot);
                 return done(away());
             }
@@ -291,8 +380,63 @@ void client::submit(const std::string& routing_key, std::vector<std::string> arg
     });
 }
 
+void client::dispatch(node& n, std::vector<std::string> argv, bool durable, bool asking, int hop,
+                      handler_type done) {
+    auto& conn = n.connections[n.next.fetch_add(1, std::memory_order_relaxed) % n.connections.size()];
+    auto again = std::make_shared<std::vector<std::string>>(argv);  // for a redirection
+    conn->submit(std::move(argv), durable, asking,
+                 [this, again, durable, hop, done = std::move(done)](core::result<reply> r) mutable {
+                     if (closing_) return done(std::move(r));
+                     if (!r) {
+                         refresh_slots();  // the node may be gone and its slots served elsewhere
+                         return done(std::move(r));
+                     }
+                     auto redirect = r->is_error() ? parse_redirection(r->error_text()) : std::nullopt;
+                     if (!redirect) return done(std::move(r));
+                     redirections_.fetch_add(1, std::memory_order_relaxed);
+                     if (hop >= 4) return done(away());
+                     bool ask = redirect->type == redirection::kind::ask;
+                     if (!ask) refresh_slots();
+                     node& target = node_at({redirect->host, redirect->port});
+                     dispatch(target, std::move(*again), durable, ask, hop + 1, std::move(done));
+                 });
+}
+
+void client::refresh_slots() {
+    if (!cfg_.clustered() || closing_ || refreshing_.exchange(true)) return;
+    auto candidates = std::make_shared<std::vector<core::redis_endpoint>>();
+    {
+        std::lock_guard lock(nodes_mu_);
+        for (const auto& n : nodes_) candidates->push_back(n->address);
+    }
+    try_refresh(std::move(candidates), 0);
+}
+
+void client::try_refresh(std::shared_ptr<std::vector<core::redis_endpoint>> candidates, std::size_t next) {
+    if (closing_ || next >= candidates->size()) {
+        refreshing_ = false;
+        return;
+    }
+    node& n = node_at((*candidates)[next]);
+    std::vector<std::string> argv{"CLUSTER", "SLOTS"};
+    n.connections.front()->submit(std::move(argv), false, false, [this, candidates, next](core::result<reply> r) {
+        if (closing_) return;
+        auto map = r ? slot_map::parse(*r, (*candidates)[next]) : std::nullopt;
+        if (!map) return try_refresh(candidates, next + 1);
+        {
+            std::lock_guard lock(nodes_mu_);
+            for (std::size_t slot = 0; slot < slot_count; ++slot) {
+                const auto* master = map->master_of(static_cast<std::uint16_t>(slot));
+                slot_owner_[slot] = master ? &node_at_locked(*master) : nullptr;
+            }
+        }
+        refreshes_.fetch_add(1, std::memory_order_relaxed);
+        refreshing_ = false;
+    });
+}
+
 asio::awaitable<core::result<reply>> client::eval(const script& s, std::vector<std::string> keys,
-                                                  std::vector<std::string> args) {
+                                                  std::vector<std::string> args, bool durable) {
     std::string key = keys.empty() ? std::string{} : keys.front();
     auto sha = s.sha1();
     if (sha.empty()) {
@@ -320,12 +464,13 @@ asio::awaitable<core::result<reply>> client::eval(const script& s, std::vector<s
     argv.push_back(std::to_string(keys.size()));
     for (auto& k : keys) argv.push_back(std::move(k));
     for (auto& a : args) argv.push_back(std::move(a));
-    auto r = co_await command(key, argv);
+    auto r = co_await initiate(key, argv, durable, asio::use_awaitable);
     if (r && r->is_error() && r->error_text().rfind("NOSCRIPT", 0) == 0) {
-        // Redis restarted and forgot its scripts: EVAL runs it and loads it again.
+        // This node does not know the script (it restarted, failed over, or never ran it): EVAL runs
+        // it and loads it there.
         argv[0] = "EVAL";
         argv[1] = s.text();
-        r = co_await command(key, std::move(argv));
+        r = co_await initiate(key, std::move(argv), durable, asio::use_awaitable);
     }
     co_return r;
 }

@@ -68,8 +68,10 @@ using owned_reply = std::unique_ptr<redisReply, reply_free>;
 
 void live_subscriber::session() {
     timeval tv{2, 0};
+    core::redis_endpoint node{cfg_.host, cfg_.port};
+    if (cfg_.clustered()) node = cfg_.cluster_nodes[sessions_++ % cfg_.cluster_nodes.size()];
     std::unique_ptr<redisContext, void (*)(redisContext*)> ctx(
-        redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv), redisFree);
+        redisConnectWithTimeout(node.host.c_str(), node.port, tv), redisFree);
     if (!ctx || ctx->err) {
         core::metrics::dependency_failed("redis");
         spdlog::warn("live fan-out: cannot connect to Redis: {}", ctx ? ctx->errstr : "allocation failed");

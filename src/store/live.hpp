@@ -49,6 +49,7 @@ class live_subscriber {
     void session();
 
     core::redis_config cfg_;
+    std::size_t sessions_ = 0;  // a cluster: each session tries the next seed (PUBLISH reaches every node)
     on_event on_event_;
     on_resync on_resync_;
     std::atomic<bool> stop_{false};

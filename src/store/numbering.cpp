@@ -161,13 +161,19 @@ core::result<allocation> allocate_number(redis_connection& r, const allocation_r
     auto call = allocation_call(req);
     auto reply = r.eval(allocate_script, call.keys, call.args);
     if (!reply) return reply.error();
-    return read_allocation(redis::reply::from_hiredis(reply->get()), req);
+    auto out = read_allocation(redis::reply::from_hiredis(reply->get()), req);
+    // Acknowledged only once a replica holds it (CHAT_REDIS_WAIT_REPLICAS), a replay too: its record
+    // may be the write a failed WAIT did not cover. Too few replicas: the number is skipped.
+    if (out && out->status != allocation::kind::unknown_parent)
+        if (auto held = r.wait_for_replicas(req.counter_key); !held) return held.error();
+    return out;
 }
 
 boost::asio::awaitable<core::result<allocation>> allocate_number(redis::client& r,
                                                                  const allocation_request& req) {
     auto call = allocation_call(req);
-    auto answer = co_await r.eval(allocate_script_async, std::move(call.keys), std::move(call.args));
+    // durable: acknowledged only once CHAT_REDIS_WAIT_REPLICAS replicas hold it (see the blocking one).
+    auto answer = co_await r.eval(allocate_script_async, std::move(call.keys), std::move(call.args), true);
     if (!answer) co_return answer.error();
     co_return read_allocation(*answer, req);
 }

@@ -3,9 +3,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "store/failure.hpp"
+#include "store/redis_reply.hpp"
 
 namespace chat::store {
 
@@ -21,9 +23,24 @@ std::string reply_string(const redisReply* r) {
     return {};
 }
 
-void redis_connection::drop() {
-    ctx_.reset();
-    script_shas_.clear();
+redis_connection::redis_connection(core::redis_config cfg) : cfg_(std::move(cfg)) {
+    if (cfg_.clustered())
+        for (const auto& seed : cfg_.cluster_nodes) node_at(seed);
+    else
+        node_at({cfg_.host, cfg_.port});
+}
+
+redis_connection::node& redis_connection::node_at(const core::redis_endpoint& address) {
+    for (auto& n : nodes_)
+        if (n->address == address) return *n;
+    nodes_.push_back(std::make_unique<node>());
+    nodes_.back()->address = address;
+    return *nodes_.back();
+}
+
+void redis_connection::drop(node& n) {
+    n.ctx.reset();
+    if (cfg_.clustered()) slots_stale_ = true;  // a failed node may have been failed over
 }
 
 namespace {
@@ -34,72 +51,134 @@ bool peer_closed(const redisContext* c) {
     ssize_t n = ::recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
+
+std::vector<const char*> pointers(const std::vector<std::string>& argv, std::vector<size_t>& lens) {
+    std::vector<const char*> ptrs;
+    lens.clear();
+    for (const auto& a : argv) {
+        ptrs.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    return ptrs;
+}
 }  // namespace
 
-core::result<void> redis_connection::ensure_connected() {
-    if (ctx_ && ctx_->err == 0 && !peer_closed(ctx_.get())) return {};
-    drop();
+core::result<redisContext*> redis_connection::ensure_connected(node& n) {
+    if (n.ctx && n.ctx->err == 0 && !peer_closed(n.ctx.get())) return n.ctx.get();
+    drop(n);
     timeval tv{2, 0};
-    redisContext* c = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv);
+    redisContext* c = redisConnectWithTimeout(n.address.host.c_str(), n.address.port, tv);
     if (c == nullptr || c->err) {
         std::string why = c ? c->errstr : "allocation failed";
         if (c) redisFree(c);
         return unavailable("redis", storage_unavailable, "cannot connect: " + why);
     }
-    ctx_.reset(c);
+    n.ctx.reset(c);
     timeval io{5, 0};
     redisSetTimeout(c, io);
     if (!cfg_.password.empty()) {
-        auto r = command({"AUTH", cfg_.password});
-        if (!r) return r.error();
-        if (is_error(r->get())) {
-            drop();
+        reply_ptr r(static_cast<redisReply*>(redisCommand(c, "AUTH %b", cfg_.password.data(), cfg_.password.size())));
+        if (!r || is_error(r.get())) {
+            drop(n);
             return unavailable("redis", storage_unavailable, "AUTH failed");
         }
     }
-    return {};
+    return c;
 }
 
-core::result<reply_ptr> redis_connection::command(const std::vector<std::string>& argv) {
-    if (auto ok = ensure_connected(); !ok) return ok.error();
-    std::vector<const char*> ptrs;
-    std::vector<size_t> lens;
-    for (const auto& a : argv) {
-        ptrs.push_back(a.data());
-        lens.push_back(a.size());
+core::result<reply_ptr> redis_connection::send(node& n, const std::vector<std::string>& argv, bool asking) {
+    auto connected = ensure_connected(n);
+    if (!connected) return connected.error();
+    redisContext* c = *connected;
+    if (asking) {
+        reply_ptr ok(static_cast<redisReply*>(redisCommand(c, "ASKING")));
+        if (!ok) {
+            std::string why = c->errstr;
+            drop(n);
+            return unavailable("redis", storage_unavailable, why);
+        }
     }
+    std::vector<size_t> lens;
+    auto ptrs = pointers(argv, lens);
     auto* r = static_cast<redisReply*>(
-        redisCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+        redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
     if (r == nullptr) {
-        std::string why = ctx_->errstr;
-        drop();
+        std::string why = c->errstr;
+        drop(n);
         return unavailable("redis", storage_unavailable, why);
     }
     return reply_ptr(r);
 }
 
-core::result<std::vector<reply_ptr>> redis_connection::pipeline(
-    const std::vector<std::vector<std::string>>& commands) {
-    if (auto ok = ensure_connected(); !ok) return ok.error();
-    for (const auto& argv : commands) {
-        std::vector<const char*> ptrs;
-        std::vector<size_t> lens;
-        for (const auto& a : argv) {
-            ptrs.push_back(a.data());
-            lens.push_back(a.size());
+redis_connection::node& redis_connection::route(std::optional<std::string_view> key) {
+    if (!cfg_.clustered()) return *nodes_.front();
+    if (slots_stale_) refresh_slots();
+    if (slots_) {
+        const auto* master = slots_->master_of(key ? redis::hash_slot(*key) : 0);
+        if (master) return node_at(*master);
+    }
+    return *nodes_.front();
+}
+
+void redis_connection::refresh_slots() {
+    slots_stale_ = false;
+    // The masters we know, then the seeds: whichever answers first with a map.
+    std::vector<core::redis_endpoint> candidates;
+    if (slots_) candidates = slots_->masters();
+    for (const auto& seed : cfg_.cluster_nodes) candidates.push_back(seed);
+    for (const auto& address : candidates) {
+        node& n = node_at(address);
+        auto r = send(n, {"CLUSTER", "SLOTS"}, false);
+        if (!r) continue;
+        if (auto map = redis::slot_map::parse(redis::reply::from_hiredis(r->get()), address)) {
+            slots_ = std::move(map);
+            slots_stale_ = false;
+            return;
         }
-        if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
-            REDIS_OK) {
-            drop();
+    }
+    slots_stale_ = true;  // nobody answered: try again on the next command
+}
+
+// Follows redirections: MOVED (the slot lives elsewhere now: read the map again) and ASK (the slot is
+// being migrated: this one command goes to the target, after ASKING). A few hops at most.
+core::result<reply_ptr> redis_connection::cluster_command(const std::vector<std::string>& argv) {
+    node* target = &route(redis::routing_key(argv));
+    bool asking = false;
+    for (int hop = 0;; ++hop) {
+        auto r = send(*target, argv, asking);
+        if (!r || !is_error(r->get()) || hop == 4) return r;
+        auto redirect = redis::parse_redirection(reply_string(r->get()));
+        if (!redirect) return r;
+        asking = redirect->type == redis::redirection::kind::ask;
+        if (!asking) slots_stale_ = true;
+        target = &node_at({redirect->host, redirect->port});
+    }
+}
+
+core::result<reply_ptr> redis_connection::command(const std::vector<std::string>& argv) {
+    if (cfg_.clustered()) return cluster_command(argv);
+    return send(*nodes_.front(), argv, false);
+}
+
+core::result<std::vector<reply_ptr>> redis_connection::send_pipeline(
+    node& n, const std::vector<const std::vector<std::string>*>& commands) {
+    auto connected = ensure_connected(n);
+    if (!connected) return connected.error();
+    redisContext* c = *connected;
+    std::vector<size_t> lens;
+    for (const auto* argv : commands) {
+        auto ptrs = pointers(*argv, lens);
+        if (redisAppendCommandArgv(c, static_cast<int>(argv->size()), ptrs.data(), lens.data()) != REDIS_OK) {
+            drop(n);
             return unavailable("redis", storage_unavailable, "cannot buffer command");
         }
     }
     std::vector<reply_ptr> out;
     for (std::size_t i = 0; i < commands.size(); ++i) {
         void* raw = nullptr;
-        if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
-            std::string why = ctx_->errstr;
-            drop();
+        if (redisGetReply(c, &raw) != REDIS_OK || raw == nullptr) {
+            std::string why = c->errstr;
+            drop(n);
             return unavailable("redis", storage_unavailable, why);
         }
         out.emplace_back(static_cast<redisReply*>(raw));
@@ -107,39 +186,91 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
     return out;
 }
 
+core::result<std::vector<reply_ptr>> redis_connection::pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+    std::vector<const std::vector<std::string>*> all;
+    for (const auto& c : commands) all.push_back(&c);
+    if (!cfg_.clustered()) return send_pipeline(*nodes_.front(), all);
+    // One pipeline per node, in the order of the commands. Keyless commands (PUBLISH) go last, after
+    // every keyed one has been answered: a live event must not overtake the pending entry it announces.
+    std::vector<reply_ptr> out(commands.size());
+    std::vector<std::pair<node*, std::vector<std::size_t>>> groups;
+    std::vector<std::size_t> keyless;
+    for (std::size_t i = 0; i < commands.size(); ++i) {
+        auto key = redis::routing_key(commands[i]);
+        if (!key) {
+            keyless.push_back(i);
+            continue;
+        }
+        node* n = &route(key);
+        auto g = std::find_if(groups.begin(), groups.end(), [n](const auto& e) { return e.first == n; });
+        if (g == groups.end()) g = groups.insert(groups.end(), {n, {}});
+        g->second.push_back(i);
+    }
+    if (!keyless.empty()) groups.emplace_back(&route(std::nullopt), std::move(keyless));
+    for (auto& [n, indexes] : groups) {
+        std::vector<const std::vector<std::string>*> cmds;
+        for (auto i : indexes) cmds.push_back(&commands[i]);
+        auto replies = send_pipeline(*n, cmds);
+        if (!replies) return replies.error();
+        for (std::size_t k = 0; k < indexes.size(); ++k) {
+            auto& r = (*replies)[k];
+            if (is_error(r.get()) && redis::parse_redirection(reply_string(r.get()))) {
+                // The slot moved meanwhile: this command again, following the cluster.
+                auto again = cluster_command(commands[indexes[k]]);
+                if (!again) return again.error();
+                r = std::move(*again);
+            }
+            out[indexes[k]] = std::move(r);
+        }
+    }
+    return out;
+}
+
+core::result<void> redis_connection::wait_for_replicas(std::string_view key) {
+    if (cfg_.wait_replicas <= 0) return {};
+    node& n = route(key);
+    auto r = send(n, {"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(cfg_.wait_timeout_ms)}, false);
+    if (!r) return r.error();
+    if (r->get()->type != REDIS_REPLY_INTEGER || r->get()->integer < cfg_.wait_replicas)
+        return unavailable("redis", storage_unavailable, "too few replicas acknowledged the write");
+    return {};
+}
+
 core::result<reply_ptr> redis_connection::eval(const std::string& script,
                                                const std::vector<std::string>& keys,
                                                const std::vector<std::string>& args) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        std::string sha;
-        for (const auto& [text, s] : script_shas_)
-            if (text == script) sha = s;
-        if (sha.empty()) {
-            auto loaded = command({"SCRIPT", "LOAD", script});
-            if (!loaded) return loaded.error();
-            if (is_error(loaded->get())) {
-                // A script that does not compile is our bug; anything else (LOADING while Redis reads
-                // its AOF after a restart, BUSY, ...) passes, so the client gets a retryable 503.
-                auto why = reply_string(loaded->get());
-                if (why.find("compiling") != std::string::npos)
-                    return internal("redis", "SCRIPT LOAD failed: " + clip(why));
-                return unavailable("redis", storage_unavailable, "SCRIPT LOAD failed: " + clip(why));
-            }
-            sha = reply_string(loaded->get());
-            script_shas_.emplace_back(script, sha);
+    std::string sha;
+    for (const auto& [text, s] : script_shas_)
+        if (text == script) sha = s;
+    if (sha.empty()) {
+        // The SHA1 is the script's, the same on every node: any node may tell it.
+        auto loaded = command({"SCRIPT", "LOAD", script});
+        if (!loaded) return loaded.error();
+        if (is_error(loaded->get())) {
+            // A script that does not compile is our bug; anything else (LOADING while Redis reads
+            // its AOF after a restart, BUSY, ...) passes, so the client gets a retryable 503.
+            auto why = reply_string(loaded->get());
+            if (why.find("compiling") != std::string::npos)
+                return internal("redis", "SCRIPT LOAD failed: " + clip(why));
+            return unavailable("redis", storage_unavailable, "SCRIPT LOAD failed: " + clip(why));
         }
-        std::vector<std::string> argv{"EVALSHA", sha, std::to_string(keys.size())};
-        argv.insert(argv.end(), keys.begin(), keys.end());
-        argv.insert(argv.end(), args.begin(), args.end());
-        auto r = command(argv);
-        if (!r) return r.error();
-        if (is_error(r->get()) && reply_string(r->get()).rfind("NOSCRIPT", 0) == 0) {
-            script_shas_.clear();  // Redis restarted and forgot its scripts: load again and retry once
-            continue;
-        }
-        return r;
+        sha = reply_string(loaded->get());
+        script_shas_.emplace_back(script, sha);
     }
-    return unavailable("redis", storage_unavailable, "script could not be loaded");
+    std::vector<std::string> argv{"EVALSHA", sha, std::to_string(keys.size())};
+    argv.insert(argv.end(), keys.begin(), keys.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = command(argv);
+    if (!r) return r.error();
+    if (is_error(r->get()) && reply_string(r->get()).rfind("NOSCRIPT", 0) == 0) {
+        // This node does not know the script (it restarted, failed over, or never ran it): EVAL runs
+        // it and loads it there.
+        argv[0] = "EVAL";
+        argv[1] = script;
+        return command(argv);
+    }
+    return r;
 }
 
 }  // namespace chat::store

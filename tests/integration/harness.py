@@ -337,9 +337,18 @@ def sql(query):
 
 
 def redis_cli(*args):
-    return subprocess.run(["redis-cli", "-h", os.environ.get("CHAT_REDIS_HOST", "127.0.0.1"), "-p",
-                           os.environ.get("CHAT_REDIS_PORT", "16380"), *args],
-                          check=True, capture_output=True, text=True).stdout.strip()
+    """redis-cli against the Redis the servers use: the single node, or (CHAT_REDIS_NODES set, as
+    test_redis_cluster does for its module) the cluster, following its redirections."""
+    nodes = os.environ.get("CHAT_REDIS_NODES", "")
+    if not nodes:
+        where = ["-h", os.environ.get("CHAT_REDIS_HOST", "127.0.0.1"), "-p", os.environ.get("CHAT_REDIS_PORT", "16380")]
+        return subprocess.run(["redis-cli", *where, *args], check=True, capture_output=True, text=True).stdout.strip()
+    for node in nodes.split(","):  # the first node that is up (a drill may have killed some)
+        host, port = node.rsplit(":", 1)
+        out = subprocess.run(["redis-cli", "-c", "-h", host, "-p", port, *args], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.strip()
+    raise RuntimeError(f"no Redis Cluster node of {nodes} answers")
 
 
 def stack(*args):

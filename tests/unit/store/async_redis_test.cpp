@@ -11,8 +11,10 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
+#include <algorithm>
 #include <functional>
 #include <future>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -240,6 +242,132 @@ TEST(async_redis, a_cluster_redirection_is_an_outage_for_now_and_counted) {
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, core::errc::unavailable);
     EXPECT_EQ(c.redirections(), 1u);
+}
+
+namespace {
+
+// CLUSTER SLOTS: every slot on 127.0.0.1:port.
+std::string all_slots_on(int port) {
+    return "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:" + std::to_string(port) + "\r\n";
+}
+
+core::redis_config cluster_of(int seed_port) {
+    core::redis_config cfg;
+    cfg.cluster_nodes = {{"127.0.0.1", seed_port}};
+    return cfg;
+}
+
+// Records the verbs a fake received, for the tests' checks (the fake answers on its own thread).
+struct verbs {
+    std::mutex mu;
+    std::vector<std::string> seen;
+    void add(const std::string& v) {
+        std::lock_guard lock(mu);
+        seen.push_back(v);
+    }
+    std::vector<std::string> get() {
+        std::lock_guard lock(mu);
+        return seen;
+    }
+};
+
+}  // namespace
+
+TEST(async_redis, a_cluster_client_follows_the_slot_map_and_moved) {
+    verbs at_b;
+    fake_redis b([&](const std::vector<std::string>& argv) {
+        at_b.add(argv.at(0));
+        return std::string("+from-b\r\n");
+    });
+    int b_port = b.port();
+    fake_redis a([&](const std::vector<std::string>& argv) {
+        if (argv.at(0) == "CLUSTER") return all_slots_on(b_port);
+        return "-MOVED 12539 127.0.0.1:" + std::to_string(b_port) + "\r\n";
+    });
+    running rt;
+    client& c = rt.make(cluster_of(a.port()), quick());
+    for (int i = 0; i < 5; ++i) {
+        auto r = rt.call(c, {"GET", "k" + std::to_string(i)}, "k" + std::to_string(i));
+        ASSERT_TRUE(r.has_value());
+        EXPECT_EQ(r->as_string(), "from-b");
+    }
+    EXPECT_GE(c.slot_refreshes(), 1u);
+    // Once the map is known, commands go to b directly: none of them was redirected twice.
+    EXPECT_LE(c.redirections(), 5u);
+    EXPECT_EQ(at_b.get().size(), 5u);
+}
+
+TEST(async_redis, an_ask_redirection_sends_asking_first_and_keeps_the_map) {
+    verbs at_b;
+    fake_redis b([&](const std::vector<std::string>& argv) {
+        at_b.add(argv.at(0));
+        return std::string(argv.at(0) == "ASKING" ? "+OK\r\n" : "+from-b\r\n");
+    });
+    int b_port = b.port();
+    std::atomic<int> a_port{0};
+    fake_redis a([&](const std::vector<std::string>& argv) {
+        if (argv.at(0) == "CLUSTER") return all_slots_on(a_port.load());
+        return "-ASK 12539 127.0.0.1:" + std::to_string(b_port) + "\r\n";
+    });
+    a_port = a.port();
+    running rt;
+    client& c = rt.make(cluster_of(a.port()), quick());
+    auto r = rt.call(c, {"GET", "k"});
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->as_string(), "from-b");
+    EXPECT_EQ(at_b.get(), (std::vector<std::string>{"ASKING", "GET"}));
+    EXPECT_EQ(c.redirections(), 1u);
+}
+
+TEST(async_redis, endless_redirections_end_as_an_outage) {
+    std::atomic<int> a_port{0};
+    fake_redis a([&](const std::vector<std::string>& argv) {
+        if (argv.at(0) == "CLUSTER") return all_slots_on(a_port.load());
+        return "-MOVED 1 127.0.0.1:" + std::to_string(a_port.load()) + "\r\n";
+    });
+    a_port = a.port();
+    running rt;
+    client& c = rt.make(cluster_of(a.port()), quick());
+    auto r = rt.call(c, {"GET", "k"});
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, core::errc::unavailable);
+    EXPECT_EQ(c.redirections(), 5u);
+}
+
+TEST(async_redis, a_durable_reply_waits_for_a_wait_after_it) {
+    verbs seen;
+    std::atomic<int> replicas{1};
+    fake_redis server([&](const std::vector<std::string>& argv) {
+        seen.add(argv.at(0));
+        if (argv.at(0) == "WAIT") return ":" + std::to_string(replicas.load()) + "\r\n";
+        return std::string("+OK\r\n");
+    });
+    running rt;
+    auto cfg = at(server.port());
+    cfg.wait_replicas = 1;
+    client& c = rt.make(cfg, quick());
+    std::vector<std::future<core::result<reply>>> burst;
+    for (int i = 0; i < 20; ++i) burst.push_back(c.durable_command("k", {"SET", "k", "v"}, asio::use_future));
+    for (auto& f : burst) {
+        ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+        auto r = f.get();
+        ASSERT_TRUE(r.has_value());
+        EXPECT_EQ(r->as_string(), "OK");
+    }
+    auto verbs_seen = seen.get();
+    auto waits = std::count(verbs_seen.begin(), verbs_seen.end(), "WAIT");
+    EXPECT_GE(waits, 1);
+    EXPECT_LE(waits, 20);
+    EXPECT_EQ(verbs_seen.back(), "WAIT");  // no SET was released without a WAIT behind it
+    // A plain command is not held.
+    EXPECT_TRUE(rt.call(c, {"GET", "k"}).has_value());
+    // Too few replicas: the write is not acknowledged.
+    replicas = 0;
+    auto f = c.durable_command("k", {"SET", "k", "v"}, asio::use_future);
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    auto refused = f.get();
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().code, core::errc::unavailable);
 }
 
 TEST(async_redis, a_redis_error_reply_is_a_reply) {

@@ -1,0 +1,132 @@
+"""The service on a real Redis Cluster (scripts/cluster.sh: 3 masters with 1 replica each, on the test
+stack's Redis port + 1..6), the other servers of the test stack as they are. Both binaries follow the
+cluster through CHAT_REDIS_NODES alone, with CHAT_REDIS_WAIT_REPLICAS=1 so that an acknowledged number
+is on a replica before the client hears of it.
+
+The drill SIGKILLs a master under load through two API servers, lets its replica take over, starts the
+killed node again (it rejoins as a replica) and has chat_load --verify check that nothing acknowledged
+was lost or duplicated and that every number was handed out once: the promise WAIT keeps across the
+failover.
+"""
+import json
+import os
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import LOG_DIR, ROOT, Client, env, redis_cli, start_api, start_worker, unique, wait_until
+
+LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", "")
+SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
+CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
+
+apis, workers = [], []
+saved_env = {}
+
+
+def cluster(*args):
+    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def setUpModule():
+    if not os.path.exists(LOAD_BIN):
+        raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
+    cluster("wipe")
+    cluster("up")
+    nodes = cluster("env").split("=", 1)[1].strip("'")
+    # For this module only: every process it starts (and harness.redis_cli) uses the cluster.
+    for k, v in {"CHAT_REDIS_NODES": nodes, "CHAT_REDIS_WAIT_REPLICAS": "1"}.items():
+        saved_env[k] = os.environ.get(k)
+        os.environ[k] = v
+    workers.append(start_worker())
+    apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
+
+
+def tearDownModule():
+    try:
+        for p in apis + workers:
+            p.stop()
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cluster("down")
+
+
+def create(client, path, body=None):
+    status, payload, _ = client.request("POST", "/api/v1" + path, body)
+    assert status == 201, (status, payload)
+    return payload
+
+
+class RedisCluster(unittest.TestCase):
+    def test_an_application_spreads_over_the_shards_and_reads_its_writes(self):
+        c = Client(apis[0].port)
+        token = create(c, "/apps", {"name": unique()})["token"]
+        chats = [create(c, f"/apps/{token}/chats")["number"] for _ in range(12)]
+        self.assertEqual(chats, list(range(1, 13)))
+        # A chat's keys live in the slot of {token:number}: twelve chats land on more than one master.
+        masters = {cluster("master-of", f"{{{token}:{n}}}") for n in chats}
+        self.assertGreater(len(masters), 1, masters)
+        for n in chats[:4]:
+            numbers = [create(c, f"/apps/{token}/chats/{n}/messages", {"body": f"m{i}"})["number"]
+                       for i in range(3)]
+            self.assertEqual(numbers, [1, 2, 3])
+            # Read-your-writes from the pending entry (or MariaDB once stored), through the other API.
+            status, got, _ = Client(apis[1].port).request("GET", f"/api/v1/apps/{token}/chats/{n}/messages/3")
+            self.assertEqual(status, 200, got)
+            self.assertEqual(got["body"], "m2")
+        self.assertEqual(redis_cli("HGET", f"chat:chat:{{{token}:1}}", "seq"), "3")
+        # The worker stores them and clears their pending entries, on whichever master holds each chat.
+        for n in chats[:4]:
+            wait_until(lambda: redis_cli("HLEN", f"chat:chat:{{{token}:{n}}}:pending") == "0",
+                       what=f"chat {n}'s pending entries cleared")
+
+    def test_sigkill_a_master_under_load_loses_and_repeats_nothing(self):
+        os.makedirs(LOG_DIR, exist_ok=True)
+        report = os.path.join(LOG_DIR, "drill-redis-cluster-master.json")
+        log = open(os.path.join(LOG_DIR, "drill-redis-cluster-master.log"), "wb")
+        targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
+        load = subprocess.Popen(
+            [LOAD_BIN, "--targets", targets, "--connections", "16", "--duration", f"{SECONDS}s",
+             "--apps", "3", "--chats", "9", "--retries", "8", "--timeout", "15s", "--verify",
+             "--drain-timeout", "180s", "--json", report, "--quiet"],
+            env=env(), stdout=log, stderr=subprocess.STDOUT)
+        time.sleep(SECONDS / 3)
+        victim = cluster("master-of", "{slot-zero}")  # whichever master serves that slot now
+        errors, took = [], {}
+
+        def fault():
+            try:
+                started = time.time()
+                cluster("kill", victim)
+                wait_until(lambda: cluster("master-of", "{slot-zero}") not in ("", victim), timeout=60,
+                           what="a replica taking over")
+                took["failover_s"] = time.time() - started
+                cluster("start", victim)  # it comes back as a replica of the new master
+            except Exception as e:  # reported after the load, with the verification
+                errors.append(e)
+        t = threading.Thread(target=fault)
+        t.start()
+        rc = load.wait(timeout=SECONDS + 600)
+        t.join()
+        log.close()
+        if errors:
+            raise errors[0]
+        with open(report) as f:
+            r = json.load(f)
+        self.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
+        acknowledged = sum(op["ok"] for name, op in r["operations"].items() if name.startswith("create_"))
+        self.assertGreater(acknowledged, 0)
+        internal = [e for e in r["errors"] if e["kind"].startswith("500")]
+        self.assertEqual(internal, [], f"the failover surfaced as 500, see the API logs in {LOG_DIR}")
+        print(f"\nredis cluster drill: master {victim} killed, replica took over in {took['failover_s']:.1f} s; "
+              f"{acknowledged} creations acknowledged; errors: {r['errors']}", flush=True)
+        cluster("up")  # every node back and in sync before the next test
+
+
+if __name__ == "__main__":
+    unittest.main()
