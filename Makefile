@@ -4,13 +4,15 @@ SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 
-.PHONY: help deps build up down status migrate run test drill fuzz unit bench format clean
+.PHONY: help deps build up down status migrate run test drill fuzz unit bench format clean cluster-up cluster-down cluster-status
 
 help:
 	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
 	@echo "make test    every test: unit + integration, plain, ASan/UBSan and TSan builds, on a test stack"
 	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
 	@echo "make down    stop them"
+	@echo "make cluster-up    the stack on a Redis Cluster (3 masters + 3 replicas), 2 API servers (:8080, :8081), 2 workers"
+	@echo "make cluster-down  stop those servers and the Redis Cluster (data kept under var/cluster)"
 	@echo "make drill   long fault drills under load, verified by chat_load (make test runs short ones)"
 	@echo "make fuzz    the libFuzzer targets, FUZZ_SECONDS each (default 600; make test runs them briefly)"
 	@echo "make bench   benchmarks; writes docs/benchmarks.md"
@@ -31,6 +33,16 @@ down:
 
 status:
 	scripts/stack.sh status
+
+cluster-up: up build
+	scripts/cluster.sh up
+	scripts/cluster.sh servers-up $(RELEASE_DIR)
+
+cluster-down:
+	scripts/cluster.sh down
+
+cluster-status:
+	scripts/cluster.sh status
 
 migrate:
 	scripts/migrate.sh

@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# The cluster stack's Redis Cluster: 3 masters with 1 replica each, Debian's redis-server on loopback,
-# AOF with appendfsync always, data under $CHAT_VAR_DIR/cluster. It runs beside the single-node stack
-# of stack.sh (which stays the default) and is what CHAT_REDIS_NODES points the binaries at.
+# The cluster stack, beside the single-node stack of stack.sh (which stays the default), data under
+# $CHAT_VAR_DIR/cluster:
+#  - a Redis Cluster: 3 masters with 1 replica each, Debian's redis-server on loopback, AOF with
+#    appendfsync always (CHAT_REDIS_NODES points the binaries at it);
+#  - a RabbitMQ cluster of 3 nodes, for quorum queues (CHAT_AMQP_NODES, CHAT_AMQP_QUEUE_TYPE=quorum);
+#  - MariaDB and Elasticsearch stay the stack's single nodes.
 #
-#   scripts/cluster.sh up        start the nodes (create the cluster the first time); returns once the
-#                                cluster is ok and every replica is in sync
-#   scripts/cluster.sh down      stop them (data kept)       scripts/cluster.sh wipe   down + delete data
+#   scripts/cluster.sh up        start both clusters (create them the first time); returns once the
+#                                Redis Cluster is ok with every replica in sync and 3 brokers run
+#   scripts/cluster.sh down      stop them and the servers (data kept)   wipe: down + delete data
 #   scripts/cluster.sh status    CLUSTER NODES               scripts/cluster.sh env    export lines
-#   scripts/cluster.sh kill PORT SIGKILL one node            scripts/cluster.sh start PORT   start it again
-#   scripts/cluster.sh master-of KEY    the port of the master serving KEY's slot
+#   scripts/cluster.sh servers-up BUILD_DIR   2 API servers (8080, 8081) and 2 workers on the clusters,
+#                                in the background; returns once all answer (servers-down stops them)
+#   Redis alone: redis-up, redis-down, redis-wipe, kill PORT (SIGKILL a node), start PORT,
+#                master-of KEY (the port of the master serving KEY's slot)
+#   RabbitMQ alone: rabbitmq-up, rabbitmq-down, rabbitmq-kill PORT (SIGKILL a broker), rabbitmq-start
+#                PORT, rabbitmqctl PORT ARGS (rabbitmqctl against that broker)
 #
-# Ports: the stack's Redis port + 1 .. + 6 (6381-6386 beside `make run`, 16381-16386 beside the test
-# stack); the cluster bus on each port + 100, so two stacks' clusters never share a port.
+# Redis ports: the stack's Redis port + 1 .. + 6 (6381-6386 beside `make run`, 16381-16386 beside the
+# test stack); the cluster bus on each port + 100, so two stacks' clusters never share a port.
 . "$(dirname "$0")/common.sh"
 
 CLUSTER_DIR="$CHAT_VAR_DIR/cluster"
@@ -57,7 +64,7 @@ cluster_ready() {
     for port in "${PORTS[@]}"; do node_cli "$port" cluster info | grep -q '^cluster_state:ok' || return 1; done
 }
 
-up() {
+redis_up() {
     local port
     for port in "${PORTS[@]}"; do node_start "$port"; done
     if [[ ! -f "$CLUSTER_DIR/created" ]]; then
@@ -72,7 +79,7 @@ up() {
     log "redis cluster: ok on ${PORTS[*]}"
 }
 
-down() {
+redis_down() {
     local port
     for port in "${PORTS[@]}"; do
         local pidfile
@@ -84,10 +91,15 @@ down() {
 
 status() { node_cli "${PORTS[0]}" cluster nodes 2>/dev/null || node_cli "${PORTS[3]}" cluster nodes; }
 
-env_lines() {
+node_list() {
     local list="" port
     for port in "${PORTS[@]}"; do list+="${list:+,}127.0.0.1:$port"; done
-    echo "export CHAT_REDIS_NODES='$list'"
+    echo "$list"
+}
+
+env_lines() {
+    echo "export CHAT_REDIS_NODES='$(node_list)'"
+    echo "export CHAT_AMQP_NODES='$(rmq_list)' CHAT_AMQP_QUEUE_TYPE=quorum"
 }
 
 kill_node() {
@@ -112,14 +124,187 @@ master_of() {
     die "no redis node answers"
 }
 
+# --- RabbitMQ: 3 nodes in one cluster; our queues become quorum queues (replicated on all 3) -----
+# AMQP on the stack's port + 1 .. + 3. Erlang distribution on the AMQP port + 40000 + 1, 5, 9 with
+# each node's CLI on the 3 ports above its own: 12 ports a stack, clear of the next stack's (20 away)
+# and of stack.sh's single node (AMQP port + 20000 and up).
+RMQ_BIN=/usr/lib/rabbitmq/bin
+RMQ_HOME="$CLUSTER_DIR/rabbitmq"  # one HOME, so one Erlang cookie for the three nodes
+RMQ_PORTS=()
+for i in 1 2 3; do RMQ_PORTS+=($((CHAT_AMQP_PORT + i))); done
+
+rmq_node() { echo "chatc$1@localhost"; }
+rmq_dist() { echo $((CHAT_AMQP_PORT + 40000 + ($1 - CHAT_AMQP_PORT - 1) * 4 + 1)); }
+
+# rmq_env PORT: the environment of node PORT's server and of CLI calls aimed at it (see stack.sh).
+rmq_env() {
+    local port="$1" dist dir
+    dist="$(rmq_dist "$port")"
+    dir="$RMQ_HOME/$port"
+    RMQ_ENV=(
+        ERL_EPMD_ADDRESS=127.0.0.1
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+        HOME="$RMQ_HOME"
+        RABBITMQ_NODENAME="$(rmq_node "$port")"
+        RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+        RABBITMQ_NODE_PORT="$port"
+        RABBITMQ_DIST_PORT="$dist"
+        RABBITMQ_CTL_DIST_PORT_MIN=$((dist + 1))
+        RABBITMQ_CTL_DIST_PORT_MAX=$((dist + 3))
+        RABBITMQ_MNESIA_BASE="$dir/mnesia"
+        RABBITMQ_LOG_BASE="$dir/log"
+        RABBITMQ_PID_FILE="$dir/beam.pid"
+        RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf"
+        RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
+        RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
+        RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+    )
+}
+
+rmq_at() { # PORT TOOL ARGS...
+    local port="$1" tool="$2"
+    shift 2
+    rmq_env "$port"
+    timeout 60 env "${RMQ_ENV[@]}" "$RMQ_BIN/$tool" "$@"
+}
+
+rmq_node_up() { tcp_open 127.0.0.1 "$1" && rmq_at "$1" rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
+
+rmq_node_start() {
+    local port="$1" dir="$RMQ_HOME/$1"
+    rmq_node_up "$port" && return 0
+    mkdir -p "$dir/log"
+    cat >"$dir/rabbitmq.conf" <<CONF
+listeners.tcp.default = 127.0.0.1:$port
+loopback_users = none
+log.file.level = info
+CONF
+    echo '[].' >"$dir/enabled_plugins"
+    : >"$dir/rabbitmq-env.conf"
+    rmq_env "$port"
+    (cd "$dir" && exec setsid env "${RMQ_ENV[@]}" "$RMQ_BIN/rabbitmq-server") >>"$dir/console.log" 2>&1 </dev/null &
+    echo $! >"$dir/launcher.pid"
+}
+
+rmq_running_nodes() { rmq_at "$1" rabbitmqctl -q cluster_status --formatter json 2>/dev/null |
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))'; }
+
+rmq_up() {
+    local port first="${RMQ_PORTS[0]}"
+    for port in "${RMQ_PORTS[@]}"; do rmq_node_start "$port"; done
+    for port in "${RMQ_PORTS[@]}"; do
+        wait_for "rmq_node_up $port" 120 "rabbitmq node $port" ||
+            die "rabbitmq node $port did not start; see $RMQ_HOME/$port/log"
+    done
+    if [[ ! -f "$RMQ_HOME/clustered" ]]; then
+        log "rabbitmq cluster: joining $(rmq_node "${RMQ_PORTS[1]}") and $(rmq_node "${RMQ_PORTS[2]}") to $(rmq_node "$first")"
+        for port in "${RMQ_PORTS[@]:1}"; do
+            rmq_at "$port" rabbitmqctl -q stop_app >/dev/null
+            rmq_at "$port" rabbitmqctl -q join_cluster "$(rmq_node "$first")" >/dev/null
+            rmq_at "$port" rabbitmqctl -q start_app >/dev/null
+        done
+        # Users and permissions are cluster-wide: once, on the first node.
+        rmq_at "$first" rabbitmqctl -q add_user "$CHAT_AMQP_USER" "$CHAT_AMQP_PASSWORD" >/dev/null 2>&1 ||
+            rmq_at "$first" rabbitmqctl -q change_password "$CHAT_AMQP_USER" "$CHAT_AMQP_PASSWORD" >/dev/null
+        rmq_at "$first" rabbitmqctl -q set_user_tags "$CHAT_AMQP_USER" administrator >/dev/null
+        rmq_at "$first" rabbitmqctl -q set_permissions -p "$CHAT_AMQP_VHOST" "$CHAT_AMQP_USER" '.*' '.*' '.*' >/dev/null
+        touch "$RMQ_HOME/clustered"
+    fi
+    wait_for "[[ \$(rmq_running_nodes $first) == 3 ]]" 120 "rabbitmq cluster of 3" || die "rabbitmq cluster is not whole"
+    log "rabbitmq cluster: 3 nodes on ${RMQ_PORTS[*]}"
+}
+
+rmq_down() {
+    local port pid
+    for port in "${RMQ_PORTS[@]}"; do
+        pid_alive "$RMQ_HOME/$port/beam.pid" beam || continue
+        rmq_at "$port" rabbitmqctl -q stop >/dev/null 2>&1 || true
+        pid="$(read_pid "$RMQ_HOME/$port/beam.pid" beam)" && kill -TERM "$pid" 2>/dev/null || true
+    done
+}
+
+rmq_kill() {
+    local pid
+    pid="$(read_pid "$RMQ_HOME/$1/beam.pid" beam)" || die "no rabbitmq node running on $1"
+    kill -9 "$pid"
+    log "rabbitmq node $1: SIGKILLed (pid $pid)"
+}
+
+rmq_list() {
+    local list="" port
+    for port in "${RMQ_PORTS[@]}"; do list+="${list:+,}127.0.0.1:$port"; done
+    echo "$list"
+}
+
+# --- the service on the cluster: 2 API servers and 2 workers, in the background -----------------
+: "${CHAT_CLUSTER_API_PORTS:=8080 8081}"
+: "${CHAT_CLUSTER_METRICS_PORTS:=9464 9465}"
+SERVERS_DIR="$CLUSTER_DIR/servers"
+
+server_env() {
+    env "CHAT_REDIS_NODES=$(node_list)" CHAT_REDIS_WAIT_REPLICAS=1 \
+        "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum "$@"
+}
+
+start_server() { # NAME BINARY VAR=VALUE...
+    local name="$1" bin="$2"
+    shift 2
+    pid_alive "$SERVERS_DIR/$name.pid" "$(basename "$bin")" && return 0
+    server_env "$@" nohup "$bin" >>"$SERVERS_DIR/$name.log" 2>&1 </dev/null &
+    echo $! >"$SERVERS_DIR/$name.pid"
+}
+
+servers_up() {
+    local build="${1:?build dir}" port
+    mkdir -p "$SERVERS_DIR"
+    read -ra metrics <<<"$CHAT_CLUSTER_METRICS_PORTS"
+    for port in "${metrics[@]}"; do
+        start_server "worker-$port" "$build/chat_worker" "CHAT_WORKER_METRICS_PORT=$port"
+    done
+    for port in $CHAT_CLUSTER_API_PORTS; do
+        start_server "api-$port" "$build/chat_api_server" "CHAT_HTTP_PORT=$port"
+    done
+    for port in $CHAT_CLUSTER_API_PORTS; do
+        wait_for "curl -fsS http://127.0.0.1:$port/healthz" 60 "API server on $port" ||
+            die "the API server on $port did not answer; see $SERVERS_DIR/api-$port.log"
+    done
+    for port in "${metrics[@]}"; do
+        wait_for "curl -fsS http://127.0.0.1:$port/metrics" 60 "worker (metrics on $port)" ||
+            die "the worker with metrics on $port did not answer; see $SERVERS_DIR/worker-$port.log"
+    done
+    log "serving on the cluster: API on $CHAT_CLUSTER_API_PORTS, workers (metrics) on $CHAT_CLUSTER_METRICS_PORTS; logs in $SERVERS_DIR"
+}
+
+servers_down() {
+    local f pid
+    for f in "$SERVERS_DIR"/*.pid; do
+        [[ -e "$f" ]] || continue
+        pid="$(read_pid "$f" chat_)" && kill -TERM "$pid" 2>/dev/null || true
+        rm -f "$f"
+    done
+}
+
 case "${1:-}" in
-    up) up ;;
-    down) down ;;
-    wipe) down; rm -rf "$CLUSTER_DIR" ;;
+    up) redis_up; rmq_up ;;
+    redis-up) redis_up ;;
+    redis-down) redis_down ;;
+    rabbitmq-up) rmq_up ;;
+    rabbitmq-down) rmq_down ;;
+    rabbitmq-kill) rmq_kill "${2:?port}" ;;
+    rabbitmqctl) rmq_at "${2:?port}" rabbitmqctl "${@:3}" ;;
+    rabbitmq-start) rmq_node_start "${2:?port}"; wait_for "rmq_node_up $2" 120 "rabbitmq node $2" ;;
+    servers-up) servers_up "${2:-}" ;;
+    servers-down) servers_down ;;
+    down) servers_down; redis_down; rmq_down ;;
+    redis-wipe) redis_down; rm -rf "$CLUSTER_DIR"/redis-* "$CLUSTER_DIR/created" ;;
+    wipe) servers_down; redis_down; rmq_down; rm -rf "$CLUSTER_DIR" ;;
     status) status ;;
     env) env_lines ;;
     kill) kill_node "${2:?port}" ;;
     start) node_start "${2:?port}" ;;
     master-of) master_of "${2:?key}" ;;
-    *) echo "usage: $0 up|down|wipe|status|env|kill PORT|start PORT|master-of KEY" >&2; exit 2 ;;
+    *) echo "usage: $0 up|down|wipe|status|env|servers-up BUILD_DIR|servers-down" >&2
+       echo "       $0 redis-up|redis-down|redis-wipe|kill PORT|start PORT|master-of KEY" >&2
+       echo "       $0 rabbitmq-up|rabbitmq-down|rabbitmq-kill PORT|rabbitmq-start PORT|rabbitmqctl PORT ARGS" >&2; exit 2 ;;
 esac

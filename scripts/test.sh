@@ -7,7 +7,12 @@
 eval "$("$ROOT/scripts/test-env.sh" "${CHAT_TEST_STACK:-test}")"
 . "$ROOT/scripts/common.sh"  # re-derive settings for the test stack
 
-cleanup() { "$ROOT/scripts/stack.sh" down || true; }
+# test_redis_cluster starts a Redis Cluster beside the stack (scripts/cluster.sh) and stops it; this
+# stops it too when a run is interrupted.
+cleanup() {
+    "$ROOT/scripts/cluster.sh" down || true
+    "$ROOT/scripts/stack.sh" down || true
+}
 trap cleanup EXIT
 
 "$ROOT/scripts/stack.sh" up

@@ -42,8 +42,8 @@ struct reader {
 
 }  // namespace
 
-std::vector<redis_endpoint> parse_endpoints(const std::string& list, const std::string& what) {
-    std::vector<redis_endpoint> out;
+std::vector<endpoint> parse_endpoints(const std::string& list, const std::string& what) {
+    std::vector<endpoint> out;
     std::size_t start = 0;
     while (start <= list.size()) {
         auto end = std::min(list.find(',', start), list.size());
@@ -89,6 +89,9 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.str("CHAT_AMQP_QUEUE", c.amqp.queue);
     r.str("CHAT_AMQP_DEAD_LETTER_QUEUE", c.amqp.dead_letter_queue);
     r.str("CHAT_AMQP_QUEUE_TYPE", c.amqp.queue_type);
+    std::string brokers;
+    r.str("CHAT_AMQP_NODES", brokers, true);
+    c.amqp.nodes = parse_endpoints(brokers, "CHAT_AMQP_NODES");
     if (c.amqp.queue_type != "classic" && c.amqp.queue_type != "quorum")
         throw std::invalid_argument("CHAT_AMQP_QUEUE_TYPE must be classic or quorum, got '" +
                                     c.amqp.queue_type + "'");

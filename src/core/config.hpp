@@ -17,10 +17,11 @@ struct mysql_config {
     std::string database = "chat";
 };
 
-struct redis_endpoint {
+// host:port of one server of a cluster.
+struct endpoint {
     std::string host;
     int port = 0;
-    bool operator==(const redis_endpoint&) const = default;
+    bool operator==(const endpoint&) const = default;
 };
 
 struct redis_config {
@@ -29,7 +30,7 @@ struct redis_config {
     std::string password;
     // CHAT_REDIS_NODES: seeds of a Redis Cluster ("host:port,host:port"). Empty: the one Redis at
     // host:port, as before. Not empty: the clients read the slot map from a seed and follow it.
-    std::vector<redis_endpoint> cluster_nodes;
+    std::vector<endpoint> cluster_nodes;
     // CHAT_REDIS_WAIT_REPLICAS: a number allocation is acknowledged only once this many replicas hold
     // it (one WAIT per pipelined group), so a failover cannot hand the same number out twice. 0: off.
     int wait_replicas = 0;
@@ -38,7 +39,7 @@ struct redis_config {
 };
 
 // "host:port,host:port" -> endpoints; throws std::invalid_argument naming `what` on a bad entry.
-std::vector<redis_endpoint> parse_endpoints(const std::string& list, const std::string& what);
+std::vector<endpoint> parse_endpoints(const std::string& list, const std::string& what);
 
 struct amqp_config {
     std::string host = "127.0.0.1";
@@ -51,6 +52,9 @@ struct amqp_config {
     // "classic" or "quorum" (replicated on a RabbitMQ cluster). A queue's type is fixed when it is
     // first declared: changing it means draining and deleting the queue.
     std::string queue_type = "classic";
+    // CHAT_AMQP_NODES: the brokers of a RabbitMQ cluster ("host:port,host:port"); a connection tries
+    // them in turn from the last one that worked. Empty: host:port alone.
+    std::vector<endpoint> nodes;
 };
 
 // Half of std::thread::hardware_concurrency(), at least 1 (see config::http_threads).

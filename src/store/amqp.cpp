@@ -44,13 +44,29 @@ void amqp_session::close() {
 }
 
 core::result<void> amqp_session::open(bool confirm, int heartbeat_s) {
+    // A cluster's brokers in turn, from the last one that worked: any node serves any queue.
+    const std::vector<core::endpoint> single{{cfg_.host, cfg_.port}};
+    const auto& brokers = cfg_.nodes.empty() ? single : cfg_.nodes;
+    core::result<void> opened;
+    for (std::size_t i = 0; i < brokers.size(); ++i) {
+        auto at = (first_broker_ + i) % brokers.size();
+        opened = open_on(brokers[at], confirm, heartbeat_s);
+        if (opened) {
+            first_broker_ = at;
+            return opened;
+        }
+    }
+    return opened;
+}
+
+core::result<void> amqp_session::open_on(const core::endpoint& broker, bool confirm, int heartbeat_s) {
     close();
     conn_ = amqp_new_connection();
     amqp_socket_t* socket = amqp_tcp_socket_new(conn_);
     if (socket == nullptr) return fail("cannot create socket");
     timeval tv{5, 0};
-    if (amqp_socket_open_noblock(socket, cfg_.host.c_str(), cfg_.port, &tv) != AMQP_STATUS_OK)
-        return fail("cannot connect to " + cfg_.host + ":" + std::to_string(cfg_.port));
+    if (amqp_socket_open_noblock(socket, broker.host.c_str(), broker.port, &tv) != AMQP_STATUS_OK)
+        return fail("cannot connect to " + broker.host + ":" + std::to_string(broker.port));
     amqp_rpc_reply_t login = amqp_login(conn_, cfg_.vhost.c_str(), 0, 131072, heartbeat_s,
                                         AMQP_SASL_METHOD_PLAIN, cfg_.user.c_str(), cfg_.password.c_str());
     if (login.reply_type != AMQP_RESPONSE_NORMAL) return fail("login failed");

@@ -1,6 +1,7 @@
 #pragma once
 // One blocking rabbitmq-c connection with one channel, owned by one thread. Declares the queue
-// topology on connect (both binaries do, so either may start first).
+// topology on connect (both binaries do, so either may start first). With CHAT_AMQP_NODES, open()
+// tries the brokers of the list in turn, so a reconnect after a broker died lands on another one.
 #include <amqp.h>
 
 #include <chrono>
@@ -66,11 +67,13 @@ class amqp_session {
     const core::amqp_config& config() const { return cfg_; }
 
   private:
+    core::result<void> open_on(const core::endpoint& broker, bool confirm, int heartbeat_s);
     core::result<void> check_rpc(const char* what);
     core::error fail(const std::string& what);
     void settle(std::uint64_t tag, bool multiple);
 
     core::amqp_config cfg_;
+    std::size_t first_broker_ = 0;  // of cfg_.nodes: the one tried first by the next open()
     amqp_connection_state_t conn_ = nullptr;
     std::uint64_t next_seq_ = 1;
     std::uint64_t confirmed_up_to_ = 0;

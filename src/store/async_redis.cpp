@@ -335,12 +335,12 @@ client::~client() {
     nodes_.clear();   // while the rest of the client is still whole
 }
 
-client::node& client::node_at(const core::redis_endpoint& address) {
+client::node& client::node_at(const core::endpoint& address) {
     std::lock_guard lock(nodes_mu_);
     return node_at_locked(address);
 }
 
-client::node& client::node_at_locked(const core::redis_endpoint& address) {
+client::node& client::node_at_locked(const core::endpoint& address) {
     for (auto& n : nodes_)
         if (n->address == address) return *n;
     auto n = std::make_unique<node>();
@@ -404,7 +404,7 @@ void client::dispatch(node& n, std::vector<std::string> argv, bool durable, bool
 
 void client::refresh_slots() {
     if (!cfg_.clustered() || closing_ || refreshing_.exchange(true)) return;
-    auto candidates = std::make_shared<std::vector<core::redis_endpoint>>();
+    auto candidates = std::make_shared<std::vector<core::endpoint>>();
     {
         std::lock_guard lock(nodes_mu_);
         for (const auto& n : nodes_) candidates->push_back(n->address);
@@ -412,7 +412,7 @@ void client::refresh_slots() {
     try_refresh(std::move(candidates), 0);
 }
 
-void client::try_refresh(std::shared_ptr<std::vector<core::redis_endpoint>> candidates, std::size_t next) {
+void client::try_refresh(std::shared_ptr<std::vector<core::endpoint>> candidates, std::size_t next) {
     if (closing_ || next >= candidates->size()) {
         refreshing_ = false;
         return;

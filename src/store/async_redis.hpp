@@ -115,7 +115,7 @@ class client {
 
   private:
     struct node {
-        core::redis_endpoint address;
+        core::endpoint address;
         std::vector<std::unique_ptr<connection>> connections;
         std::atomic<std::size_t> next{0};
     };
@@ -136,14 +136,14 @@ class client {
     // The routing function: the node serving `slot` (the only one, or the slot map's master, or the
     // first seed while the map is unknown).
     node& route(std::uint16_t slot);
-    node& node_at(const core::redis_endpoint& address);
-    node& node_at_locked(const core::redis_endpoint& address);
+    node& node_at(const core::endpoint& address);
+    node& node_at_locked(const core::endpoint& address);
     void submit(const std::string& routing_key, std::vector<std::string> argv, bool durable, handler_type done);
     void dispatch(node& n, std::vector<std::string> argv, bool durable, bool asking, int hop, handler_type done);
     // Reads the slot map again from the masters known and the seeds, one at a time; at most one
     // refresh runs at once.
     void refresh_slots();
-    void try_refresh(std::shared_ptr<std::vector<core::redis_endpoint>> candidates, std::size_t next);
+    void try_refresh(std::shared_ptr<std::vector<core::endpoint>> candidates, std::size_t next);
 
     boost::asio::io_context& ioc_;
     core::redis_config cfg_;

@@ -68,7 +68,7 @@ using owned_reply = std::unique_ptr<redisReply, reply_free>;
 
 void live_subscriber::session() {
     timeval tv{2, 0};
-    core::redis_endpoint node{cfg_.host, cfg_.port};
+    core::endpoint node{cfg_.host, cfg_.port};
     if (cfg_.clustered()) node = cfg_.cluster_nodes[sessions_++ % cfg_.cluster_nodes.size()];
     std::unique_ptr<redisContext, void (*)(redisContext*)> ctx(
         redisConnectWithTimeout(node.host.c_str(), node.port, tv), redisFree);

@@ -30,7 +30,7 @@ redis_connection::redis_connection(core::redis_config cfg) : cfg_(std::move(cfg)
         node_at({cfg_.host, cfg_.port});
 }
 
-redis_connection::node& redis_connection::node_at(const core::redis_endpoint& address) {
+redis_connection::node& redis_connection::node_at(const core::endpoint& address) {
     for (auto& n : nodes_)
         if (n->address == address) return *n;
     nodes_.push_back(std::make_unique<node>());
@@ -123,7 +123,7 @@ redis_connection::node& redis_connection::route(std::optional<std::string_view> 
 void redis_connection::refresh_slots() {
     slots_stale_ = false;
     // The masters we know, then the seeds: whichever answers first with a map.
-    std::vector<core::redis_endpoint> candidates;
+    std::vector<core::endpoint> candidates;
     if (slots_) candidates = slots_->masters();
     for (const auto& seed : cfg_.cluster_nodes) candidates.push_back(seed);
     for (const auto& address : candidates) {

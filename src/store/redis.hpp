@@ -45,11 +45,11 @@ class redis_connection {
   private:
     using context_ptr = std::unique_ptr<redisContext, void (*)(redisContext*)>;
     struct node {
-        core::redis_endpoint address;
+        core::endpoint address;
         context_ptr ctx{nullptr, redisFree};
     };
 
-    node& node_at(const core::redis_endpoint& address);
+    node& node_at(const core::endpoint& address);
     // The node a command with this routing key runs on: the slot map's master, else the first seed.
     node& route(std::optional<std::string_view> key);
     core::result<redisContext*> ensure_connected(node& n);

@@ -28,7 +28,7 @@ std::optional<std::string_view> routing_key(const std::vector<std::string>& argv
     return std::string_view(argv[1]);
 }
 
-std::optional<slot_map> slot_map::parse(const reply& answer, const core::redis_endpoint& asked) {
+std::optional<slot_map> slot_map::parse(const reply& answer, const core::endpoint& asked) {
     if (answer.type() != reply::kind::array) return std::nullopt;
     slot_map map;
     map.owner_.assign(slot_count, no_node);
@@ -44,7 +44,7 @@ std::optional<slot_map> slot_map::parse(const reply& answer, const core::redis_e
         if (!first || !last || !host || !port || *first < 0 || *last < *first ||
             *last >= static_cast<long long>(slot_count) || *port < 1 || *port > 65535)
             return std::nullopt;
-        core::redis_endpoint ep{host->empty() ? asked.host : std::string(*host), static_cast<int>(*port)};
+        core::endpoint ep{host->empty() ? asked.host : std::string(*host), static_cast<int>(*port)};
         auto it = std::find(map.masters_.begin(), map.masters_.end(), ep);
         auto index = static_cast<std::uint16_t>(it - map.masters_.begin());
         if (it == map.masters_.end()) map.masters_.push_back(std::move(ep));
@@ -54,7 +54,7 @@ std::optional<slot_map> slot_map::parse(const reply& answer, const core::redis_e
     return map;
 }
 
-const core::redis_endpoint* slot_map::master_of(std::uint16_t slot) const {
+const core::endpoint* slot_map::master_of(std::uint16_t slot) const {
     if (slot >= slot_count || owner_[slot] == no_node) return nullptr;
     return &masters_[owner_[slot]];
 }

@@ -27,15 +27,15 @@ class slot_map {
 
     // nullopt when the answer is not a CLUSTER SLOTS reply (an error, junk, a slot out of range) or
     // covers no slot. `asked` fills an empty host (Redis 7 answers "" for "the address you used").
-    static std::optional<slot_map> parse(const reply& answer, const core::redis_endpoint& asked);
+    static std::optional<slot_map> parse(const reply& answer, const core::endpoint& asked);
 
     // The master of `slot`; nullptr when no master serves it (a cluster that lost a shard).
-    const core::redis_endpoint* master_of(std::uint16_t slot) const;
-    const std::vector<core::redis_endpoint>& masters() const { return masters_; }
+    const core::endpoint* master_of(std::uint16_t slot) const;
+    const std::vector<core::endpoint>& masters() const { return masters_; }
     std::size_t covered_slots() const;
 
   private:
-    std::vector<core::redis_endpoint> masters_;
+    std::vector<core::endpoint> masters_;
     std::vector<std::uint16_t> owner_;  // per slot (on the heap: threads with small stacks hold maps)
 };
 

@@ -221,3 +221,29 @@ class Cluster(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BrokerList(unittest.TestCase):
+    def test_a_dead_broker_first_in_the_list_is_passed_over(self):
+        # CHAT_AMQP_NODES with a port nobody listens on first: the API's publisher and the worker's
+        # consumer both go on to the live broker, and a creation is acknowledged and stored.
+        from harness import next_free_port
+        live = f"127.0.0.1:{os.environ.get('CHAT_AMQP_PORT', '15673')}"
+        brokers = f"127.0.0.1:{next_free_port()},{live}"
+        api = start_api(CHAT_AMQP_NODES=brokers)
+        worker = start_worker(CHAT_AMQP_NODES=brokers)
+        try:
+            c = Client(api.port)
+            s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+            self.assertEqual(s, 201, app)
+            token = app["token"]
+            s, _, _ = c.request("POST", f"/api/v1/apps/{token}/chats")
+            self.assertEqual(s, 201)
+            s, m, _ = c.request("POST", f"/api/v1/apps/{token}/chats/1/messages", {"body": "through the list"})
+            self.assertEqual(s, 201, m)
+            wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages m JOIN applications a ON a.id = m.application_id "
+                                   f"WHERE a.token = '{token}'") == [["1"]],
+                       what="the message stored through the broker list")
+        finally:
+            api.stop()
+            worker.stop()

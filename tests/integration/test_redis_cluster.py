@@ -32,9 +32,9 @@ def cluster(*args):
 def setUpModule():
     if not os.path.exists(LOAD_BIN):
         raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
-    cluster("wipe")
-    cluster("up")
-    nodes = cluster("env").split("=", 1)[1].strip("'")
+    cluster("redis-wipe")
+    cluster("redis-up")
+    nodes = cluster("env").splitlines()[0].split("=", 1)[1].strip("'")
     # For this module only: every process it starts (and harness.redis_cli) uses the cluster.
     for k, v in {"CHAT_REDIS_NODES": nodes, "CHAT_REDIS_WAIT_REPLICAS": "1"}.items():
         saved_env[k] = os.environ.get(k)
@@ -53,7 +53,7 @@ def tearDownModule():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        cluster("down")
+        cluster("redis-down")
 
 
 def create(client, path, body=None):
@@ -125,7 +125,7 @@ class RedisCluster(unittest.TestCase):
         self.assertEqual(internal, [], f"the failover surfaced as 500, see the API logs in {LOG_DIR}")
         print(f"\nredis cluster drill: master {victim} killed, replica took over in {took['failover_s']:.1f} s; "
               f"{acknowledged} creations acknowledged; errors: {r['errors']}", flush=True)
-        cluster("up")  # every node back and in sync before the next test
+        cluster("redis-up")  # every node back and in sync before the next test
 
 
 if __name__ == "__main__":

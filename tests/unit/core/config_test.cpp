@@ -69,9 +69,16 @@ TEST(config, redis_cluster_seeds_are_a_list_of_host_ports) {
     auto c = load({{"CHAT_REDIS_NODES", "127.0.0.1:7101, ,::1:7102,"}, {"CHAT_REDIS_WAIT_REPLICAS", "1"}});
     ASSERT_TRUE(c.redis.clustered());
     EXPECT_EQ(c.redis.cluster_nodes,
-              (std::vector<chat::core::redis_endpoint>{{"127.0.0.1", 7101}, {"::1", 7102}}));
+              (std::vector<chat::core::endpoint>{{"127.0.0.1", 7101}, {"::1", 7102}}));
     EXPECT_EQ(c.redis.wait_replicas, 1);
     EXPECT_FALSE(load({{"CHAT_REDIS_NODES", ""}}).redis.clustered());
     for (const char* bad : {"host", "host:", ":7101", "host:0", "host:70000", "host:71x"})
         EXPECT_THROW(load({{"CHAT_REDIS_NODES", bad}}), std::invalid_argument) << bad;
+}
+
+TEST(config, rabbitmq_brokers_are_a_list_of_host_ports) {
+    EXPECT_TRUE(load({}).amqp.nodes.empty());
+    auto c = load({{"CHAT_AMQP_NODES", "127.0.0.1:5673,127.0.0.1:5674"}});
+    EXPECT_EQ(c.amqp.nodes, (std::vector<chat::core::endpoint>{{"127.0.0.1", 5673}, {"127.0.0.1", 5674}}));
+    EXPECT_THROW(load({{"CHAT_AMQP_NODES", "127.0.0.1"}}), std::invalid_argument);
 }

@@ -19,7 +19,7 @@ std::string range(int first, int last, std::string_view host, int port) {
            "\r\n" + bulk("rid");
 }
 
-const core::redis_endpoint asked{"10.0.0.9", 7000};
+const core::endpoint asked{"10.0.0.9", 7000};
 
 }  // namespace
 
@@ -45,10 +45,10 @@ TEST(redis_cluster, slot_map_names_the_master_of_every_slot) {
     ASSERT_TRUE(map);
     EXPECT_EQ(map->covered_slots(), slot_count);
     ASSERT_EQ(map->masters().size(), 3u);
-    EXPECT_EQ(*map->master_of(0), (core::redis_endpoint{"127.0.0.1", 7101}));
-    EXPECT_EQ(*map->master_of(5461), (core::redis_endpoint{"127.0.0.1", 7102}));
+    EXPECT_EQ(*map->master_of(0), (core::endpoint{"127.0.0.1", 7101}));
+    EXPECT_EQ(*map->master_of(5461), (core::endpoint{"127.0.0.1", 7102}));
     // An empty host means "the address you asked".
-    EXPECT_EQ(*map->master_of(16383), (core::redis_endpoint{"10.0.0.9", 7103}));
+    EXPECT_EQ(*map->master_of(16383), (core::endpoint{"10.0.0.9", 7103}));
     EXPECT_EQ(map->master_of(hash_slot("{app}:1"))->port, map->master_of(hash_slot("x{app}y"))->port);
 }
 
