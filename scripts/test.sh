@@ -46,7 +46,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 (cd "$ROOT/tests/integration" &&
     CHAT_API_BIN="$ROOT/build/tsan/chat_api_server" CHAT_WORKER_BIN="$ROOT/build/tsan/chat_worker" \
     CHAT_CTL_BIN="$ROOT/build/tsan/chat_ctl" \
-    python3 -W ignore::ResourceWarning -m unittest -v test_cluster test_ops test_live)
+    python3 -W ignore::ResourceWarning -m unittest -v test_cluster test_ops test_live test_redis_cluster)
 # libFuzzer targets (clang, ASan+UBSan) over their seed corpora, briefly: `make fuzz` runs them long.
 "$ROOT/scripts/fuzz.sh" "${CHAT_TEST_FUZZ_SECONDS:-20}"
 log "all suites passed"

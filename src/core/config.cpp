@@ -96,9 +96,16 @@ config load_config(const std::function<std::optional<std::string>(const std::str
         throw std::invalid_argument("CHAT_AMQP_QUEUE_TYPE must be classic or quorum, got '" +
                                     c.amqp.queue_type + "'");
     r.str("CHAT_ES_URL", c.es_url);
-    if (c.es_url.rfind("http://", 0) != 0 && c.es_url.rfind("https://", 0) != 0)
-        throw std::invalid_argument("CHAT_ES_URL must start with http:// or https://, got '" + c.es_url +
-                                    "'");
+    // One URL, or the nodes of a cluster separated by commas (store::elastic_client fails over).
+    for (std::size_t start = 0; start <= c.es_url.size();) {
+        auto end = std::min(c.es_url.find(',', start), c.es_url.size());
+        auto url = c.es_url.substr(start, end - start);
+        start = end + 1;
+        url.erase(0, url.find_first_not_of(' '));
+        if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+            throw std::invalid_argument("CHAT_ES_URL must be URLs starting with http:// or https://, got '" +
+                                        c.es_url + "'");
+    }
     while (!c.es_url.empty() && c.es_url.back() == '/') c.es_url.pop_back();
     r.str("CHAT_ES_INDEX", c.es_index);
     r.integer("CHAT_ES_SHARDS", c.es_shards, 1, 64);

@@ -217,8 +217,24 @@ core::result<std::vector<index_version>> parse_mapping_versions(std::string_view
     return out;
 }
 
+std::vector<std::string> split_node_urls(std::string_view urls) {
+    std::vector<std::string> out;
+    while (!urls.empty()) {
+        auto comma = urls.find(',');
+        auto url = urls.substr(0, comma);
+        while (!url.empty() && url.front() == ' ') url.remove_prefix(1);
+        while (!url.empty() && (url.back() == ' ' || url.back() == '/')) url.remove_suffix(1);
+        if (!url.empty()) out.emplace_back(url);
+        if (comma == std::string_view::npos) break;
+        urls.remove_prefix(comma + 1);
+    }
+    return out;
+}
+
 elastic_client::elastic_client(std::string base_url, std::string alias, int shards)
-    : base_url_(std::move(base_url)), alias_(std::move(alias)), shards_(std::max(shards, 1)) {}
+    : nodes_(split_node_urls(base_url)), alias_(std::move(alias)), shards_(std::max(shards, 1)) {
+    if (nodes_.empty()) nodes_.push_back(base_url);
+}
 
 std::string elastic_client::doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number) {
     return fmt::format("{}:{}:{}", app_id, chat_number, number);
@@ -395,11 +411,27 @@ std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t
 core::result<http_response> elastic_client::request(const std::string& method, const std::string& path,
                                                     const std::string& body,
                                                     const std::string& content_type) {
+    core::result<http_response> answer;
+    for (std::size_t tried = 0; tried < nodes_.size(); ++tried) {
+        auto at = (current_node_ + tried) % nodes_.size();
+        bool not_connected = false;
+        answer = request_on(nodes_[at], method, path, body, content_type, not_connected);
+        if (!not_connected) {
+            current_node_ = at;
+            break;
+        }
+    }
+    return answer;
+}
+
+core::result<http_response> elastic_client::request_on(const std::string& base_url, const std::string& method,
+                                                       const std::string& path, const std::string& body,
+                                                       const std::string& content_type, bool& not_connected) {
     if (!curl_) curl_.reset(curl_easy_init());
     CURL* c = curl_.get();
     if (c == nullptr) return unavailable(es, search_unavailable, "curl init failed");
     curl_easy_reset(c);
-    std::string url = base_url_ + path;
+    std::string url = base_url + path;
     http_response resp;
     curl_easy_setopt(c, CURLOPT_URL, url.c_str());
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -418,6 +450,7 @@ core::result<http_response> elastic_client::request(const std::string& method, c
     if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(headers);
+    not_connected = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST;
     if (rc != CURLE_OK)
         return unavailable(es, search_unavailable,
                            fmt::format("{} {}: {}", method, path, curl_easy_strerror(rc)));

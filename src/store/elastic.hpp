@@ -105,8 +105,14 @@ std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t
                         const std::vector<std::string>& fragments, std::size_t from, std::size_t size,
                         const search_options& options);
 
+// The nodes of CHAT_ES_URL: "http://a:9200,http://b:9200" -> each URL without its trailing '/'.
+std::vector<std::string> split_node_urls(std::string_view urls);
+
 class elastic_client {
   public:
+    // `base_url`: one node's URL, or a cluster's nodes separated by commas. A request goes to the
+    // node that answered last; a node that refuses the connection is passed over for the next one
+    // (nothing was sent to it, so even a non-idempotent request may go on).
     // `shards`: primary shards of the indices this client creates.
     elastic_client(std::string base_url, std::string alias, int shards = 1);
     elastic_client(const elastic_client&) = delete;
@@ -143,7 +149,12 @@ class elastic_client {
     std::string write_alias() const { return alias_ + "_write"; }
 
   private:
-    std::string base_url_;
+    core::result<http_response> request_on(const std::string& base_url, const std::string& method,
+                                           const std::string& path, const std::string& body,
+                                           const std::string& content_type, bool& not_connected);
+
+    std::vector<std::string> nodes_;
+    std::size_t current_node_ = 0;
     std::string alias_;
     int shards_ = 1;
     // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).

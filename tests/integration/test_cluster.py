@@ -223,15 +223,19 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class BrokerList(unittest.TestCase):
-    def test_a_dead_broker_first_in_the_list_is_passed_over(self):
-        # CHAT_AMQP_NODES with a port nobody listens on first: the API's publisher and the worker's
-        # consumer both go on to the live broker, and a creation is acknowledged and stored.
+class NodeLists(unittest.TestCase):
+    def test_a_dead_node_first_in_the_broker_and_search_lists_is_passed_over(self):
+        # CHAT_AMQP_NODES and CHAT_ES_URL with a port nobody listens on first: the API's publisher
+        # and the worker's consumer go on to the live broker, the worker's indexing and the API's
+        # search to the live Elasticsearch node; a creation is acknowledged, stored and found.
         from harness import next_free_port
         live = f"127.0.0.1:{os.environ.get('CHAT_AMQP_PORT', '15673')}"
-        brokers = f"127.0.0.1:{next_free_port()},{live}"
-        api = start_api(CHAT_AMQP_NODES=brokers)
-        worker = start_worker(CHAT_AMQP_NODES=brokers)
+        dead = next_free_port()
+        # CHAT_AMQP_PORT names the dead port too: a process that ignored the list would fail.
+        lists = {"CHAT_AMQP_NODES": f"127.0.0.1:{dead},{live}", "CHAT_AMQP_PORT": dead,
+                 "CHAT_ES_URL": f"http://127.0.0.1:{next_free_port()}," + os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")}
+        api = start_api(**lists)
+        worker = start_worker(**lists)
         try:
             c = Client(api.port)
             s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
@@ -244,6 +248,11 @@ class BrokerList(unittest.TestCase):
             wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages m JOIN applications a ON a.id = m.application_id "
                                    f"WHERE a.token = '{token}'") == [["1"]],
                        what="the message stored through the broker list")
+
+            def found():
+                s, page, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1/messages/search?q=through")
+                return s == 200 and len(page["hits"]) == 1
+            wait_until(found, what="the message found through the search node list")
         finally:
             api.stop()
             worker.stop()

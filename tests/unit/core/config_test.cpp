@@ -82,3 +82,8 @@ TEST(config, rabbitmq_brokers_are_a_list_of_host_ports) {
     EXPECT_EQ(c.amqp.nodes, (std::vector<chat::core::endpoint>{{"127.0.0.1", 5673}, {"127.0.0.1", 5674}}));
     EXPECT_THROW(load({{"CHAT_AMQP_NODES", "127.0.0.1"}}), std::invalid_argument);
 }
+
+TEST(config, elasticsearch_takes_a_list_of_node_urls) {
+    EXPECT_EQ(load({{"CHAT_ES_URL", "http://a:9200,http://b:9200/"}}).es_url, "http://a:9200,http://b:9200");
+    EXPECT_THROW(load({{"CHAT_ES_URL", "http://a:9200,b:9200"}}), std::invalid_argument);
+}

@@ -446,3 +446,11 @@ TEST(elastic_parse, index_definition_takes_the_shard_count) {
     EXPECT_EQ(def.at("settings").at("number_of_shards").to_number<int>(), 4);
     EXPECT_TRUE(def.at("mappings").at("_routing").at("required").as_bool());
 }
+
+TEST(elastic_nodes, a_url_list_is_split_into_nodes) {
+    using chat::store::split_node_urls;
+    EXPECT_EQ(split_node_urls("http://a:9200/"), (std::vector<std::string>{"http://a:9200"}));
+    EXPECT_EQ(split_node_urls("http://a:9200, http://b:9201/,,"),
+              (std::vector<std::string>{"http://a:9200", "http://b:9201"}));
+    EXPECT_TRUE(split_node_urls("").empty());
+}
