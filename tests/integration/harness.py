@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
@@ -377,3 +378,52 @@ def wait_until(predicate, timeout=60, interval=0.2, what="condition"):
 
 def unique(prefix="app"):
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", "")
+
+
+def require_load_bin():
+    if not os.path.exists(LOAD_BIN):
+        raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
+
+
+def drill(test, name, apis, fault, seconds, chats=5, retries=6):
+    """A fault drill: chat_load --verify drives `apis` for `seconds` while `fault` runs from a third of
+    the way in; then the run must have passed its verification (0 lost, 0 duplicated, numbers 1..N,
+    searchable, counted), acknowledged something, and met the fault with 503s, never a 500.
+    Returns the load's JSON report (its errors are what clients saw)."""
+    os.makedirs(LOG_DIR, exist_ok=True)
+    report = os.path.join(LOG_DIR, f"drill-{name}.json")
+    log = open(os.path.join(LOG_DIR, f"drill-{name}.log"), "wb")
+    targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
+    load = subprocess.Popen(
+        [LOAD_BIN, "--targets", targets, "--connections", "16", "--duration", f"{seconds}s",
+         "--apps", "3", "--chats", str(chats), "--retries", str(retries), "--timeout", "15s", "--verify",
+         "--drain-timeout", "180s", "--json", report, "--quiet"],
+        env=env(), stdout=log, stderr=subprocess.STDOUT)
+    time.sleep(seconds / 3)
+    errors = []
+
+    def run_fault():
+        try:
+            fault()
+        except Exception as e:  # reported after the load, with the verification
+            errors.append(e)
+    t = threading.Thread(target=run_fault)
+    t.start()
+    rc = load.wait(timeout=seconds + 600)
+    t.join()
+    log.close()
+    if errors:
+        raise errors[0]
+    with open(report) as f:
+        r = json.load(f)
+    test.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
+    acknowledged = sum(op["ok"] for op_name, op in r["operations"].items() if op_name.startswith("create_"))
+    test.assertGreater(acknowledged, 0, "the drill acknowledged nothing")
+    # A fault of a dependency is an outage (503, retryable), not a bug (500).
+    internal = [e for e in r["errors"] if e["kind"].startswith("500")]
+    test.assertEqual(internal, [], f"a dependency fault surfaced as 500, see the API logs in {LOG_DIR}")
+    r["acknowledged_creations"] = acknowledged
+    return r

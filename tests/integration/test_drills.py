@@ -6,17 +6,14 @@ numbers have no holes from acknowledged writes, and that every failure during th
 `make test` runs short drills (CHAT_DRILL_SECONDS, default 9 s of load, Elasticsearch down 5 s);
 `make drill` runs long ones (60 s, Elasticsearch down 30 s).
 """
-import json
 import os
 import signal
 import subprocess
-import threading
 import time
 import unittest
 
-from harness import LOG_DIR, env, stack, start_api, start_worker
+from harness import drill, env, require_load_bin, stack, start_api, start_worker
 
-LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", "")
 SECONDS = float(os.environ.get("CHAT_DRILL_SECONDS", "9"))
 ES_DOWN = float(os.environ.get("CHAT_DRILL_ES_DOWN_S", "5"))
 
@@ -24,8 +21,7 @@ apis, workers = [], []
 
 
 def setUpModule():
-    if not os.path.exists(LOAD_BIN):
-        raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
+    require_load_bin()
     apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
     workers.extend([start_worker(), start_worker()])
 
@@ -37,40 +33,7 @@ def tearDownModule():
 
 class Drills(unittest.TestCase):
     def drill(self, name, fault):
-        """Runs the load for SECONDS with `fault` started a third of the way in; returns the report."""
-        os.makedirs(LOG_DIR, exist_ok=True)
-        report = os.path.join(LOG_DIR, f"drill-{name}.json")
-        log = open(os.path.join(LOG_DIR, f"drill-{name}.log"), "wb")
-        targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
-        load = subprocess.Popen(
-            [LOAD_BIN, "--targets", targets, "--connections", "16", "--duration", f"{SECONDS}s",
-             "--apps", "3", "--chats", "5", "--retries", "6", "--timeout", "15s", "--verify",
-             "--drain-timeout", "180s", "--json", report, "--quiet"],
-            env=env(), stdout=log, stderr=subprocess.STDOUT)
-        time.sleep(SECONDS / 3)
-        errors = []
-
-        def run_fault():
-            try:
-                fault()
-            except Exception as e:  # reported after the load, with the verification
-                errors.append(e)
-        t = threading.Thread(target=run_fault)
-        t.start()
-        rc = load.wait(timeout=SECONDS + 600)
-        t.join()
-        log.close()
-        if errors:
-            raise errors[0]
-        with open(report) as f:
-            r = json.load(f)
-        self.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
-        acknowledged = sum(op["ok"] for name_, op in r["operations"].items() if name_.startswith("create_"))
-        self.assertGreater(acknowledged, 0, "the drill acknowledged nothing")
-        # A fault of a dependency is an outage (503, retryable), not a bug (500).
-        internal = [e for e in r["errors"] if e["kind"].startswith("500")]
-        self.assertEqual(internal, [], f"a dependency fault surfaced as 500, see the API logs in {LOG_DIR}")
-        return r
+        return drill(self, name, apis, fault, SECONDS)
 
     def test_sigkill_a_worker(self):
         def fault():

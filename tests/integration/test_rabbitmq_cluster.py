@@ -8,13 +8,11 @@ it again, and has chat_load --verify check that nothing acknowledged was lost or
 import json
 import os
 import subprocess
-import threading
 import time
 import unittest
 
-from harness import LOG_DIR, ROOT, env, start_api, start_worker
+from harness import ROOT, drill, require_load_bin, start_api, start_worker
 
-LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", "")
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 
@@ -37,8 +35,7 @@ def rabbitmqctl_json(port, *args):
 
 
 def setUpModule():
-    if not os.path.exists(LOAD_BIN):
-        raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
+    require_load_bin()
     cluster("rabbitmq-up")
     for k, v in {"CHAT_AMQP_NODES": brokers(), "CHAT_AMQP_QUEUE_TYPE": "quorum"}.items():
         saved_env[k] = os.environ.get(k)
@@ -76,41 +73,14 @@ class RabbitmqCluster(unittest.TestCase):
         ports = [b.rsplit(":", 1)[1] for b in brokers().split(",")]
         leader = queue(ports[0], "chat.events")["leader"]  # chatcPORT@localhost
         victim = leader.split("@")[0].removeprefix("chatc")
-        os.makedirs(LOG_DIR, exist_ok=True)
-        report = os.path.join(LOG_DIR, "drill-rabbitmq-cluster-leader.json")
-        log = open(os.path.join(LOG_DIR, "drill-rabbitmq-cluster-leader.log"), "wb")
-        targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
-        load = subprocess.Popen(
-            [LOAD_BIN, "--targets", targets, "--connections", "16", "--duration", f"{SECONDS}s",
-             "--apps", "3", "--chats", "5", "--retries", "8", "--timeout", "15s", "--verify",
-             "--drain-timeout", "180s", "--json", report, "--quiet"],
-            env=env(), stdout=log, stderr=subprocess.STDOUT)
-        time.sleep(SECONDS / 3)
-        errors = []
 
         def fault():
-            try:
-                cluster("rabbitmq-kill", victim)
-                time.sleep(3)
-                cluster("rabbitmq-start", victim)
-            except Exception as e:  # reported after the load, with the verification
-                errors.append(e)
-        t = threading.Thread(target=fault)
-        t.start()
-        rc = load.wait(timeout=SECONDS + 600)
-        t.join()
-        log.close()
-        if errors:
-            raise errors[0]
-        with open(report) as f:
-            r = json.load(f)
-        self.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
-        acknowledged = sum(op["ok"] for name, op in r["operations"].items() if name.startswith("create_"))
-        self.assertGreater(acknowledged, 0)
-        internal = [e for e in r["errors"] if e["kind"].startswith("500")]
-        self.assertEqual(internal, [], f"the broker's death surfaced as 500, see the API logs in {LOG_DIR}")
-        print(f"\nrabbitmq cluster drill: leader {leader} killed and restarted; {acknowledged} creations "
-              f"acknowledged; errors: {r['errors']}", flush=True)
+            cluster("rabbitmq-kill", victim)
+            time.sleep(3)
+            cluster("rabbitmq-start", victim)
+        r = drill(self, "rabbitmq-cluster-leader", apis, fault, SECONDS, retries=8)
+        print(f"\nrabbitmq cluster drill: leader {leader} killed and restarted; {r['acknowledged_creations']} "
+              f"creations acknowledged; errors: {r['errors']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,13 @@ killed node again (it rejoins as a replica) and has chat_load --verify check tha
 was lost or duplicated and that every number was handed out once: the promise WAIT keeps across the
 failover.
 """
-import json
 import os
 import subprocess
-import threading
 import time
 import unittest
 
-from harness import LOG_DIR, ROOT, Client, env, redis_cli, start_api, start_worker, unique, wait_until
+from harness import ROOT, Client, drill, redis_cli, require_load_bin, start_api, start_worker, unique, wait_until
 
-LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", "")
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 
@@ -30,8 +27,7 @@ def cluster(*args):
 
 
 def setUpModule():
-    if not os.path.exists(LOAD_BIN):
-        raise RuntimeError(f"CHAT_LOAD_BIN must name the chat_load binary, got {LOAD_BIN!r}")
+    require_load_bin()
     cluster("redis-wipe")
     cluster("redis-up")
     nodes = cluster("env").splitlines()[0].split("=", 1)[1].strip("'")
@@ -86,45 +82,19 @@ class RedisCluster(unittest.TestCase):
                        what=f"chat {n}'s pending entries cleared")
 
     def test_sigkill_a_master_under_load_loses_and_repeats_nothing(self):
-        os.makedirs(LOG_DIR, exist_ok=True)
-        report = os.path.join(LOG_DIR, "drill-redis-cluster-master.json")
-        log = open(os.path.join(LOG_DIR, "drill-redis-cluster-master.log"), "wb")
-        targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
-        load = subprocess.Popen(
-            [LOAD_BIN, "--targets", targets, "--connections", "16", "--duration", f"{SECONDS}s",
-             "--apps", "3", "--chats", "9", "--retries", "8", "--timeout", "15s", "--verify",
-             "--drain-timeout", "180s", "--json", report, "--quiet"],
-            env=env(), stdout=log, stderr=subprocess.STDOUT)
-        time.sleep(SECONDS / 3)
         victim = cluster("master-of", "{slot-zero}")  # whichever master serves that slot now
-        errors, took = [], {}
+        took = {}
 
         def fault():
-            try:
-                started = time.time()
-                cluster("kill", victim)
-                wait_until(lambda: cluster("master-of", "{slot-zero}") not in ("", victim), timeout=60,
-                           what="a replica taking over")
-                took["failover_s"] = time.time() - started
-                cluster("start", victim)  # it comes back as a replica of the new master
-            except Exception as e:  # reported after the load, with the verification
-                errors.append(e)
-        t = threading.Thread(target=fault)
-        t.start()
-        rc = load.wait(timeout=SECONDS + 600)
-        t.join()
-        log.close()
-        if errors:
-            raise errors[0]
-        with open(report) as f:
-            r = json.load(f)
-        self.assertEqual(rc, 0, f"chat_load failed, see {log.name} and {report}")
-        acknowledged = sum(op["ok"] for name, op in r["operations"].items() if name.startswith("create_"))
-        self.assertGreater(acknowledged, 0)
-        internal = [e for e in r["errors"] if e["kind"].startswith("500")]
-        self.assertEqual(internal, [], f"the failover surfaced as 500, see the API logs in {LOG_DIR}")
+            started = time.time()
+            cluster("kill", victim)
+            wait_until(lambda: cluster("master-of", "{slot-zero}") not in ("", victim), timeout=60,
+                       what="a replica taking over")
+            took["failover_s"] = time.time() - started
+            cluster("start", victim)  # it comes back as a replica of the new master
+        r = drill(self, "redis-cluster-master", apis, fault, SECONDS, chats=9, retries=8)
         print(f"\nredis cluster drill: master {victim} killed, replica took over in {took['failover_s']:.1f} s; "
-              f"{acknowledged} creations acknowledged; errors: {r['errors']}", flush=True)
+              f"{r['acknowledged_creations']} creations acknowledged; errors: {r['errors']}", flush=True)
         cluster("redis-up")  # every node back and in sync before the next test
 
 
