@@ -242,16 +242,19 @@ rmq_list() {
 : "${CHAT_CLUSTER_METRICS_PORTS:=9464 9465}"
 SERVERS_DIR="$CLUSTER_DIR/servers"
 
+# What the servers are given on top of the stack's settings: the clusters' addresses.
 server_env() {
-    env "CHAT_REDIS_NODES=$(node_list)" CHAT_REDIS_WAIT_REPLICAS=1 \
-        "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum "$@"
+    SERVER_ENV=("CHAT_REDIS_NODES=$(node_list)" CHAT_REDIS_WAIT_REPLICAS=1
+        "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum)
 }
 
 start_server() { # NAME BINARY VAR=VALUE...
     local name="$1" bin="$2"
     shift 2
     pid_alive "$SERVERS_DIR/$name.pid" "$(basename "$bin")" && return 0
-    server_env "$@" nohup "$bin" >>"$SERVERS_DIR/$name.log" 2>&1 </dev/null &
+    server_env
+    # exec: the pid is the server's own, so servers-down finds it by its name.
+    (exec env "${SERVER_ENV[@]}" "$@" nohup "$bin" >>"$SERVERS_DIR/$name.log" 2>&1 </dev/null) &
     echo $! >"$SERVERS_DIR/$name.pid"
 }
 
@@ -277,12 +280,16 @@ servers_up() {
 }
 
 servers_down() {
-    local f pid
+    local f pid pids=()
     for f in "$SERVERS_DIR"/*.pid; do
         [[ -e "$f" ]] || continue
-        pid="$(read_pid "$f" chat_)" && kill -TERM "$pid" 2>/dev/null || true
+        if pid="$(read_pid "$f" chat_)"; then
+            kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+        fi
         rm -f "$f"
     done
+    # They finish what they hold (CHAT_SHUTDOWN_TIMEOUT_S) while Redis and RabbitMQ still run.
+    for pid in "${pids[@]}"; do wait_for "! kill -0 $pid" 60 "server $pid to stop" || kill -9 "$pid" 2>/dev/null || true; done
 }
 
 case "${1:-}" in
