@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 RELEASE_DIR := build/release
 
-.PHONY: help deps build up down status migrate run test drill fuzz unit bench format clean cluster-up cluster-down cluster-status
+.PHONY: help deps build up down status migrate run test drill fuzz unit bench format clean cluster-up cluster-down cluster-status cluster-drill
 
 help:
 	@echo "make run     install what is missing, start the stack, build, serve the API on :8080 (Ctrl-C stops all)"
@@ -12,7 +12,8 @@ help:
 	@echo "make up      start MariaDB, Redis, RabbitMQ, Elasticsearch in the background (and migrate)"
 	@echo "make down    stop them"
 	@echo "make cluster-up    the stack on a Redis Cluster (3 masters + 3 replicas), 2 API servers (:8080, :8081), 2 workers"
-	@echo "make cluster-down  stop those servers and the Redis Cluster (data kept under var/cluster)"
+	@echo "make cluster-down  stop those servers and the clusters (data kept under var/cluster)"
+	@echo "make cluster-drill long cluster drills: SIGKILL a Redis master, the RabbitMQ queue leader, under load"
 	@echo "make drill   long fault drills under load, verified by chat_load (make test runs short ones)"
 	@echo "make fuzz    the libFuzzer targets, FUZZ_SECONDS each (default 600; make test runs them briefly)"
 	@echo "make bench   benchmarks; writes docs/benchmarks.md"
@@ -43,6 +44,9 @@ cluster-down:
 
 cluster-status:
 	scripts/cluster.sh status
+
+cluster-drill: deps
+	scripts/drill.sh cluster
 
 migrate:
 	scripts/migrate.sh

@@ -125,16 +125,17 @@ master_of() {
 }
 
 # --- RabbitMQ: 3 nodes in one cluster; our queues become quorum queues (replicated on all 3) -----
-# AMQP on the stack's port + 1 .. + 3. Erlang distribution on the AMQP port + 40000 + 1, 5, 9 with
-# each node's CLI on the 3 ports above its own: 12 ports a stack, clear of the next stack's (20 away)
-# and of stack.sh's single node (AMQP port + 20000 and up).
+# AMQP on the stack's port + 1 .. + 3. Erlang distribution on the AMQP port + 9000 + 1, 5, 9 with
+# each node's CLI on the 3 ports above its own: 12 ports a stack, clear of the next stack's (20 away),
+# of stack.sh's single node (AMQP port + 20000 and up) and, for the stacks of test-env.sh, below
+# Linux's ephemeral ports (32768 and up), which outgoing connections take at random.
 RMQ_BIN=/usr/lib/rabbitmq/bin
 RMQ_HOME="$CLUSTER_DIR/rabbitmq"  # one HOME, so one Erlang cookie for the three nodes
 RMQ_PORTS=()
 for i in 1 2 3; do RMQ_PORTS+=($((CHAT_AMQP_PORT + i))); done
 
 rmq_node() { echo "chatc$1@localhost"; }
-rmq_dist() { echo $((CHAT_AMQP_PORT + 40000 + ($1 - CHAT_AMQP_PORT - 1) * 4 + 1)); }
+rmq_dist() { echo $((CHAT_AMQP_PORT + 9000 + ($1 - CHAT_AMQP_PORT - 1) * 4 + 1)); }
 
 # rmq_env PORT: the environment of node PORT's server and of CLI calls aimed at it (see stack.sh).
 rmq_env() {
@@ -194,8 +195,15 @@ rmq_up() {
     local port first="${RMQ_PORTS[0]}"
     for port in "${RMQ_PORTS[@]}"; do rmq_node_start "$port"; done
     for port in "${RMQ_PORTS[@]}"; do
-        wait_for "rmq_node_up $port" 120 "rabbitmq node $port" ||
-            die "rabbitmq node $port did not start; see $RMQ_HOME/$port/log"
+        wait_for "rmq_node_up $port || ! pid_alive $RMQ_HOME/$port/launcher.pid rabbitmq-server" 120 \
+            "rabbitmq node $port" || die "rabbitmq node $port did not start; see $RMQ_HOME/$port/log"
+        if ! rmq_node_up "$port"; then
+            # It died starting (a port it needs was taken for a moment, say): once more.
+            log "rabbitmq node $port exited while starting; starting it again"
+            rmq_node_start "$port"
+            wait_for "rmq_node_up $port" 120 "rabbitmq node $port" ||
+                die "rabbitmq node $port did not start; see $RMQ_HOME/$port/console.log"
+        fi
     done
     if [[ ! -f "$RMQ_HOME/clustered" ]]; then
         log "rabbitmq cluster: joining $(rmq_node "${RMQ_PORTS[1]}") and $(rmq_node "${RMQ_PORTS[2]}") to $(rmq_node "$first")"
@@ -218,9 +226,10 @@ rmq_up() {
 rmq_down() {
     local port pid
     for port in "${RMQ_PORTS[@]}"; do
-        pid_alive "$RMQ_HOME/$port/beam.pid" beam || continue
+        pid="$(read_pid "$RMQ_HOME/$port/beam.pid" beam)" || continue
         rmq_at "$port" rabbitmqctl -q stop >/dev/null 2>&1 || true
-        pid="$(read_pid "$RMQ_HOME/$port/beam.pid" beam)" && kill -TERM "$pid" 2>/dev/null || true
+        # `stop` removes the pid file before the VM is gone: wait for the pid read before it.
+        wait_for "! kill -0 $pid" 30 "rabbitmq node $port to stop" || kill -9 "$pid" 2>/dev/null || true
     done
 }
 

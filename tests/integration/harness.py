@@ -427,3 +427,15 @@ def drill(test, name, apis, fault, seconds, chats=5, retries=6):
     test.assertEqual(internal, [], f"a dependency fault surfaced as 500, see the API logs in {LOG_DIR}")
     r["acknowledged_creations"] = acknowledged
     return r
+
+
+def drill_summary(r):
+    """What clients saw in a drill's report: creations acknowledged, the errors that remained after
+    their retries, and the ack -> stored / searchable lag of the sampled creations."""
+    lag = r["verify"]["lag_ms"]
+    failed = {f'{e["operation"]} {e["kind"]}': e["final"] for e in r["errors"] if e["final"]}
+    retried = sum(e["attempts"] for e in r["errors"])
+    return (f'{r["acknowledged_creations"]} creations acknowledged; {retried} attempts failed and were retried, '
+            f'failed for good: {failed or "none"}; ack->stored p50 {lag["stored"]["p50"] / 1000:.1f} s, '
+            f'max {lag["stored"]["max"] / 1000:.1f} s; ack->searchable p50 {lag["searchable"]["p50"] / 1000:.1f} s, '
+            f'max {lag["searchable"]["max"] / 1000:.1f} s')

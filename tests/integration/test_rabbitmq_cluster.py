@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ROOT, drill, require_load_bin, start_api, start_worker
+from harness import ROOT, drill, drill_summary, require_load_bin, start_api, start_worker
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
@@ -79,8 +79,7 @@ class RabbitmqCluster(unittest.TestCase):
             time.sleep(3)
             cluster("rabbitmq-start", victim)
         r = drill(self, "rabbitmq-cluster-leader", apis, fault, SECONDS, retries=8)
-        print(f"\nrabbitmq cluster drill: leader {leader} killed and restarted; {r['acknowledged_creations']} "
-              f"creations acknowledged; errors: {r['errors']}", flush=True)
+        print(f"\nrabbitmq cluster drill: leader {leader} killed and restarted; {drill_summary(r)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import subprocess
 import time
 import unittest
 
-from harness import ROOT, Client, drill, redis_cli, require_load_bin, start_api, start_worker, unique, wait_until
+from harness import ROOT, Client, drill, drill_summary, redis_cli, require_load_bin, start_api, start_worker, unique, wait_until
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
@@ -94,7 +94,7 @@ class RedisCluster(unittest.TestCase):
             cluster("start", victim)  # it comes back as a replica of the new master
         r = drill(self, "redis-cluster-master", apis, fault, SECONDS, chats=9, retries=8)
         print(f"\nredis cluster drill: master {victim} killed, replica took over in {took['failover_s']:.1f} s; "
-              f"{r['acknowledged_creations']} creations acknowledged; errors: {r['errors']}", flush=True)
+              f"{drill_summary(r)}", flush=True)
         cluster("redis-up")  # every node back and in sync before the next test
 
 
