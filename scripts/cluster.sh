@@ -4,7 +4,8 @@
 #  - a Redis Cluster: 3 masters with 1 replica each, Debian's redis-server on loopback, AOF with
 #    appendfsync always (CHAT_REDIS_NODES points the binaries at it);
 #  - a RabbitMQ cluster of 3 nodes, for quorum queues (CHAT_AMQP_NODES, CHAT_AMQP_QUEUE_TYPE=quorum);
-#  - MariaDB and Elasticsearch stay the stack's single nodes.
+#  - a MariaDB primary and a replica (CHAT_MYSQL_PORT / CHAT_MYSQL_REPLICA_PORT);
+#  - Elasticsearch stays the stack's single node.
 #
 #   scripts/cluster.sh up        start both clusters (create them the first time); returns once the
 #                                Redis Cluster is ok with every replica in sync and 3 brokers run
@@ -16,6 +17,7 @@
 #                master-of KEY (the port of the master serving KEY's slot)
 #   RabbitMQ alone: rabbitmq-up, rabbitmq-down, rabbitmq-kill PORT (SIGKILL a broker), rabbitmq-start
 #                PORT, rabbitmqctl PORT ARGS (rabbitmqctl against that broker)
+#   MariaDB alone: mysql-up, mysql-down, mysql-stop PORT, mysql-start REPLICA_PORT
 #
 # Redis ports: the stack's Redis port + 1 .. + 6 (6381-6386 beside `make run`, 16381-16386 beside the
 # test stack); the cluster bus on each port + 100, so two stacks' clusters never share a port.
@@ -246,15 +248,97 @@ rmq_list() {
     echo "$list"
 }
 
+# --- MariaDB: a primary and a replica (binlog replication, GTID) --------------------------------
+# On the stack's MariaDB port + 1 (primary) and + 2 (replica), data under $CLUSTER_DIR/mysql-PORT.
+MYSQL_PRIMARY=$((CHAT_MYSQL_PORT + 1))
+MYSQL_REPLICA=$((CHAT_MYSQL_PORT + 2))
+
+mysql_sock() { echo "$CLUSTER_DIR/mysql-$1.sock"; }
+mysql_root() { mariadb --no-defaults --socket="$(mysql_sock "$1")" -u root "${@:2}"; }
+mysql_up_at() { mariadb-admin --no-defaults --socket="$(mysql_sock "$1")" -u root --connect-timeout=2 ping >/dev/null 2>&1; }
+
+mysql_node_start() { # PORT SERVER_ID EXTRA...
+    local port="$1" id="$2" dir="$CLUSTER_DIR/mysql-$1"
+    shift 2
+    mysql_up_at "$port" && return 0
+    if [[ ! -d "$dir/mysql" ]]; then
+        rm -rf "$dir.tmp"
+        mariadb-install-db --no-defaults --datadir="$dir.tmp" --user=root --auth-root-authentication-method=socket \
+            --skip-test-db >"$CLUSTER_DIR/mysql-$port-install.log" 2>&1 || die "mysql $port: install failed"
+        mv "$dir.tmp" "$dir"
+    fi
+    setsid mariadbd --no-defaults --datadir="$dir" --socket="$(mysql_sock "$port")" --port="$port" \
+        --bind-address=127.0.0.1 --user=root --pid-file="$dir.pid" --log-error="$dir.log" \
+        --innodb-buffer-pool-size=128M --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+        --skip-name-resolve --max-connections=500 --server-id="$id" --log-bin=mysql-bin --binlog-format=ROW \
+        "$@" >>"$dir.log" 2>&1 </dev/null &
+    echo $! >"$dir.pid"
+    wait_for "mysql_up_at $port" 60 "mysql $port" || die "mysql $port did not start; see $dir.log"
+}
+
+mysql_pair_up() {
+    mysql_node_start "$MYSQL_PRIMARY" 1
+    mysql_node_start "$MYSQL_REPLICA" 2 --read-only --relay-log=relay-bin
+    if [[ ! -f "$CLUSTER_DIR/mysql-replicating" ]]; then
+        local db user pw
+        db="\`$CHAT_MYSQL_DATABASE\`"
+        user="'$CHAT_MYSQL_USER'"
+        pw="'$CHAT_MYSQL_PASSWORD'"
+        # On the primary, into its binlog: the replica replays all of it from the start.
+        mysql_root "$MYSQL_PRIMARY" <<SQL || die "mysql: provisioning the primary failed"
+CREATE DATABASE IF NOT EXISTS $db CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS $user@'127.0.0.1' IDENTIFIED BY $pw;
+GRANT ALL PRIVILEGES ON $db.* TO $user@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'repl'@'127.0.0.1' IDENTIFIED BY 'repl';
+GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';
+SQL
+        mysql_root "$MYSQL_REPLICA" <<SQL || die "mysql: starting replication failed"
+STOP SLAVE;
+SET GLOBAL gtid_slave_pos = '';
+CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $MYSQL_PRIMARY, MASTER_USER = 'repl',
+    MASTER_PASSWORD = 'repl', MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1;
+START SLAVE;
+SQL
+        touch "$CLUSTER_DIR/mysql-replicating"
+    fi
+    CHAT_MYSQL_PORT="$MYSQL_PRIMARY" "$ROOT/scripts/migrate.sh" >/dev/null
+    wait_for "mysql_caught_up" 60 "the mysql replica to catch up" || die "the mysql replica does not replicate"
+    log "mysql: primary on $MYSQL_PRIMARY, replica on $MYSQL_REPLICA"
+}
+
+# The replica runs both replication threads and has applied the primary's last transaction.
+mysql_caught_up() {
+    local status primary_pos
+    status="$(mysql_root "$MYSQL_REPLICA" -e 'SHOW SLAVE STATUS\G')"
+    grep -q 'Slave_IO_Running: Yes' <<<"$status" && grep -q 'Slave_SQL_Running: Yes' <<<"$status" || return 1
+    primary_pos="$(mysql_root "$MYSQL_PRIMARY" -N -e 'SELECT @@gtid_binlog_pos')"
+    [[ "$(mysql_root "$MYSQL_REPLICA" -N -e 'SELECT @@gtid_slave_pos')" == "$primary_pos" ]]
+}
+
+mysql_node_stop() {
+    local pid
+    pid="$(read_pid "$CLUSTER_DIR/mysql-$1.pid" mariadbd)" || return 0
+    mariadb-admin --no-defaults --socket="$(mysql_sock "$1")" -u root shutdown >/dev/null 2>&1 || kill -TERM "$pid"
+    wait_for "! kill -0 $pid" 60 "mysql $1 to stop" || kill -9 "$pid" 2>/dev/null || true
+}
+
+mysql_pair_down() {
+    mysql_node_stop "$MYSQL_REPLICA"
+    mysql_node_stop "$MYSQL_PRIMARY"
+}
+
 # --- the service on the cluster: 2 API servers and 2 workers, in the background -----------------
 : "${CHAT_CLUSTER_API_PORTS:=8080 8081}"
 : "${CHAT_CLUSTER_METRICS_PORTS:=9464 9465}"
 SERVERS_DIR="$CLUSTER_DIR/servers"
 
-# What the servers are given on top of the stack's settings: the clusters' addresses.
+# What the servers are given on top of the stack's settings: the clusters' addresses, and a search
+# index of their own (their database's application ids are not the stack database's).
 server_env() {
     SERVER_ENV=("CHAT_REDIS_NODES=$(node_list)" CHAT_REDIS_WAIT_REPLICAS=1
-        "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum)
+        "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum
+        "CHAT_MYSQL_PORT=$MYSQL_PRIMARY" "CHAT_MYSQL_REPLICA_PORT=$MYSQL_REPLICA"
+        CHAT_ES_INDEX=messages_cluster)
 }
 
 start_server() { # NAME BINARY VAR=VALUE...
@@ -302,7 +386,11 @@ servers_down() {
 }
 
 case "${1:-}" in
-    up) redis_up; rmq_up ;;
+    up) redis_up; rmq_up; mysql_pair_up ;;
+    mysql-up) mysql_pair_up ;;
+    mysql-down) mysql_pair_down ;;
+    mysql-stop) mysql_node_stop "${2:?port}" ;;
+    mysql-start) mysql_node_start "${2:?port}" 2 --read-only --relay-log=relay-bin ;;
     redis-up) redis_up ;;
     redis-down) redis_down ;;
     rabbitmq-up) rmq_up ;;
@@ -312,9 +400,9 @@ case "${1:-}" in
     rabbitmq-start) rmq_node_start "${2:?port}"; wait_for "rmq_node_up $2" 120 "rabbitmq node $2" ;;
     servers-up) servers_up "${2:-}" ;;
     servers-down) servers_down ;;
-    down) servers_down; redis_down; rmq_down ;;
+    down) servers_down; redis_down; rmq_down; mysql_pair_down ;;
     redis-wipe) redis_down; rm -rf "$CLUSTER_DIR"/redis-* "$CLUSTER_DIR/created" ;;
-    wipe) servers_down; redis_down; rmq_down; rm -rf "$CLUSTER_DIR" ;;
+    wipe) servers_down; redis_down; rmq_down; mysql_pair_down; rm -rf "$CLUSTER_DIR" ;;
     status) status ;;
     env) env_lines ;;
     kill) kill_node "${2:?port}" ;;
@@ -322,5 +410,6 @@ case "${1:-}" in
     master-of) master_of "${2:?key}" ;;
     *) echo "usage: $0 up|down|wipe|status|env|servers-up BUILD_DIR|servers-down" >&2
        echo "       $0 redis-up|redis-down|redis-wipe|kill PORT|start PORT|master-of KEY" >&2
-       echo "       $0 rabbitmq-up|rabbitmq-down|rabbitmq-kill PORT|rabbitmq-start PORT|rabbitmqctl PORT ARGS" >&2; exit 2 ;;
+       echo "       $0 rabbitmq-up|rabbitmq-down|rabbitmq-kill PORT|rabbitmq-start PORT|rabbitmqctl PORT ARGS" >&2
+       echo "       $0 mysql-up|mysql-down|mysql-stop PORT|mysql-start REPLICA_PORT" >&2; exit 2 ;;
 esac

@@ -208,7 +208,7 @@ task<std::vector<store::chat_row>> store_service::list_chats(std::string token, 
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::chat_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return store::list_chats(c.mysql, *app_id, after, limit);
+        return lagging(c, [&](auto& db) { return store::list_chats(db, *app_id, after, limit); });
     });
 }
 
@@ -292,7 +292,7 @@ task<std::vector<store::message_row>> store_service::list_messages(std::string t
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return store::list_messages(c.mysql, *app_id, chat, after, limit);
+        return lagging(c, [&](auto& db) { return store::list_messages(db, *app_id, chat, after, limit); });
     });
 }
 
@@ -302,7 +302,7 @@ task<std::vector<store::message_row>> store_service::list_messages_before(std::s
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return store::list_messages_before(c.mysql, *app_id, chat, before, limit);
+        return lagging(c, [&](auto& db) { return store::list_messages_before(db, *app_id, chat, before, limit); });
     });
 }
 

@@ -106,13 +106,27 @@ class store_service final : public service, private creation_stores {
     // Per pool thread: the connections a blocking call may use.
     struct connections {
         explicit connections(const core::config& cfg)
-            : redis(cfg.redis), mysql(cfg.mysql), es(cfg.es_url, cfg.es_index, cfg.es_shards) {}
+            : redis(cfg.redis), mysql(cfg.mysql), es(cfg.es_url, cfg.es_index, cfg.es_shards) {
+            if (cfg.mysql_replica) replica.emplace(*cfg.mysql_replica);
+        }
         store::redis_connection redis;
         store::mysql_connection mysql;
+        std::optional<store::mysql_connection> replica;  // CHAT_MYSQL_REPLICA_*: reads that may lag
         store::elastic_client es;
     };
 
   private:
+    // A read that may lag behind the writes: f(replica) when one is configured and answers, else
+    // f(primary). Only for reads whose callers accept a stale answer (lists); a read that must see
+    // what this service just confirmed (a GET after a 201, existence checks) stays on the primary.
+    template <class F>
+    static auto lagging(connections& c, F f) -> decltype(f(c.mysql)) {
+        if (c.replica) {
+            auto r = f(*c.replica);
+            if (r || r.error().code != core::errc::unavailable) return r;
+        }
+        return f(c.mysql);
+    }
     template <class F>
     auto blocking(F f) -> boost::asio::awaitable<decltype(f(std::declval<connections&>()))>;
     // blocking(f) for an application-scoped operation: first takes a token from the application's

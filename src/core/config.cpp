@@ -73,6 +73,11 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.str("CHAT_MYSQL_USER", c.mysql.user);
     r.str("CHAT_MYSQL_PASSWORD", c.mysql.password, true);
     r.str("CHAT_MYSQL_DATABASE", c.mysql.database);
+    if (getenv("CHAT_MYSQL_REPLICA_HOST") || getenv("CHAT_MYSQL_REPLICA_PORT")) {
+        c.mysql_replica = c.mysql;
+        r.str("CHAT_MYSQL_REPLICA_HOST", c.mysql_replica->host);
+        r.integer("CHAT_MYSQL_REPLICA_PORT", c.mysql_replica->port, 1, 65535);
+    }
     r.str("CHAT_REDIS_HOST", c.redis.host);
     r.integer("CHAT_REDIS_PORT", c.redis.port, 1, 65535);
     r.str("CHAT_REDIS_PASSWORD", c.redis.password, true);

@@ -62,6 +62,10 @@ int default_http_threads();
 
 struct config {
     mysql_config mysql;
+    // CHAT_MYSQL_REPLICA_HOST / _PORT: a replica of `mysql` (same user and database) for the reads
+    // that may lag (listing chats and messages). Everything else, and these when the replica cannot
+    // be reached, goes to the primary.
+    std::optional<mysql_config> mysql_replica;
     redis_config redis;
     amqp_config amqp;
     std::string es_url = "http://127.0.0.1:9201";

@@ -87,3 +87,13 @@ TEST(config, elasticsearch_takes_a_list_of_node_urls) {
     EXPECT_EQ(load({{"CHAT_ES_URL", "http://a:9200,http://b:9200/"}}).es_url, "http://a:9200,http://b:9200");
     EXPECT_THROW(load({{"CHAT_ES_URL", "http://a:9200,b:9200"}}), std::invalid_argument);
 }
+
+TEST(config, a_mysql_replica_shares_the_primarys_credentials) {
+    EXPECT_FALSE(load({}).mysql_replica);
+    auto c = load({{"CHAT_MYSQL_USER", "u"}, {"CHAT_MYSQL_REPLICA_PORT", "3309"}});
+    ASSERT_TRUE(c.mysql_replica);
+    EXPECT_EQ(c.mysql_replica->port, 3309);
+    EXPECT_EQ(c.mysql_replica->host, c.mysql.host);
+    EXPECT_EQ(c.mysql_replica->user, "u");
+    EXPECT_THROW(load({{"CHAT_MYSQL_REPLICA_PORT", "0"}}), std::invalid_argument);
+}

@@ -1,0 +1,109 @@
+"""The API with a MariaDB replica (scripts/cluster.sh mysql-up: a primary and a replica with binlog
+replication on the test stack's MariaDB port + 1 and + 2). Lists are read from the replica and may lag;
+everything that must see its own writes reads the primary; when the replica is down, lists fall back
+to the primary.
+"""
+import os
+import subprocess
+import time
+import unittest
+
+from harness import (ROOT, VAR_DIR, Client, drill, drill_summary, require_load_bin, sql, start_api, start_worker,
+                     unique, wait_until)
+
+CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
+SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
+BASE = int(os.environ.get("CHAT_MYSQL_PORT", "13307"))
+PRIMARY, REPLICA = BASE + 1, BASE + 2
+
+procs = []
+saved_env = {}
+
+
+def cluster(*args):
+    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def on_replica_as_root(statement):
+    sock = os.path.join(VAR_DIR, "cluster", f"mysql-{REPLICA}.sock")
+    subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e", statement], check=True)
+
+
+def setUpModule():
+    require_load_bin()
+    cluster("mysql-up")
+    # Another database means other application ids: its messages get a search index of their own,
+    # or its ids would meet the stack database's documents in the shared one.
+    for k, v in {"CHAT_MYSQL_PORT": str(PRIMARY), "CHAT_MYSQL_REPLICA_PORT": str(REPLICA),
+                 "CHAT_ES_INDEX": "messages_replica_test"}.items():
+        saved_env[k] = os.environ.get(k)
+        os.environ[k] = v
+    procs.append(start_worker())
+    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+    wait_until(lambda: subprocess.run(["curl", "-fs", f"{es}/_alias/messages_replica_test"],
+                                      capture_output=True).returncode == 0, what="the worker's search index")
+    procs.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
+
+
+def tearDownModule():
+    try:
+        for p in procs:
+            p.stop()
+    finally:
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        cluster("mysql-down")
+
+
+class MysqlReplica(unittest.TestCase):
+    def test_lists_read_the_replica_and_fall_back_to_the_primary(self):
+        c = Client(procs[1].port)
+        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+        self.assertEqual(s, 201, app)
+        token = app["token"]
+        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+        base = f"/api/v1/apps/{token}/chats/1/messages"
+
+        def listed():
+            s, page, _ = c.request("GET", base)
+            return [m["number"] for m in page["messages"]] if s == 200 else None
+        self.assertEqual(c.request("POST", base, {"body": "one"})[0], 201)
+        wait_until(lambda: listed() == [1], what="message 1 listed")
+
+        # The replica stops applying: a new message is stored on the primary and readable by number
+        # there, but the list (from the replica) does not show it yet.
+        on_replica_as_root("STOP SLAVE SQL_THREAD")
+        try:
+            self.assertEqual(c.request("POST", base, {"body": "two"})[0], 201)
+            wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages m JOIN applications a ON a.id = m.application_id "
+                                   f"WHERE a.token = '{token}'") == [["2"]], what="message 2 stored on the primary")
+            s, got, _ = c.request("GET", f"{base}/2")
+            self.assertEqual((s, got["body"]), (200, "two"))
+            self.assertEqual(listed(), [1], "the list did not come from the replica")
+        finally:
+            on_replica_as_root("START SLAVE SQL_THREAD")
+        wait_until(lambda: listed() == [1, 2], what="the replica catching up")
+
+        # The replica down: lists come from the primary.
+        cluster("mysql-stop", str(REPLICA))
+        try:
+            self.assertEqual(c.request("POST", base, {"body": "three"})[0], 201)
+            wait_until(lambda: listed() == [1, 2, 3], what="message 3 listed from the primary")
+        finally:
+            cluster("mysql-start", str(REPLICA))
+
+
+    def test_stop_the_replica_under_load_loses_nothing(self):
+        def fault():
+            cluster("mysql-stop", str(REPLICA))
+            time.sleep(3)
+            cluster("mysql-start", str(REPLICA))
+        r = drill(self, "mysql-replica-stop", procs[1:], fault, SECONDS)
+        print(f"\nmysql replica drill: replica stopped 3 s and started again; {drill_summary(r)}", flush=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
