@@ -45,7 +45,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 "$ROOT/build/tsan/tests/unit_tests"
 (cd "$ROOT/tests/integration" &&
     CHAT_API_BIN="$ROOT/build/tsan/chat_api_server" CHAT_WORKER_BIN="$ROOT/build/tsan/chat_worker" \
-    CHAT_CTL_BIN="$ROOT/build/tsan/chat_ctl" \
+    CHAT_CTL_BIN="$ROOT/build/tsan/chat_ctl" CHAT_LOAD_BIN="$ROOT/build/debug/bench/load/chat_load" \
     python3 -W ignore::ResourceWarning -m unittest -v test_cluster test_ops test_live test_redis_cluster)
 # libFuzzer targets (clang, ASan+UBSan) over their seed corpora, briefly: `make fuzz` runs them long.
 "$ROOT/scripts/fuzz.sh" "${CHAT_TEST_FUZZ_SECONDS:-20}"
