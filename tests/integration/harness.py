@@ -439,3 +439,32 @@ def drill_summary(r):
             f'failed for good: {failed or "none"}; ack->stored p50 {lag["stored"]["p50"] / 1000:.1f} s, '
             f'max {lag["stored"]["max"] / 1000:.1f} s; ack->searchable p50 {lag["searchable"]["p50"] / 1000:.1f} s, '
             f'max {lag["searchable"]["max"] / 1000:.1f} s')
+
+
+CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "cluster.sh")
+
+
+def cluster(*args):
+    """scripts/cluster.sh (the cluster stack's engines) with these arguments; its standard output."""
+    return subprocess.run([CLUSTER_SCRIPT, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+class module_env:
+    """Settings for one test module's processes: set(values) puts them in os.environ, which env()
+    copies for every process started; restore() puts back what was there."""
+
+    def __init__(self):
+        self.saved = {}
+
+    def set(self, values):
+        for k, v in values.items():
+            self.saved.setdefault(k, os.environ.get(k))
+            os.environ[k] = v
+
+    def restore(self):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        self.saved = {}

@@ -8,20 +8,16 @@ import subprocess
 import time
 import unittest
 
-from harness import (ROOT, VAR_DIR, Client, drill, drill_summary, require_load_bin, sql, start_api, start_worker,
-                     unique, wait_until)
+from harness import (VAR_DIR, Client, cluster, drill, drill_summary, module_env, require_load_bin, sql, start_api,
+                     start_worker, unique, wait_until)
 
-CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 BASE = int(os.environ.get("CHAT_MYSQL_PORT", "13307"))
 PRIMARY, REPLICA = BASE + 1, BASE + 2
 
 procs = []
-saved_env = {}
+settings = module_env()
 
-
-def cluster(*args):
-    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def on_replica_as_root(statement):
@@ -34,10 +30,8 @@ def setUpModule():
     cluster("mysql-up")
     # Another database means other application ids: its messages get a search index of their own,
     # or its ids would meet the stack database's documents in the shared one.
-    for k, v in {"CHAT_MYSQL_PORT": str(PRIMARY), "CHAT_MYSQL_REPLICA_PORT": str(REPLICA),
-                 "CHAT_ES_INDEX": "messages_replica_test"}.items():
-        saved_env[k] = os.environ.get(k)
-        os.environ[k] = v
+    settings.set({"CHAT_MYSQL_PORT": str(PRIMARY), "CHAT_MYSQL_REPLICA_PORT": str(REPLICA),
+                 "CHAT_ES_INDEX": "messages_replica_test"})
     procs.append(start_worker())
     es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
     wait_until(lambda: subprocess.run(["curl", "-fs", f"{es}/_alias/messages_replica_test"],
@@ -50,11 +44,7 @@ def tearDownModule():
         for p in procs:
             p.stop()
     finally:
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        settings.restore()
         cluster("mysql-down")
 
 

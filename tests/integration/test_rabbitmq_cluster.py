@@ -7,21 +7,16 @@ it again, and has chat_load --verify check that nothing acknowledged was lost or
 """
 import json
 import os
-import subprocess
 import time
 import unittest
 
-from harness import ROOT, drill, drill_summary, require_load_bin, start_api, start_worker
+from harness import cluster, drill, drill_summary, module_env, require_load_bin, start_api, start_worker
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
-CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 
 apis, workers = [], []
-saved_env = {}
+settings = module_env()
 
-
-def cluster(*args):
-    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def brokers():
@@ -37,9 +32,7 @@ def rabbitmqctl_json(port, *args):
 def setUpModule():
     require_load_bin()
     cluster("rabbitmq-up")
-    for k, v in {"CHAT_AMQP_NODES": brokers(), "CHAT_AMQP_QUEUE_TYPE": "quorum"}.items():
-        saved_env[k] = os.environ.get(k)
-        os.environ[k] = v
+    settings.set({"CHAT_AMQP_NODES": brokers(), "CHAT_AMQP_QUEUE_TYPE": "quorum"})
     workers.append(start_worker())
     apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
 
@@ -49,11 +42,7 @@ def tearDownModule():
         for p in apis + workers:
             p.stop()
     finally:
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        settings.restore()
         cluster("rabbitmq-down")
 
 

@@ -9,21 +9,17 @@ was lost or duplicated and that every number was handed out once: the promise WA
 failover.
 """
 import os
-import subprocess
 import time
 import unittest
 
-from harness import ROOT, Client, drill, drill_summary, redis_cli, require_load_bin, start_api, start_worker, unique, wait_until
+from harness import (Client, cluster, drill, drill_summary, module_env, redis_cli, require_load_bin, start_api,
+                     start_worker, unique, wait_until)
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
-CLUSTER = os.path.join(ROOT, "scripts", "cluster.sh")
 
 apis, workers = [], []
-saved_env = {}
+settings = module_env()
 
-
-def cluster(*args):
-    return subprocess.run([CLUSTER, *args], check=True, capture_output=True, text=True).stdout.strip()
 
 
 def setUpModule():
@@ -32,9 +28,7 @@ def setUpModule():
     cluster("redis-up")
     nodes = cluster("env").splitlines()[0].split("=", 1)[1].strip("'")
     # For this module only: every process it starts (and harness.redis_cli) uses the cluster.
-    for k, v in {"CHAT_REDIS_NODES": nodes, "CHAT_REDIS_WAIT_REPLICAS": "1"}.items():
-        saved_env[k] = os.environ.get(k)
-        os.environ[k] = v
+    settings.set({"CHAT_REDIS_NODES": nodes, "CHAT_REDIS_WAIT_REPLICAS": "1"})
     workers.append(start_worker())
     apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
 
@@ -44,11 +38,7 @@ def tearDownModule():
         for p in apis + workers:
             p.stop()
     finally:
-        for k, v in saved_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        settings.restore()
         cluster("redis-down")
 
 
