@@ -302,7 +302,8 @@ task<std::vector<store::message_row>> store_service::list_messages_before(std::s
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return lagging(c, [&](auto& db) { return store::list_messages_before(db, *app_id, chat, before, limit); });
+        return lagging(
+            c, [&](auto& db) { return store::list_messages_before(db, *app_id, chat, before, limit); });
     });
 }
 

@@ -49,10 +49,13 @@ class connection {
 
     // asking: send ASKING right before argv, on this connection (an ASK redirection).
     void submit(std::vector<std::string> argv, bool durable, bool asking, client::handler_type done) {
-        asio::post(strand_, [this, argv = std::move(argv), durable, asking, done = std::move(done)]() mutable {
-            if (asking) send({"ASKING"}, [](core::result<reply>) {}, false);
-            send(argv, std::move(done), durable);
-        });
+        asio::post(strand_,
+                   [this, argv = std::move(argv), durable, asking, done = std::move(done)]() mutable {
+                       if (asking)
+                           send(
+                               {"ASKING"}, [](core::result<reply>) {}, false);
+                       send(argv, std::move(done), durable);
+                   });
     }
 
   private:
@@ -93,8 +96,10 @@ class connection {
     void send_wait() {
         if (ac_ == nullptr) return;
         auto timeout = std::chrono::milliseconds(cfg_.wait_timeout_ms);
-        auto* o = new op{[](core::result<reply>) {}, clock::now() + timeout + opts_.command_timeout, false, true};
-        std::vector<std::string> argv{"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(timeout.count())};
+        auto* o =
+            new op{[](core::result<reply>) {}, clock::now() + timeout + opts_.command_timeout, false, true};
+        std::vector<std::string> argv{"WAIT", std::to_string(cfg_.wait_replicas),
+                                      std::to_string(timeout.count())};
         if (!queue_command(argv, o)) {
             delete o;
             release_held(false);
@@ -143,11 +148,13 @@ class connection {
         bool is_wait = o->is_wait;
         delete o;
         if (is_wait) {
-            auto acked = raw == nullptr ? std::nullopt : reply::from_hiredis(static_cast<redisReply*>(raw)).as_integer();
+            auto acked = raw == nullptr ? std::nullopt
+                                        : reply::from_hiredis(static_cast<redisReply*>(raw)).as_integer();
             bool enough = acked && *acked >= self->cfg_.wait_replicas;
             if (!enough)
                 spdlog::warn("redis: {} of {} replicas of {}:{} acknowledged within {} ms", acked.value_or(0),
-                             self->cfg_.wait_replicas, self->cfg_.host, self->cfg_.port, self->cfg_.wait_timeout_ms);
+                             self->cfg_.wait_replicas, self->cfg_.host, self->cfg_.port,
+                             self->cfg_.wait_timeout_ms);
             return self->release_held(enough);
         }
         if (raw == nullptr) return done(away());
@@ -372,8 +379,9 @@ void client::submit(const std::string& routing_key, std::vector<std::string> arg
             if (auto moved = parse_redirection(r->error_text())) {
                 // A cluster answered, but CHAT_REDIS_NODES is not set: this client follows one Redis.
                 redirections_.fetch_add(1, std::memory_order_relaxed);
-                spdlog::warn("redis: redirected to {}:{} for slot {}; set CHAT_REDIS_NODES to follow a cluster",
-                             moved->host, moved->port, moved->slot);
+                spdlog::warn(
+                    "redis: redirected to {}:{} for slot {}; set CHAT_REDIS_NODES to follow a cluster",
+                    moved->host, moved->port, moved->slot);
                 return done(away());
             }
         done(std::move(r));
@@ -419,20 +427,21 @@ void client::try_refresh(std::shared_ptr<std::vector<core::endpoint>> candidates
     }
     node& n = node_at((*candidates)[next]);
     std::vector<std::string> argv{"CLUSTER", "SLOTS"};
-    n.connections.front()->submit(std::move(argv), false, false, [this, candidates, next](core::result<reply> r) {
-        if (closing_) return;
-        auto map = r ? slot_map::parse(*r, (*candidates)[next]) : std::nullopt;
-        if (!map) return try_refresh(candidates, next + 1);
-        {
-            std::lock_guard lock(nodes_mu_);
-            for (std::size_t slot = 0; slot < slot_count; ++slot) {
-                const auto* master = map->master_of(static_cast<std::uint16_t>(slot));
-                slot_owner_[slot] = master ? &node_at_locked(*master) : nullptr;
+    n.connections.front()->submit(
+        std::move(argv), false, false, [this, candidates, next](core::result<reply> r) {
+            if (closing_) return;
+            auto map = r ? slot_map::parse(*r, (*candidates)[next]) : std::nullopt;
+            if (!map) return try_refresh(candidates, next + 1);
+            {
+                std::lock_guard lock(nodes_mu_);
+                for (std::size_t slot = 0; slot < slot_count; ++slot) {
+                    const auto* master = map->master_of(static_cast<std::uint16_t>(slot));
+                    slot_owner_[slot] = master ? &node_at_locked(*master) : nullptr;
+                }
             }
-        }
-        refreshes_.fetch_add(1, std::memory_order_relaxed);
-        refreshing_ = false;
-    });
+            refreshes_.fetch_add(1, std::memory_order_relaxed);
+            refreshing_ = false;
+        });
 }
 
 asio::awaitable<core::result<reply>> client::eval(const script& s, std::vector<std::string> keys,

@@ -97,7 +97,8 @@ class client {
     // A write that must be on wait_replicas replicas before its reply is given (see above); errc::unavailable
     // when too few acknowledged it in time. The same as command() when wait_replicas is 0.
     template <class CompletionToken = boost::asio::use_awaitable_t<>>
-    auto durable_command(std::string routing_key, std::vector<std::string> argv, CompletionToken&& token = {}) {
+    auto durable_command(std::string routing_key, std::vector<std::string> argv,
+                         CompletionToken&& token = {}) {
         return initiate(std::move(routing_key), std::move(argv), true, std::forward<CompletionToken>(token));
     }
 
@@ -121,7 +122,8 @@ class client {
     };
 
     template <class CompletionToken>
-    auto initiate(std::string routing_key, std::vector<std::string> argv, bool durable, CompletionToken&& token) {
+    auto initiate(std::string routing_key, std::vector<std::string> argv, bool durable,
+                  CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, void(core::result<reply>)>(
             [this](auto handler, std::string key, std::vector<std::string> args, bool wait) {
                 auto ex = boost::asio::get_associated_executor(handler);
@@ -138,8 +140,10 @@ class client {
     node& route(std::uint16_t slot);
     node& node_at(const core::endpoint& address);
     node& node_at_locked(const core::endpoint& address);
-    void submit(const std::string& routing_key, std::vector<std::string> argv, bool durable, handler_type done);
-    void dispatch(node& n, std::vector<std::string> argv, bool durable, bool asking, int hop, handler_type done);
+    void submit(const std::string& routing_key, std::vector<std::string> argv, bool durable,
+                handler_type done);
+    void dispatch(node& n, std::vector<std::string> argv, bool durable, bool asking, int hop,
+                  handler_type done);
     // Reads the slot map again from the masters known and the seeds, one at a time; at most one
     // refresh runs at once.
     void refresh_slots();

@@ -77,7 +77,8 @@ core::result<redisContext*> redis_connection::ensure_connected(node& n) {
     timeval io{5, 0};
     redisSetTimeout(c, io);
     if (!cfg_.password.empty()) {
-        reply_ptr r(static_cast<redisReply*>(redisCommand(c, "AUTH %b", cfg_.password.data(), cfg_.password.size())));
+        reply_ptr r(
+            static_cast<redisReply*>(redisCommand(c, "AUTH %b", cfg_.password.data(), cfg_.password.size())));
         if (!r || is_error(r.get())) {
             drop(n);
             return unavailable("redis", storage_unavailable, "AUTH failed");
@@ -230,7 +231,8 @@ core::result<std::vector<reply_ptr>> redis_connection::pipeline(
 core::result<void> redis_connection::wait_for_replicas(std::string_view key) {
     if (cfg_.wait_replicas <= 0) return {};
     node& n = route(key);
-    auto r = send(n, {"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(cfg_.wait_timeout_ms)}, false);
+    auto r =
+        send(n, {"WAIT", std::to_string(cfg_.wait_replicas), std::to_string(cfg_.wait_timeout_ms)}, false);
     if (!r) return r.error();
     if (r->get()->type != REDIS_REPLY_INTEGER || r->get()->integer < cfg_.wait_replicas)
         return unavailable("redis", storage_unavailable, "too few replicas acknowledged the write");

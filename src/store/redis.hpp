@@ -56,7 +56,8 @@ class redis_connection {
     void drop(node& n);
     core::result<reply_ptr> send(node& n, const std::vector<std::string>& argv, bool asking);
     core::result<reply_ptr> cluster_command(const std::vector<std::string>& argv);
-    core::result<std::vector<reply_ptr>> send_pipeline(node& n, const std::vector<const std::vector<std::string>*>& cmds);
+    core::result<std::vector<reply_ptr>> send_pipeline(
+        node& n, const std::vector<const std::vector<std::string>*>& cmds);
     void refresh_slots();
 
     core::redis_config cfg_;

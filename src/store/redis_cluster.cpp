@@ -22,7 +22,8 @@ std::optional<std::string_view> routing_key(const std::vector<std::string>& argv
         if (argv.size() < 4 || argv[2] == "0") return std::nullopt;
         return std::string_view(argv[3]);
     }
-    for (auto keyless : {"PING", "PUBLISH", "WAIT", "SCRIPT", "AUTH", "ASKING", "CLUSTER", "INFO", "SUBSCRIBE"})
+    for (auto keyless :
+         {"PING", "PUBLISH", "WAIT", "SCRIPT", "AUTH", "ASKING", "CLUSTER", "INFO", "SUBSCRIBE"})
         if (is(name, keyless)) return std::nullopt;
     if (argv.size() < 2) return std::nullopt;
     return std::string_view(argv[1]);
@@ -60,7 +61,8 @@ const core::endpoint* slot_map::master_of(std::uint16_t slot) const {
 }
 
 std::size_t slot_map::covered_slots() const {
-    return static_cast<std::size_t>(std::count_if(owner_.begin(), owner_.end(), [](auto o) { return o != no_node; }));
+    return static_cast<std::size_t>(
+        std::count_if(owner_.begin(), owner_.end(), [](auto o) { return o != no_node; }));
 }
 
 }  // namespace chat::store::redis

@@ -68,8 +68,7 @@ TEST(config, redis_cluster_seeds_are_a_list_of_host_ports) {
     EXPECT_FALSE(load({}).redis.clustered());
     auto c = load({{"CHAT_REDIS_NODES", "127.0.0.1:7101, ,::1:7102,"}, {"CHAT_REDIS_WAIT_REPLICAS", "1"}});
     ASSERT_TRUE(c.redis.clustered());
-    EXPECT_EQ(c.redis.cluster_nodes,
-              (std::vector<chat::core::endpoint>{{"127.0.0.1", 7101}, {"::1", 7102}}));
+    EXPECT_EQ(c.redis.cluster_nodes, (std::vector<chat::core::endpoint>{{"127.0.0.1", 7101}, {"::1", 7102}}));
     EXPECT_EQ(c.redis.wait_replicas, 1);
     EXPECT_FALSE(load({{"CHAT_REDIS_NODES", ""}}).redis.clustered());
     for (const char* bad : {"host", "host:", ":7101", "host:0", "host:70000", "host:71x"})
