@@ -261,6 +261,7 @@ mysql_node_start() { # PORT SERVER_ID EXTRA...
     local port="$1" id="$2" dir="$CLUSTER_DIR/mysql-$1"
     shift 2
     mysql_up_at "$port" && return 0
+    mkdir -p "$CLUSTER_DIR"
     if [[ ! -d "$dir/mysql" ]]; then
         rm -rf "$dir.tmp"
         mariadb-install-db --no-defaults --datadir="$dir.tmp" --user=root --auth-root-authentication-method=socket \

@@ -446,7 +446,11 @@ CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "cluster.sh")
 
 def cluster(*args):
     """scripts/cluster.sh (the cluster stack's engines) with these arguments; its standard output."""
-    return subprocess.run([CLUSTER_SCRIPT, *args], check=True, capture_output=True, text=True).stdout.strip()
+    done = subprocess.run([CLUSTER_SCRIPT, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        # Its log lines and the reason it died are on stderr: without them a CI failure says nothing.
+        raise RuntimeError(f"cluster.sh {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
+    return done.stdout.strip()
 
 
 class module_env:
