@@ -13,7 +13,10 @@ Run by scripts/bench.sh after it built the Release binaries and started the stac
   6. live delivery (bench/live_bench): 10,000 SSE streams held by one API server (memory per stream,
      all open at once per chat_live_streams_open, a message per chat reaching every stream), then the
      delivery lag from the 201 to the event with 1,000 subscribers over 2 API servers while messages are
-     created at a steady rate through both. BENCH_ONLY_LIVE=1 runs this step alone.
+     created at a steady rate through both. BENCH_ONLY_LIVE=1 runs this step alone;
+  7. message creation on the cluster stack (scripts/cluster.sh) beside the single-node stack: closed
+     loop in interleaved rounds and open loop at fixed rates, with the ratios cluster / single.
+     BENCH_ONLY_CLUSTER=1 runs this step alone, BENCH_SKIP_CLUSTER=1 skips it.
 The results go to docs/bench-results/<time>.json; docs/benchmarks.md is regenerated from every
 result file there (latest in full, earlier ones as a comparison table). Nothing in it is typed by hand.
 """
@@ -286,9 +289,9 @@ def redis_ceiling():
     return rates
 
 
-def mysql_count(sql):
+def mysql_count(sql, port=None):
     out = subprocess.run(["mariadb", "-h", os.environ.get("CHAT_MYSQL_HOST", "127.0.0.1"), "-P",
-                          os.environ.get("CHAT_MYSQL_PORT", "3307"), "-u", os.environ.get("CHAT_MYSQL_USER", "chat"),
+                          str(port or os.environ.get("CHAT_MYSQL_PORT", "3307")), "-u", os.environ.get("CHAT_MYSQL_USER", "chat"),
                           "-p" + os.environ.get("CHAT_MYSQL_PASSWORD", "chat"),
                           os.environ.get("CHAT_MYSQL_DATABASE", "chat"), "-N", "-B", "-e", sql],
                          capture_output=True, text=True, check=True).stdout
@@ -303,13 +306,13 @@ def es_count():
         return json.load(r)["count"]
 
 
-def wait_settled(sql, floor, timeout=600):
+def wait_settled(sql, floor, timeout=600, port=None):
     """Polls a MariaDB count until it passed `floor` and then stayed put for 3 s; returns
     (count, time of its last change)."""
     started = time.time()
-    last, last_change = mysql_count(sql), time.time()
+    last, last_change = mysql_count(sql, port), time.time()
     while time.time() - started < timeout:
-        n = mysql_count(sql)
+        n = mysql_count(sql, port)
         if n != last:
             last, last_change = n, time.time()
         elif time.time() - last_change > 3 and n > floor:
@@ -526,6 +529,79 @@ def live():
     return res
 
 
+CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "cluster.sh")
+CLUSTER_API_PORT = API_PORT + 30
+CLUSTER_WORKER_METRICS_PORT = API_PORT + 38
+CLUSTER_ROUNDS = int(os.environ.get("BENCH_CLUSTER_ROUNDS", "3"))
+CLUSTER_RATES = [int(r) for r in os.environ.get("BENCH_CLUSTER_RATES", "250,500,1000").split(",") if r]
+
+
+def cluster_step(api_env, worker_env):
+    """Message creation on the cluster stack (scripts/cluster.sh up: Redis Cluster of 3 masters + 3
+    replicas with WAIT 1, RabbitMQ cluster of 3 with quorum queues, MariaDB primary + replica,
+    Elasticsearch of 3 nodes with 3 shards x 1 replica) beside the single-node stack, one API server
+    and one worker on each, with both stacks running throughout so both carry the same background.
+    Closed loop in interleaved rounds (single, cluster, single, ...: this machine's speed drifts within
+    minutes), then open loop at the same fixed rates on each (with 15 more servers beside it, not even
+    the single stack keeps p99 under 10 ms here, so the peak search of the main step would find
+    nothing); the ratios are cluster / single."""
+    subprocess.run([CLUSTER_SCRIPT, "wipe"], check=True)
+    subprocess.run([CLUSTER_SCRIPT, "up"], check=True)
+    lines = subprocess.run([CLUSTER_SCRIPT, "server-env"], check=True, capture_output=True, text=True).stdout
+    on_cluster = dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
+    primary = on_cluster["CHAT_MYSQL_PORT"]
+    binary = lambda name: os.path.join(BUILD, name)  # noqa: E731
+    procs = [Proc("api-single", [binary("chat_api_server")], **api_env),
+             Proc("worker-single", [binary("chat_worker")], **worker_env),
+             Proc("api-cluster", [binary("chat_api_server")],
+                  **(api_env | on_cluster | {"CHAT_HTTP_PORT": CLUSTER_API_PORT})),
+             Proc("worker-cluster", [binary("chat_worker")],
+                  **(worker_env | on_cluster | {"CHAT_WORKER_METRICS_PORT": CLUSTER_WORKER_METRICS_PORT}))]
+    stacks = {"single": (API_PORT, None), "cluster": (CLUSTER_API_PORT, primary)}
+    try:
+        for port, _ in stacks.values():
+            wait_http(f"http://127.0.0.1:{port}/readyz", timeout=120)
+
+        def settled(mysql_port):
+            # The backlog a run left is stored before the next run starts, so no worker drains beside it.
+            wait_settled("SELECT COUNT(*) FROM messages", -1, port=mysql_port)
+        rounds = []
+        for i in range(CLUSTER_ROUNDS):
+            one = {}
+            for name, (port, mysql_port) in stacks.items():
+                one[name] = closed_loop(port, "create_message")
+                settled(mysql_port)
+            log(f"  round {i + 1}: single {one['single']['throughput']}/s (p99 {one['single']['p99']:.1f} ms), "
+                f"cluster {one['cluster']['throughput']}/s (p99 {one['cluster']['p99']:.1f} ms)")
+            rounds.append(one)
+        open_loop = []
+        for rate in CLUSTER_RATES:
+            one = {"rate": rate}
+            for name, (port, mysql_port) in stacks.items():
+                r = load(port, "--rate", str(rate), "--connections", "512", "--duration", STEP, "--warmup", "2s",
+                         "--mix", "create_message=100", "--apps", "4", "--chats", "25", "--replay", "0")
+                one[name] = op_figures(r, "create_message")
+                settled(mysql_port)
+            log(f"  open loop at {rate}/s: single {one['single']['throughput']}/s p50 {one['single']['p50']:.1f} "
+                f"p99 {one['single']['p99']:.1f} ms; cluster {one['cluster']['throughput']}/s p50 "
+                f"{one['cluster']['p50']:.1f} p99 {one['cluster']['p99']:.1f} ms")
+            open_loop.append(one)
+    finally:
+        for p in procs:
+            p.stop()
+        subprocess.run([CLUSTER_SCRIPT, "down"])
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+    single = median([r["single"]["throughput"] for r in rounds])
+    on = median([r["cluster"]["throughput"] for r in rounds])
+    res = {"rounds": rounds, "closed_loop_median": {"single": single, "cluster": on},
+           "closed_loop_ratio": round(on / single, 3) if single else None, "open_loop": open_loop,
+           "settings": {k: v for k, v in on_cluster.items() if not k.endswith(("_NODES", "_URL"))}}
+    return res
+
+
 es_baseline = 0
 bad_runs = []
 
@@ -537,14 +613,16 @@ class SkipHttp(Exception):
 def main():
     global es_baseline
     only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
+    only_cluster = os.environ.get("BENCH_ONLY_CLUSTER") == "1"
     env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
     worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1")
-    require_free(API_PORT, CEILING_PORT, WORKER_METRICS_PORT, *LIVE_API_PORTS, LIVE_WORKER_METRICS_PORT)
+    require_free(API_PORT, CEILING_PORT, WORKER_METRICS_PORT, *LIVE_API_PORTS, LIVE_WORKER_METRICS_PORT,
+                 CLUSTER_API_PORT, CLUSTER_WORKER_METRICS_PORT)
     result = {"machine": machine(), "settings": settings()}
     log(f"machine: {result['machine']}")
     procs = []
     try:
-        if os.environ.get("BENCH_ONLY_SEARCH") == "1" or only_live:
+        if os.environ.get("BENCH_ONLY_SEARCH") == "1" or only_live or only_cluster:
             raise SkipHttp()
         log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
         result["ceiling_http"] = http_ceiling()
@@ -588,18 +666,23 @@ def main():
         log(f"  {result['closed_loop_no_worker']['create_chat']}")
     except SkipHttp:
         log("BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
+            "BENCH_ONLY_CLUSTER=1: the cluster step only" if only_cluster else
             "BENCH_ONLY_SEARCH=1: the search benchmark only")
     finally:
         for p in procs:
             p.stop()
 
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live:
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live and not only_cluster:
         log("micro-benchmarks")
         result["micro_ns"] = micro()
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1":
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1" and not only_cluster:
         log("live delivery")
         result["live"] = live()
-    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live:
+    if os.environ.get("BENCH_SKIP_CLUSTER") != "1" and os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live:
+        log(f"message creation on the cluster stack beside the single-node stack ({CLUSTER_ROUNDS} rounds)")
+        result["cluster"] = cluster_step(env, worker_env)
+        log(f"  closed loop cluster/single {result['cluster']['closed_loop_ratio']}")
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live and not only_cluster:
         log(f"search benchmark ({SEARCH_MESSAGES} messages, vocabularies {SEARCH_VOCABULARIES})")
         result["search"] = search()
 

@@ -77,6 +77,34 @@ def live_section(run):
     return out
 
 
+def cluster_section(run):
+    c = run["cluster"]
+    out = [f"### Message creation on the cluster stack beside the single-node stack ({run['machine']['date']}, "
+           f"commit `{run['machine']['commit']}`)", "",
+           "`scripts/cluster.sh up`: Redis Cluster of 3 masters + 3 replicas (AOF, fsync always) with "
+           "`CHAT_REDIS_WAIT_REPLICAS=1`, RabbitMQ cluster of 3 with quorum queues, MariaDB primary + replica, "
+           "Elasticsearch of 3 nodes (3 shards x 1 replica); one API server and one worker on each stack, both "
+           "stacks running throughout. Cluster settings: "
+           + ", ".join(f"`{k}={v}`" for k, v in sorted(c["settings"].items())) + ".", "",
+           "Closed loop, create_message, in interleaved rounds:", "",
+           "| round | single ops/s | single p99 | cluster ops/s | cluster p99 | cluster / single |",
+           "|---|---|---|---|---|---|"]
+    for i, r in enumerate(c["rounds"], 1):
+        s, k = r["single"], r["cluster"]
+        out.append(f"| {i} | {fmt(s['throughput'])}/s | {s['p99']:.1f} ms | {fmt(k['throughput'])}/s | "
+                   f"{k['p99']:.1f} ms | {k['throughput'] / s['throughput']:.2f}x |")
+    m = c["closed_loop_median"]
+    out += ["", f"Median: single {fmt(m['single'])}/s, cluster {fmt(m['cluster'])}/s: **{c['closed_loop_ratio']:.2f}x**.",
+            "", f"Open loop, create_message at fixed rates ({run['settings']['step_duration']} each, 512 connections):",
+            "", "| rate | single achieved | single p50 / p99 | cluster achieved | cluster p50 / p99 | p99 cluster / single |",
+            "|---|---|---|---|---|---|"]
+    for o in c.get("open_loop", []):
+        s, k = o["single"], o["cluster"]
+        out.append(f"| {o['rate']:,}/s | {fmt(s['throughput'])}/s | {s['p50']:.1f} / {s['p99']:.1f} ms | "
+                   f"{fmt(k['throughput'])}/s | {k['p50']:.1f} / {k['p99']:.1f} ms | {k['p99'] / s['p99']:.2f}x |")
+    return out + [""]
+
+
 def render(runs):
     # A partial run (BENCH_ONLY_LIVE=1, BENCH_ONLY_SEARCH=1) does not replace the latest full one: each
     # section shows the latest run that measured it.
@@ -198,6 +226,10 @@ def render(runs):
     if with_live:
         out += live_section(with_live[-1])
 
+    with_cluster = [run for run in runs if "cluster" in run]
+    if with_cluster:
+        out += cluster_section(with_cluster[-1])
+
     mi = r.get("micro_ns")
     if mi:
         out += ["### Micro-benchmarks (Google Benchmark)", "", "| | ns |", "|---|---|"]
@@ -219,7 +251,7 @@ def render(runs):
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
             "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
-            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_BISECTIONS`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
+            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_CLUSTER_ROUNDS`, `BENCH_CLUSTER_RATES`, `BENCH_SKIP_CLUSTER=1`, `BENCH_ONLY_CLUSTER=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_BISECTIONS`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "
             "developer's stack `as found` carried every earlier run's data (1.5 M Redis keys, a 1 M-document "

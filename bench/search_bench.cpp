@@ -100,7 +100,7 @@ closed_result closed_loop(const chat::core::config& cfg, const std::string& alia
     std::vector<std::thread> threads;
     for (std::size_t c = 0; c < connections; ++c)
         threads.emplace_back([&] {
-            chat::store::elastic_client es(cfg.es_url, alias, cfg.es_shards);
+            chat::store::elastic_client es(cfg.es_url, alias, {cfg.es_shards, cfg.es_replicas});
             std::vector<double> ms;
             std::string error;
             while (error.empty() && clock_type::now() < deadline) {
@@ -129,7 +129,7 @@ int main() {
     const std::size_t queries = env_size("BENCH_QUERIES", 300);
     const char* index_env = std::getenv("BENCH_INDEX");
     const std::string alias = index_env ? index_env : "bench_messages";
-    chat::store::elastic_client es(cfg.es_url, alias, cfg.es_shards);
+    chat::store::elastic_client es(cfg.es_url, alias, {cfg.es_shards, cfg.es_replicas});
     std::mt19937_64 rng(42);
     const std::size_t vocabulary_size = env_size("BENCH_VOCABULARY", 20000);
     vocabulary vocab(rng, vocabulary_size);

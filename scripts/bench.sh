@@ -10,7 +10,10 @@ eval "$("$ROOT/scripts/test-env.sh" bench)"
 
 BUILD="$ROOT/build/release"
 
-cleanup() { "$ROOT/scripts/stack.sh" down || true; }
+cleanup() {
+    "$ROOT/scripts/cluster.sh" down || true  # the cluster step's engines (bench.py starts them)
+    "$ROOT/scripts/stack.sh" down || true
+}
 trap cleanup EXIT
 "$ROOT/scripts/stack.sh" wipe
 "$ROOT/scripts/stack.sh" up

@@ -5,7 +5,8 @@
 #    appendfsync always (CHAT_REDIS_NODES points the binaries at it);
 #  - a RabbitMQ cluster of 3 nodes, for quorum queues (CHAT_AMQP_NODES, CHAT_AMQP_QUEUE_TYPE=quorum);
 #  - a MariaDB primary and a replica (CHAT_MYSQL_PORT / CHAT_MYSQL_REPLICA_PORT);
-#  - Elasticsearch stays the stack's single node.
+#  - an Elasticsearch cluster of 3 nodes, all master-eligible (CHAT_ES_URL lists them; the servers'
+#    index gets 3 shards with 1 replica each: CHAT_ES_SHARDS, CHAT_ES_REPLICAS).
 #
 #   scripts/cluster.sh up        start both clusters (create them the first time); returns once the
 #                                Redis Cluster is ok with every replica in sync and 3 brokers run
@@ -13,15 +14,19 @@
 #   scripts/cluster.sh status    CLUSTER NODES               scripts/cluster.sh env    export lines
 #   scripts/cluster.sh servers-up BUILD_DIR   2 API servers (8080, 8081) and 2 workers on the clusters,
 #                                in the background; returns once all answer (servers-down stops them)
+#   scripts/cluster.sh server-env  the settings servers-up gives them, one VAR=value a line (make bench)
 #   Redis alone: redis-up, redis-down, redis-wipe, kill PORT (SIGKILL a node), start PORT,
 #                master-of KEY (the port of the master serving KEY's slot)
 #   RabbitMQ alone: rabbitmq-up, rabbitmq-down, rabbitmq-kill PORT (SIGKILL a broker), rabbitmq-start
 #                PORT, rabbitmqctl PORT ARGS (rabbitmqctl against that broker)
 #   MariaDB alone: mysql-up, mysql-down, mysql-stop PORT, mysql-start REPLICA_PORT
+#   Elasticsearch alone: es-up, es-down, es-kill PORT (SIGKILL a node), es-start PORT, es-master (the
+#                port of the elected master)
 #
 # Redis ports: the stack's Redis port + 1 .. + 6 (6381-6386 beside `make run`, 16381-16386 beside the
 # test stack); the cluster bus on each port + 100, so two stacks' clusters never share a port.
 . "$(dirname "$0")/common.sh"
+. "$ROOT/scripts/es-install.sh"
 
 CLUSTER_DIR="$CHAT_VAR_DIR/cluster"
 # The cluster's failure detection: a master unreachable for this long is failed over by its replica.
@@ -102,6 +107,7 @@ node_list() {
 env_lines() {
     echo "export CHAT_REDIS_NODES='$(node_list)'"
     echo "export CHAT_AMQP_NODES='$(rmq_list)' CHAT_AMQP_QUEUE_TYPE=quorum"
+    echo "export CHAT_ES_URL='$(es_list)' CHAT_ES_SHARDS=3 CHAT_ES_REPLICAS=1"
 }
 
 kill_node() {
@@ -328,6 +334,119 @@ mysql_pair_down() {
     mysql_node_stop "$MYSQL_PRIMARY"
 }
 
+# --- Elasticsearch: 3 nodes, each master-eligible and a data node ------------------------------
+# HTTP on the stack's Elasticsearch port + 1 .. + 3, transport on each + 100 (the single node of
+# stack.sh keeps its port and port + 100). Bound to loopback, so the production bootstrap checks
+# (vm.max_map_count and the like) only warn. Data in $ES_BASE/cluster-es/PORT, which $ES_USER can
+# reach (see es-install.sh).
+ES_PORTS=()
+for i in 1 2 3; do ES_PORTS+=($((CHAT_ES_HTTP_PORT + i))); done
+es_setup_base
+ES_NODES_DIR="$ES_BASE/cluster-es"
+
+es_node_dir() { echo "$ES_NODES_DIR/$1"; }
+es_node_name() { echo "es-$1"; }
+es_node_up() { curl -fs --max-time 2 "http://127.0.0.1:$1/_cluster/health?local=true" >/dev/null; }
+
+es_node_start() {
+    local port="$1" dir seeds="" masters="" p
+    dir="$(es_node_dir "$port")"
+    es_node_up "$port" && return 0
+    # Started and still starting (its launcher waits for it), or running and not answering yet.
+    pid_alive "$dir/launcher.pid" runuser && return 0
+    pid_alive "$dir/es.pid" java && return 0
+    es_install_home
+    es_prepare_dir "$dir"
+    # A config directory of its own: a node writes its keystore there on its first start.
+    if [[ ! -d "$dir/config" ]]; then
+        cp -a "$ES_HOME/config" "$dir/config.tmp" && chown -R "$ES_USER:" "$dir/config.tmp" && mv "$dir/config.tmp" "$dir/config"
+    fi
+    for p in "${ES_PORTS[@]}"; do
+        seeds+="${seeds:+,}127.0.0.1:$((p + 100))"
+        masters+="${masters:+,}$(es_node_name "$p")"
+    done
+    # As in stack.sh: -d returns once the node runs; env -i keeps root's environment out.
+    (
+        cd "$ES_HOME"
+        exec setsid runuser -u "$ES_USER" -- env -i \
+            PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
+            ES_JAVA_HOME="$(es_java_home)" ES_JAVA_OPTS="-Xms$CHAT_ES_HEAP -Xmx$CHAT_ES_HEAP" \
+            ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" \
+            "$ES_HOME/bin/elasticsearch" -d -p "$dir/es.pid" \
+            -E node.name="$(es_node_name "$port")" \
+            -E cluster.name="chat-cluster-$CHAT_ES_HTTP_PORT" \
+            -E discovery.seed_hosts="$seeds" \
+            -E cluster.initial_master_nodes="$masters" \
+            -E xpack.security.enabled=false \
+            -E network.host=127.0.0.1 \
+            -E http.port="$port" \
+            -E transport.port=$((port + 100)) \
+            -E path.data="$dir/data" \
+            -E path.logs="$dir/logs" \
+            -E cluster.routing.allocation.disk.threshold_enabled=false \
+            -E action.destructive_requires_name=false
+    ) >"$dir/startup.log" 2>&1 </dev/null &
+    echo $! >"$dir/launcher.pid"
+}
+
+# All 3 nodes in the cluster and every shard copy assigned.
+es_cluster_green() {
+    curl -fs --max-time 5 "http://127.0.0.1:${ES_PORTS[0]}/_cluster/health?wait_for_nodes=3&wait_for_status=green&timeout=2s" |
+        grep -q '"timed_out":false'
+}
+
+# The JVMs take longest: `up` launches them first and waits for them last.
+es_start_all() {
+    local port
+    for port in "${ES_PORTS[@]}"; do es_node_start "$port"; done
+}
+
+es_up() {
+    local port
+    es_start_all
+    for port in "${ES_PORTS[@]}"; do
+        wait_for "es_node_up $port" 180 "elasticsearch node $port" ||
+            { tail -n 20 "$(es_node_dir "$port")/startup.log" >&2; die "elasticsearch node $port did not start; see $(es_node_dir "$port")/logs"; }
+    done
+    wait_for es_cluster_green 120 "elasticsearch cluster of 3, green" || die "the elasticsearch cluster is not whole"
+    log "elasticsearch cluster: 3 nodes on ${ES_PORTS[*]}"
+}
+
+es_node_stop() {
+    local pid
+    pid="$(read_pid "$(es_node_dir "$1")/es.pid" java)" || return 0
+    kill -TERM "$pid"
+    wait_for "! kill -0 $pid" 60 "elasticsearch node $1 to stop" || kill -9 "$pid" 2>/dev/null || true
+}
+
+es_down() {
+    local port
+    for port in "${ES_PORTS[@]}"; do es_node_stop "$port"; done
+}
+
+es_kill() {
+    local pid
+    pid="$(read_pid "$(es_node_dir "$1")/es.pid" java)" || die "no elasticsearch node running on $1"
+    kill -9 "$pid"
+    log "elasticsearch node $1: SIGKILLed (pid $pid)"
+}
+
+# The HTTP port of the elected master, asked of any live node.
+es_master() {
+    local port name
+    for port in "${ES_PORTS[@]}"; do
+        name="$(curl -fs --max-time 5 "http://127.0.0.1:$port/_cat/master?h=node" 2>/dev/null)" || continue
+        [[ "$name" == es-* ]] && { echo "${name#es-}" | tr -d '[:space:]'; echo; return 0; }
+    done
+    die "no elasticsearch node answers"
+}
+
+es_list() {
+    local list="" port
+    for port in "${ES_PORTS[@]}"; do list+="${list:+,}http://127.0.0.1:$port"; done
+    echo "$list"
+}
+
 # --- the service on the cluster: 2 API servers and 2 workers, in the background -----------------
 : "${CHAT_CLUSTER_API_PORTS:=8080 8081}"
 : "${CHAT_CLUSTER_METRICS_PORTS:=9464 9465}"
@@ -339,7 +458,7 @@ server_env() {
     SERVER_ENV=("CHAT_REDIS_NODES=$(node_list)" CHAT_REDIS_WAIT_REPLICAS=1
         "CHAT_AMQP_NODES=$(rmq_list)" CHAT_AMQP_QUEUE_TYPE=quorum
         "CHAT_MYSQL_PORT=$MYSQL_PRIMARY" "CHAT_MYSQL_REPLICA_PORT=$MYSQL_REPLICA"
-        CHAT_ES_INDEX=messages_cluster)
+        "CHAT_ES_URL=$(es_list)" CHAT_ES_INDEX=messages_cluster CHAT_ES_SHARDS=3 CHAT_ES_REPLICAS=1)
 }
 
 start_server() { # NAME BINARY VAR=VALUE...
@@ -387,11 +506,16 @@ servers_down() {
 }
 
 case "${1:-}" in
-    up) redis_up; rmq_up; mysql_pair_up ;;
+    up) es_start_all; redis_up; rmq_up; mysql_pair_up; es_up ;;
     mysql-up) mysql_pair_up ;;
     mysql-down) mysql_pair_down ;;
     mysql-stop) mysql_node_stop "${2:?port}" ;;
     mysql-start) mysql_node_start "${2:?port}" 2 --read-only --relay-log=relay-bin ;;
+    es-up) es_up ;;
+    es-down) es_down ;;
+    es-kill) es_kill "${2:?port}" ;;
+    es-start) es_node_start "${2:?port}"; wait_for "es_node_up $2" 180 "elasticsearch node $2" ;;
+    es-master) es_master ;;
     redis-up) redis_up ;;
     redis-down) redis_down ;;
     rabbitmq-up) rmq_up ;;
@@ -400,10 +524,11 @@ case "${1:-}" in
     rabbitmqctl) rmq_at "${2:?port}" rabbitmqctl "${@:3}" ;;
     rabbitmq-start) rmq_node_start "${2:?port}"; wait_for "rmq_node_up $2" 120 "rabbitmq node $2" ;;
     servers-up) servers_up "${2:-}" ;;
+    server-env) server_env; printf '%s\n' "${SERVER_ENV[@]}" ;;
     servers-down) servers_down ;;
-    down) servers_down; redis_down; rmq_down; mysql_pair_down ;;
+    down) servers_down; redis_down; rmq_down; mysql_pair_down; es_down ;;
     redis-wipe) redis_down; rm -rf "$CLUSTER_DIR"/redis-* "$CLUSTER_DIR/created" ;;
-    wipe) servers_down; redis_down; rmq_down; mysql_pair_down; rm -rf "$CLUSTER_DIR" ;;
+    wipe) servers_down; redis_down; rmq_down; mysql_pair_down; es_down; rm -rf "$CLUSTER_DIR" "$ES_NODES_DIR" ;;
     status) status ;;
     env) env_lines ;;
     kill) kill_node "${2:?port}" ;;
@@ -412,5 +537,6 @@ case "${1:-}" in
     *) echo "usage: $0 up|down|wipe|status|env|servers-up BUILD_DIR|servers-down" >&2
        echo "       $0 redis-up|redis-down|redis-wipe|kill PORT|start PORT|master-of KEY" >&2
        echo "       $0 rabbitmq-up|rabbitmq-down|rabbitmq-kill PORT|rabbitmq-start PORT|rabbitmqctl PORT ARGS" >&2
-       echo "       $0 mysql-up|mysql-down|mysql-stop PORT|mysql-start REPLICA_PORT" >&2; exit 2 ;;
+       echo "       $0 mysql-up|mysql-down|mysql-stop PORT|mysql-start REPLICA_PORT" >&2
+       echo "       $0 es-up|es-down|es-kill PORT|es-start PORT|es-master" >&2; exit 2 ;;
 esac

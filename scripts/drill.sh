@@ -4,8 +4,9 @@
 # Elasticsearch for 30 s); chat_load then verifies in MariaDB and Elasticsearch that nothing
 # acknowledged was lost or duplicated. `make test` runs the same drills, shorter.
 # `scripts/drill.sh cluster` (`make cluster-drill`) runs the cluster drills instead, as long: SIGKILL a
-# Redis Cluster master (its replica takes over) and the broker leading the quorum queue of a RabbitMQ
-# cluster, each restarted; stop the MariaDB replica for a while.
+# Redis Cluster master (its replica takes over), the broker leading the quorum queue of a RabbitMQ
+# cluster and the elected master of an Elasticsearch cluster, each restarted; stop the MariaDB replica
+# for a while.
 . "$(dirname "$0")/common.sh"
 eval "$("$ROOT/scripts/test-env.sh")"
 . "$ROOT/scripts/common.sh"  # re-derive settings for the test stack
@@ -26,5 +27,5 @@ CHAT_DRILL_SECONDS="${CHAT_DRILL_SECONDS:-60}" CHAT_DRILL_ES_DOWN_S="${CHAT_DRIL
     CHAT_API_BIN="$BUILD/chat_api_server" CHAT_WORKER_BIN="$BUILD/chat_worker" CHAT_CTL_BIN="$BUILD/chat_ctl" \
     CHAT_LOAD_BIN="$BUILD/bench/load/chat_load" \
     python3 -W ignore::ResourceWarning -m unittest -v \
-    $([[ "${1:-}" == cluster ]] && echo test_redis_cluster test_rabbitmq_cluster test_mysql_replica || echo test_drills)
+    $([[ "${1:-}" == cluster ]] && echo test_redis_cluster test_rabbitmq_cluster test_mysql_replica test_es_cluster || echo test_drills)
 log "drills passed; reports in $CHAT_VAR_DIR/log/tests/drill-*.json"

@@ -15,6 +15,7 @@
 # Must run as root: Elasticsearch refuses root and is started as the
 # unprivileged user `chat-es` (created by scripts/install-deps.sh).
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+. "$ROOT/scripts/es-install.sh"
 
 RUN_DIR="$CHAT_VAR_DIR/run"
 LOG_DIR="$CHAT_VAR_DIR/log"
@@ -370,16 +371,9 @@ rmq_stop() {
 # Elasticsearch
 # ==========================================================================
 
-# ES runs as $ES_USER, who cannot reach a var dir under e.g. /root (mode 700).
-# In that case its install and data live in a per-var-dir directory under
-# /var/tmp instead.
+# Where the distribution lives and who owns it: es-install.sh (shared with cluster.sh).
 es_setup_paths() {
-    ES_BASE="$CHAT_VAR_DIR"
-    if getent passwd "$ES_USER" >/dev/null &&
-        ! runuser -u "$ES_USER" -- test -x "$CHAT_VAR_DIR" 2>/dev/null; then
-        ES_BASE="/var/tmp/chat-es-$(printf '%s' "$CHAT_VAR_DIR" | sha256sum | cut -c1-10)"
-    fi
-    ES_HOME="$ES_BASE/elasticsearch-$ES_VERSION"
+    es_setup_base
     ES_DIR="$ES_BASE/es"
     ES_PIDFILE="$ES_DIR/es.pid"
     ES_LAUNCH_PIDFILE="$RUN_DIR/es-launcher.pid"
@@ -393,48 +387,10 @@ es_healthy() {
 }
 es_running() { es_healthy; }
 
-# ES_JAVA_HOME: explicit override, else Debian's Java 17, else the JDK of
-# whatever `java` is on PATH.
-es_java_home() {
-    local deb17
-    deb17="/usr/lib/jvm/java-17-openjdk-$(dpkg --print-architecture)"
-    if [[ -n "${ES_JAVA_HOME:-}" ]]; then
-        echo "$ES_JAVA_HOME"
-    elif [[ -x "$deb17/bin/java" ]]; then
-        echo "$deb17"
-    else
-        local java
-        java="$(readlink -f "$(command -v java)")" || die "no java found; run scripts/install-deps.sh"
-        dirname "$(dirname "$java")"
-    fi
-}
-
-# Make $ES_HOME an unpacked distribution and $ES_DIR its data/log dir, both
-# owned by $ES_USER: ES writes its keystore into config/ on first start.
 es_prepare_install() {
-    if ! getent passwd "$ES_USER" >/dev/null || [[ ! -f "$ES_UNPACKED/.unpacked" ]]; then
-        log "elasticsearch: not installed for $CHAT_VAR_DIR yet, running install-deps.sh"
-        "$ROOT/scripts/install-deps.sh"
-        es_setup_paths
-    fi
-    if [[ "$ES_BASE" != "$CHAT_VAR_DIR" ]]; then
-        log "elasticsearch: $ES_USER cannot traverse $CHAT_VAR_DIR; install + data live in $ES_BASE"
-        if [[ ! -f "$ES_HOME/.unpacked" ]]; then
-            mkdir -p "$ES_BASE"
-            rm -rf "$ES_HOME"
-            cp -a "$ES_UNPACKED" "$ES_HOME"
-        fi
-    fi
-    # ES_TMPDIR: otherwise every start leaves a /tmp/elasticsearch-* dir.
-    rm -rf "$ES_DIR/tmp"
-    mkdir -p "$ES_DIR/data" "$ES_DIR/logs" "$ES_DIR/tmp"
-    # Only chown when needed: the data dir can get big. Each dir is checked, since `wipe` deletes the
-    # data dir alone and mkdir above recreates it owned by root.
-    local d
-    for d in "$ES_HOME" "$ES_DIR" "$ES_DIR/data" "$ES_DIR/logs"; do
-        [[ "$(stat -c %U "$d")" == "$ES_USER" ]] || chown -R "$ES_USER:" "$d"
-    done
-    chown "$ES_USER:" "$ES_DIR/tmp"
+    es_install_home
+    es_setup_paths # install-deps.sh may just have created $ES_USER, which moves ES_BASE
+    es_prepare_dir "$ES_DIR"
 }
 
 es_start() {

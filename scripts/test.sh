@@ -7,9 +7,9 @@
 eval "$("$ROOT/scripts/test-env.sh" "${CHAT_TEST_STACK:-test}")"
 . "$ROOT/scripts/common.sh"  # re-derive settings for the test stack
 
-# The cluster modules (test_redis_cluster, test_rabbitmq_cluster, test_mysql_replica) start their
-# engines beside the stack with scripts/cluster.sh and stop them; this stops them too when a run is
-# interrupted.
+# The cluster modules (test_redis_cluster, test_rabbitmq_cluster, test_mysql_replica, test_es_cluster)
+# start their engines beside the stack with scripts/cluster.sh and stop them; this stops them too when
+# a run is interrupted.
 cleanup() {
     "$ROOT/scripts/cluster.sh" down || true
     "$ROOT/scripts/stack.sh" down || true

@@ -106,7 +106,9 @@ class store_service final : public service, private creation_stores {
     // Per pool thread: the connections a blocking call may use.
     struct connections {
         explicit connections(const core::config& cfg)
-            : redis(cfg.redis), mysql(cfg.mysql), es(cfg.es_url, cfg.es_index, cfg.es_shards) {
+            : redis(cfg.redis),
+              mysql(cfg.mysql),
+              es(cfg.es_url, cfg.es_index, {cfg.es_shards, cfg.es_replicas}) {
             if (cfg.mysql_replica) replica.emplace(*cfg.mysql_replica);
         }
         store::redis_connection redis;

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     std::string cmd = argv[1];
     if (cmd == "reindex") {
         chat::store::mysql_connection db(cfg.mysql);
-        chat::store::elastic_client es(cfg.es_url, cfg.es_index, cfg.es_shards);
+        chat::store::elastic_client es(cfg.es_url, cfg.es_index, {cfg.es_shards, cfg.es_replicas});
         chat::worker::reindex_options opts;
         opts.delete_old = argc > 2 && std::string(argv[2]) == "--delete-old";
         if (const char* settle = std::getenv("CHAT_REINDEX_SETTLE_MS"))

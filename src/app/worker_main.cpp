@@ -46,7 +46,7 @@ int main() {
     }
 
     // The index must exist with our mapping before the first bulk (never dynamic mapping).
-    chat::store::elastic_client es(cfg.es_url, cfg.es_index, cfg.es_shards);
+    chat::store::elastic_client es(cfg.es_url, cfg.es_index, {cfg.es_shards, cfg.es_replicas});
     for (int attempt = 0; !stop_requested; ++attempt) {
         auto ok = es.ensure_index();
         if (ok) break;

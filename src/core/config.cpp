@@ -114,6 +114,7 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     while (!c.es_url.empty() && c.es_url.back() == '/') c.es_url.pop_back();
     r.str("CHAT_ES_INDEX", c.es_index);
     r.integer("CHAT_ES_SHARDS", c.es_shards, 1, 64);
+    r.integer("CHAT_ES_REPLICAS", c.es_replicas, 0, 8);
     r.str("CHAT_HTTP_HOST", c.http_host);
     r.integer("CHAT_HTTP_PORT", c.http_port, 0, 65535);
     r.integer("CHAT_HTTP_THREADS", c.http_threads, 1, 256);

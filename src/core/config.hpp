@@ -73,6 +73,9 @@ struct config {
     // Primary shards of an index this code creates (ensure_index, chat_ctl reindex); documents are
     // routed by chat, so a chat's messages stay on one shard whatever the count.
     int es_shards = 1;
+    // Copies of each shard on other nodes, for an index this code creates: 0 on one node; 1 on a
+    // cluster of 3, so a node's death loses no shard.
+    int es_replicas = 0;
 
     // API server
     std::string http_host = "0.0.0.0";

@@ -231,8 +231,10 @@ std::vector<std::string> split_node_urls(std::string_view urls) {
     return out;
 }
 
-elastic_client::elastic_client(std::string base_url, std::string alias, int shards)
-    : nodes_(split_node_urls(base_url)), alias_(std::move(alias)), shards_(std::max(shards, 1)) {
+elastic_client::elastic_client(std::string base_url, std::string alias, index_layout layout)
+    : nodes_(split_node_urls(base_url)),
+      alias_(std::move(alias)),
+      layout_{std::max(layout.shards, 1), std::max(layout.replicas, 0)} {
     if (nodes_.empty()) nodes_.push_back(base_url);
 }
 
@@ -244,7 +246,8 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
     return fmt::format("{}:{}", app_id, chat_number);
 }
 
-std::string elastic_client::index_definition(const std::string& alias, bool with_aliases, int shards) {
+std::string elastic_client::index_definition(const std::string& alias, bool with_aliases,
+                                             index_layout layout) {
     // Computed terms, sent as one space-separated string and split by the whitespace analyzer: a
     // keyword array costs Elasticsearch a field per term (measured: an array of the same terms
     // indexed 13% slower and its queries took 1.7 times as long). Postings only (no frequencies,
@@ -253,7 +256,9 @@ std::string elastic_client::index_definition(const std::string& alias, bool with
         {"type", "text"}, {"analyzer", "whitespace"}, {"index_options", "docs"}, {"norms", false}};
     json::object def{
         {"settings",
-         {{"number_of_shards", std::max(shards, 1)}, {"number_of_replicas", 0}, {"refresh_interval", "1s"}}},
+         {{"number_of_shards", std::max(layout.shards, 1)},
+          {"number_of_replicas", std::max(layout.replicas, 0)},
+          {"refresh_interval", "1s"}}},
         {"mappings",
          {{"dynamic", "strict"},
           {"_meta", {{"mapping_version", current_mapping_version}}},
@@ -462,7 +467,7 @@ core::result<void> elastic_client::ensure_index() {
     auto current = alias_indices(alias_);
     if (!current) return current.error();
     if (current->empty()) {
-        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_, true, shards_));
+        auto created = request("PUT", "/" + alias_ + "_v1", index_definition(alias_, true, layout_));
         if (!created) return created.error();
         // 400 resource_already_exists: another worker won the race, which is fine.
         if (created->status != 200 &&

@@ -108,13 +108,20 @@ std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t
 // The nodes of CHAT_ES_URL: "http://a:9200,http://b:9200" -> each URL without its trailing '/'.
 std::vector<std::string> split_node_urls(std::string_view urls);
 
+// The shape of an index this code creates (ensure_index, chat_ctl reindex): CHAT_ES_SHARDS primary
+// shards, each with CHAT_ES_REPLICAS copies on other nodes.
+struct index_layout {
+    int shards = 1;
+    int replicas = 0;
+};
+
 class elastic_client {
   public:
     // `base_url`: one node's URL, or a cluster's nodes separated by commas. A request goes to the
     // node that answered last; a node that refuses the connection is passed over for the next one
     // (nothing was sent to it, so even a non-idempotent request may go on).
-    // `shards`: primary shards of the indices this client creates.
-    elastic_client(std::string base_url, std::string alias, int shards = 1);
+    // `layout`: the shape of the indices this client creates.
+    elastic_client(std::string base_url, std::string alias, index_layout layout = {});
     elastic_client(const elastic_client&) = delete;
     elastic_client& operator=(const elastic_client&) = delete;
 
@@ -143,8 +150,9 @@ class elastic_client {
     static std::string doc_id(std::uint64_t app_id, std::uint64_t chat_number, std::uint64_t number);
     static std::string routing(std::uint64_t app_id, std::uint64_t chat_number);
     // The JSON of an index (settings, mapping, and when with_aliases both aliases), in one place.
-    static std::string index_definition(const std::string& alias, bool with_aliases = true, int shards = 1);
-    int shards() const { return shards_; }
+    static std::string index_definition(const std::string& alias, bool with_aliases = true,
+                                        index_layout layout = {});
+    index_layout layout() const { return layout_; }
     const std::string& alias() const { return alias_; }
     std::string write_alias() const { return alias_ + "_write"; }
 
@@ -156,7 +164,7 @@ class elastic_client {
     std::vector<std::string> nodes_;
     std::size_t current_node_ = 0;
     std::string alias_;
-    int shards_ = 1;
+    index_layout layout_;
     // Indices behind the write alias, re-read at most every two seconds (see docs/architecture.md).
     std::vector<index_version> write_targets_;
     std::chrono::steady_clock::time_point write_targets_at_{};

@@ -44,7 +44,7 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
 
     progress(fmt::format("creating {} (current: {})", report.new_index, report.old_index));
     auto created = es.request("PUT", "/" + report.new_index,
-                              store::elastic_client::index_definition(es.alias(), false, es.shards()));
+                              store::elastic_client::index_definition(es.alias(), false, es.layout()));
     if (!created) return created.error();
     if (created->status != 200)
         return store::unavailable("elasticsearch", store::search_unavailable,

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 import warnings
@@ -129,19 +130,24 @@ def start_worker(**extra):
     metrics_port = next_free_port()
     extra.setdefault("CHAT_WORKER_METRICS_PORT", metrics_port)
     extra.setdefault("CHAT_HTTP_HOST", "127.0.0.1")
-    p = Process(f"worker-{_worker_count[0]}", [WORKER_BIN], env(**extra))
+    settings = env(**extra)
+    p = Process(f"worker-{_worker_count[0]}", [WORKER_BIN], settings)
     p.metrics_port = int(extra["CHAT_WORKER_METRICS_PORT"])
-    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
+    # CHAT_ES_URL may be a node list, some of them dead on purpose: any node that answers will do.
+    nodes = settings.get("CHAT_ES_URL", "http://127.0.0.1:19201").split(",")
+    alias = settings.get("CHAT_ES_INDEX", "messages")
+
+    def indexed(es):
+        try:
+            with urllib.request.urlopen(f"{es}/_alias/{alias}", timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
 
     def ready():
         if p.proc.poll() is not None:
             raise RuntimeError(f"worker exited, see {p.log_path}")
-        try:
-            with urllib.request.urlopen(f"{es}/_alias/messages", timeout=5) as r:
-                indexed = r.status == 200
-        except OSError:
-            indexed = False
-        return indexed and redis_cli("EXISTS", "chat:seeded") == "1"
+        return any(indexed(es) for es in nodes) and redis_cli("EXISTS", "chat:seeded") == "1"
     wait_until(ready, timeout=90, what="worker ready")
     return p
 
@@ -441,12 +447,31 @@ def drill_summary(r):
             f'max {lag["searchable"]["max"] / 1000:.1f} s')
 
 
+def drop_search_index(es_url, alias):
+    """Deletes the indices behind `alias` on the Elasticsearch at `es_url`, if any: a module that owns
+    an index starts it afresh (the worker creates it again)."""
+    try:
+        with urllib.request.urlopen(f"{es_url}/_alias/{alias}", timeout=10) as r:
+            indices = list(json.load(r))
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return
+        raise
+    for index in indices:
+        urllib.request.urlopen(urllib.request.Request(f"{es_url}/{index}", method="DELETE"), timeout=30).close()
+
+
 CLUSTER_SCRIPT = os.path.join(ROOT, "scripts", "cluster.sh")
+
+
+# The test stack's settings as the run began: cluster.sh derives the clusters' ports from them, so it
+# must not see what a module set for its servers (CHAT_ES_URL as a node list, say).
+_STACK_ENV = dict(os.environ)
 
 
 def cluster(*args):
     """scripts/cluster.sh (the cluster stack's engines) with these arguments; its standard output."""
-    done = subprocess.run([CLUSTER_SCRIPT, *args], capture_output=True, text=True)
+    done = subprocess.run([CLUSTER_SCRIPT, *args], capture_output=True, text=True, env=_STACK_ENV)
     if done.returncode != 0:
         # Its log lines and the reason it died are on stderr: without them a CI failure says nothing.
         raise RuntimeError(f"cluster.sh {' '.join(args)} exited {done.returncode}:\n{done.stderr}")

@@ -3,16 +3,13 @@ replication on the test stack's MariaDB port + 1 and + 2). Lists are read from t
 everything that must see its own writes reads the primary; when the replica is down, lists fall back
 to the primary.
 """
-import json
 import os
 import subprocess
 import time
 import unittest
-import urllib.error
-import urllib.request
 
-from harness import (VAR_DIR, Client, cluster, drill, drill_summary, module_env, require_load_bin, sql, start_api,
-                     start_worker, unique, wait_until)
+from harness import (VAR_DIR, Client, cluster, drill, drill_summary, drop_search_index, module_env, require_load_bin,
+                     sql, start_api, start_worker, unique, wait_until)
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 BASE = int(os.environ.get("CHAT_MYSQL_PORT", "13307"))
@@ -28,26 +25,12 @@ def on_replica_as_root(statement):
     subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e", statement], check=True)
 
 
-def drop_search_index(alias):
-    """The cluster's database may be new (its data directory wiped) while the stack's Elasticsearch
-    keeps this module's index: ids would start again at 1 and meet the old documents. The worker
-    creates the index again."""
-    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
-    try:
-        with urllib.request.urlopen(f"{es}/_alias/{alias}", timeout=10) as r:
-            indices = list(json.load(r))
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return
-        raise
-    for index in indices:
-        urllib.request.urlopen(urllib.request.Request(f"{es}/{index}", method="DELETE"), timeout=30).close()
-
-
 def setUpModule():
     require_load_bin()
     cluster("mysql-up")
-    drop_search_index("messages_replica_test")
+    # The cluster's database may be new (its data directory wiped) while the stack's Elasticsearch
+    # keeps this module's index: ids would start again at 1 and meet the old documents.
+    drop_search_index(os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201"), "messages_replica_test")
     # Another database means other application ids: its messages get a search index of their own,
     # or its ids would meet the stack database's documents in the shared one.
     settings.set({"CHAT_MYSQL_PORT": str(PRIMARY), "CHAT_MYSQL_REPLICA_PORT": str(REPLICA),

@@ -32,6 +32,7 @@ TEST(config, reads_values_and_strips_trailing_slash) {
     EXPECT_EQ(c.es_url, "http://es:9200");
     EXPECT_EQ(c.batch_size, 10);
     EXPECT_EQ(load({{"CHAT_ES_SHARDS", "4"}}).es_shards, 4);
+    EXPECT_EQ(load({{"CHAT_ES_REPLICAS", "1"}}).es_replicas, 1);
 }
 
 TEST(config, bad_values_name_the_variable) {
@@ -49,6 +50,7 @@ TEST(config, bad_values_name_the_variable) {
     expect_message({{"CHAT_ES_URL", "es:9200"}}, "CHAT_ES_URL");
     expect_message({{"CHAT_LOG_LEVEL", "loud"}}, "CHAT_LOG_LEVEL");
     expect_message({{"CHAT_ES_SHARDS", "0"}}, "CHAT_ES_SHARDS");
+    expect_message({{"CHAT_ES_REPLICAS", "-1"}}, "CHAT_ES_REPLICAS");
     expect_message({{"CHAT_MYSQL_HOST", ""}}, "CHAT_MYSQL_HOST");
     expect_message({{"CHAT_MAX_BODY_BYTES", "2000"}}, "CHAT_MAX_BODY_BYTES");
     expect_message({{"CHAT_AMQP_QUEUE_TYPE", "stream"}}, "CHAT_AMQP_QUEUE_TYPE");

@@ -440,10 +440,13 @@ TEST(elastic_parse, search_body_orders_and_time_bounds) {
     EXPECT_NE(body.find(R"("sort":[{"_score":"desc"},{"number":"desc"}])"), std::string::npos);
 }
 
-TEST(elastic_parse, index_definition_takes_the_shard_count) {
-    auto def =
-        boost::json::parse(chat::store::elastic_client::index_definition("messages", false, 4)).as_object();
+TEST(elastic_parse, index_definition_takes_the_shard_and_replica_counts) {
+    auto def = boost::json::parse(chat::store::elastic_client::index_definition("messages", false, {4, 1}))
+                   .as_object();
     EXPECT_EQ(def.at("settings").at("number_of_shards").to_number<int>(), 4);
+    EXPECT_EQ(def.at("settings").at("number_of_replicas").to_number<int>(), 1);
+    auto single = boost::json::parse(chat::store::elastic_client::index_definition("messages")).as_object();
+    EXPECT_EQ(single.at("settings").at("number_of_replicas").to_number<int>(), 0);
     EXPECT_TRUE(def.at("mappings").at("_routing").at("required").as_bool());
 }
 
