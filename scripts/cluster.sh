@@ -336,8 +336,7 @@ mysql_pair_down() {
 
 # --- Elasticsearch: 3 nodes, each master-eligible and a data node ------------------------------
 # HTTP on the stack's Elasticsearch port + 1 .. + 3, transport on each + 100 (the single node of
-# stack.sh keeps its port and port + 100). Bound to loopback, so the production bootstrap checks
-# (vm.max_map_count and the like) only warn. Data in $ES_BASE/cluster-es/PORT, which $ES_USER can
+# stack.sh keeps its port and port + 100). Data in $ES_BASE/cluster-es/PORT, which $ES_USER can
 # reach (see es-install.sh).
 ES_PORTS=()
 for i in 1 2 3; do ES_PORTS+=($((CHAT_ES_HTTP_PORT + i))); done
@@ -365,28 +364,9 @@ es_node_start() {
         seeds+="${seeds:+,}127.0.0.1:$((p + 100))"
         masters+="${masters:+,}$(es_node_name "$p")"
     done
-    # As in stack.sh: -d returns once the node runs; env -i keeps root's environment out.
-    (
-        cd "$ES_HOME"
-        exec setsid runuser -u "$ES_USER" -- env -i \
-            PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
-            ES_JAVA_HOME="$(es_java_home)" ES_JAVA_OPTS="-Xms$CHAT_ES_HEAP -Xmx$CHAT_ES_HEAP" \
-            ES_PATH_CONF="$dir/config" ES_TMPDIR="$dir/tmp" \
-            "$ES_HOME/bin/elasticsearch" -d -p "$dir/es.pid" \
-            -E node.name="$(es_node_name "$port")" \
-            -E cluster.name="chat-cluster-$CHAT_ES_HTTP_PORT" \
-            -E discovery.seed_hosts="$seeds" \
-            -E cluster.initial_master_nodes="$masters" \
-            -E xpack.security.enabled=false \
-            -E network.host=127.0.0.1 \
-            -E http.port="$port" \
-            -E transport.port=$((port + 100)) \
-            -E path.data="$dir/data" \
-            -E path.logs="$dir/logs" \
-            -E cluster.routing.allocation.disk.threshold_enabled=false \
-            -E action.destructive_requires_name=false
-    ) >"$dir/startup.log" 2>&1 </dev/null &
-    echo $! >"$dir/launcher.pid"
+    es_launch "$dir" "$dir/config" "$port" "$dir/startup.log" "$dir/launcher.pid" \
+        -E node.name="$(es_node_name "$port")" -E cluster.name="chat-cluster-$CHAT_ES_HTTP_PORT" \
+        -E discovery.seed_hosts="$seeds" -E cluster.initial_master_nodes="$masters"
 }
 
 # All 3 nodes in the cluster and every shard copy assigned.

@@ -47,6 +47,34 @@ es_install_home() {
     [[ "$(stat -c %U "$ES_HOME")" == "$ES_USER" ]] || chown -R "$ES_USER:" "$ES_HOME"
 }
 
+# es_launch DIR CONFIG_DIR HTTP_PORT STARTUP_LOG LAUNCHER_PIDFILE -E SETTING...: starts a node as
+# $ES_USER in the background, data and logs in DIR, its pid in DIR/es.pid. `-d` daemonizes once the
+# node has started, so the launcher exits by itself. env -i: root's environment (HOME,
+# JAVA_TOOL_OPTIONS, ...) stays out. Bound to loopback, so the production bootstrap checks
+# (vm.max_map_count and the like) only warn.
+es_launch() {
+    local dir="$1" config="$2" port="$3" startup_log="$4" launcher_pidfile="$5"
+    shift 5
+    (
+        cd "$ES_HOME"
+        exec setsid runuser -u "$ES_USER" -- env -i \
+            PATH=/usr/local/bin:/usr/bin:/bin HOME="$dir" LANG=C.UTF-8 \
+            ES_JAVA_HOME="$(es_java_home)" ES_JAVA_OPTS="-Xms$CHAT_ES_HEAP -Xmx$CHAT_ES_HEAP" \
+            ES_PATH_CONF="$config" ES_TMPDIR="$dir/tmp" \
+            "$ES_HOME/bin/elasticsearch" -d -p "$dir/es.pid" \
+            -E xpack.security.enabled=false \
+            -E network.host=127.0.0.1 \
+            -E http.port="$port" \
+            -E transport.port=$((port + 100)) \
+            -E path.data="$dir/data" \
+            -E path.logs="$dir/logs" \
+            -E cluster.routing.allocation.disk.threshold_enabled=false \
+            -E action.destructive_requires_name=false \
+            "$@"
+    ) >"$startup_log" 2>&1 </dev/null &
+    echo $! >"$launcher_pidfile"
+}
+
 # es_prepare_dir DIR: DIR/data, DIR/logs and an empty DIR/tmp, owned by $ES_USER.
 es_prepare_dir() {
     local dir="$1" d

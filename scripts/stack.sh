@@ -396,31 +396,10 @@ es_prepare_install() {
 es_start() {
     es_prepare_install
     log "elasticsearch: starting on $CHAT_ES_URL (transport port $CHAT_ES_TRANSPORT_PORT)"
-    # `-d` daemonizes once the node has started, so the launcher exits by
-    # itself; run it in the background so the other services start meanwhile.
-    # env -i: don't leak root's environment (HOME, JAVA_TOOL_OPTIONS, ...).
-    # vm.max_map_count etc. are bootstrap checks that single-node (dev) mode
-    # skips.
-    (
-        cd "$ES_HOME"
-        exec setsid runuser -u "$ES_USER" -- env -i \
-            PATH=/usr/local/bin:/usr/bin:/bin HOME="$ES_DIR" LANG=C.UTF-8 \
-            ES_JAVA_HOME="$(es_java_home)" \
-            ES_JAVA_OPTS="-Xms$CHAT_ES_HEAP -Xmx$CHAT_ES_HEAP" \
-            ES_PATH_CONF="$ES_HOME/config" ES_TMPDIR="$ES_DIR/tmp" \
-            "$ES_HOME/bin/elasticsearch" -d -p "$ES_PIDFILE" \
-            -E discovery.type=single-node \
-            -E xpack.security.enabled=false \
-            -E network.host=127.0.0.1 \
-            -E http.port="$CHAT_ES_HTTP_PORT" \
-            -E transport.port="$CHAT_ES_TRANSPORT_PORT" \
-            -E path.data="$ES_DIR/data" \
-            -E path.logs="$ES_DIR/logs" \
-            -E cluster.name="chat-$CHAT_ES_HTTP_PORT" \
-            -E cluster.routing.allocation.disk.threshold_enabled=false \
-            -E action.destructive_requires_name=false
-    ) >"$ES_STARTUP_LOG" 2>&1 </dev/null &
-    echo $! >"$ES_LAUNCH_PIDFILE"
+    # In the background (es-install.sh), so the other services start meanwhile. Single-node (dev)
+    # mode: no discovery, no bootstrap checks.
+    es_launch "$ES_DIR" "$ES_HOME/config" "$CHAT_ES_HTTP_PORT" "$ES_STARTUP_LOG" "$ES_LAUNCH_PIDFILE" \
+        -E discovery.type=single-node -E cluster.name="chat-$CHAT_ES_HTTP_PORT"
 }
 
 es_alive() { pid_alive "$ES_LAUNCH_PIDFILE" runuser || pid_alive "$ES_PIDFILE" java; }
