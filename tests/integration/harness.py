@@ -6,6 +6,7 @@ and workers, talks HTTP to them, and reads MariaDB with the `mariadb` client. No
 Every response a Client receives is checked against the OpenAPI description (src/api/openapi.json)
 with python3-jsonschema; everything else is the Python standard library.
 """
+import atexit
 import http.client
 import json
 import os
@@ -45,6 +46,18 @@ def env(**extra):
     return e
 
 
+_started = []
+
+
+@atexit.register
+def _kill_leftovers():
+    # unittest skips tearDownModule when setUpModule fails, so what a module had started by then
+    # would outlive the run, and a leftover worker would go on consuming the stack's queue with its
+    # module's settings (another Redis, another index) and take the next runs' deliveries.
+    for p in _started:
+        p.kill()
+
+
 class Process:
     """One of our binaries, with its log in var/test/log/tests/."""
 
@@ -54,6 +67,7 @@ class Process:
         self.log_path = os.path.join(LOG_DIR, f"{name}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(argv, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+        _started.append(self)
 
     def kill(self, sig=signal.SIGKILL):
         if self.proc.poll() is None:
