@@ -98,11 +98,15 @@ redis_down() {
 
 status() { node_cli "${PORTS[0]}" cluster nodes 2>/dev/null || node_cli "${PORTS[3]}" cluster nodes; }
 
-node_list() {
-    local list="" port
-    for port in "${PORTS[@]}"; do list+="${list:+,}127.0.0.1:$port"; done
+# addr_list PREFIX PORT...: "PREFIX127.0.0.1:PORT,...", the shape of the CHAT_* node lists.
+addr_list() {
+    local prefix="$1" list="" port
+    shift
+    for port in "$@"; do list+="${list:+,}${prefix}127.0.0.1:$port"; done
     echo "$list"
 }
+
+node_list() { addr_list "" "${PORTS[@]}"; }
 
 env_lines() {
     echo "export CHAT_REDIS_NODES='$(node_list)'"
@@ -248,11 +252,7 @@ rmq_kill() {
     log "rabbitmq node $1: SIGKILLed (pid $pid)"
 }
 
-rmq_list() {
-    local list="" port
-    for port in "${RMQ_PORTS[@]}"; do list+="${list:+,}127.0.0.1:$port"; done
-    echo "$list"
-}
+rmq_list() { addr_list "" "${RMQ_PORTS[@]}"; }
 
 # --- MariaDB: a primary and a replica (binlog replication, GTID) --------------------------------
 # On the stack's MariaDB port + 1 (primary) and + 2 (replica), data under $CLUSTER_DIR/mysql-PORT.
@@ -421,11 +421,7 @@ es_master() {
     die "no elasticsearch node answers"
 }
 
-es_list() {
-    local list="" port
-    for port in "${ES_PORTS[@]}"; do list+="${list:+,}http://127.0.0.1:$port"; done
-    echo "$list"
-}
+es_list() { addr_list http:// "${ES_PORTS[@]}"; }
 
 # --- the service on the cluster: 2 API servers and 2 workers, in the background -----------------
 : "${CHAT_CLUSTER_API_PORTS:=8080 8081}"

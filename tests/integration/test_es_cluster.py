@@ -48,8 +48,7 @@ def setUpModule():
     drop_search_index(nodes[0], INDEX)
     settings.set({"CHAT_ES_URL": ",".join(nodes), "CHAT_ES_INDEX": INDEX, "CHAT_ES_SHARDS": "3",
                   "CHAT_ES_REPLICAS": "1"})
-    workers.append(start_worker())
-    wait_until(lambda: INDEX in json.dumps(es_get("/_alias")), what="the worker's search index")
+    workers.append(start_worker())  # returns once the worker's index exists
     apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
 
 

@@ -35,10 +35,7 @@ def setUpModule():
     # or its ids would meet the stack database's documents in the shared one.
     settings.set({"CHAT_MYSQL_PORT": str(PRIMARY), "CHAT_MYSQL_REPLICA_PORT": str(REPLICA),
                  "CHAT_ES_INDEX": "messages_replica_test"})
-    procs.append(start_worker())
-    es = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
-    wait_until(lambda: subprocess.run(["curl", "-fs", f"{es}/_alias/messages_replica_test"],
-                                      capture_output=True).returncode == 0, what="the worker's search index")
+    procs.append(start_worker())  # returns once the worker's index exists
     procs.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
 
 
