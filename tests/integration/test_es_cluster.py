@@ -82,8 +82,12 @@ class ElasticsearchCluster(unittest.TestCase):
                                     {"body": f"sharded greeting {i}"})
                 self.assertEqual(s, 201)
 
-        # Each chat's three documents sit on exactly one shard (routing by chat), whichever it is.
+        # Each chat's three documents sit on exactly one shard (routing by chat), whichever it is. Each copy
+        # of a shard refreshes on its own clock, so a count right after indexing may ask a replica that
+        # does not show the documents yet: refresh every copy first, and judge one snapshot of counts.
         def per_shard(chat):
+            refresh = urllib.request.Request(f"{nodes[0]}/{INDEX}/_refresh", data=b"", method="POST")
+            urllib.request.urlopen(refresh, timeout=30).close()
             counts = []
             for shard in sorted(primaries):
                 q = json.dumps({"query": {"term": {"chat": f"{app_id(token)}:{chat}"}}}).encode()
@@ -92,9 +96,13 @@ class ElasticsearchCluster(unittest.TestCase):
                 with urllib.request.urlopen(req, timeout=30) as r:
                     counts.append(json.load(r)["count"])
             return counts
+        def all_three_counted(chat, snapshot):
+            snapshot[:] = per_shard(chat)
+            return sum(snapshot) == 3
         for chat in (1, 2, 3, 4):
-            wait_until(lambda: sum(per_shard(chat)) == 3, what=f"chat {chat} indexed")
-            self.assertEqual(sorted(per_shard(chat)), [0, 0, 3], f"chat {chat} is split over shards")
+            snapshot = []
+            wait_until(lambda: all_three_counted(chat, snapshot), what=f"chat {chat} indexed")
+            self.assertEqual(sorted(snapshot), [0, 0, 3], f"chat {chat} is split over shards: {snapshot}")
             s, found, _ = c.request("GET", f"/api/v1/apps/{token}/chats/{chat}/messages/search?q=greet")
             self.assertEqual((s, found["total"]), (200, 3), found)
 
