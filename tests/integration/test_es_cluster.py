@@ -18,6 +18,8 @@ from harness import (Client, app_id, cluster, drill, drill_summary, drop_search_
                      start_api, start_worker, wait_until)
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
+# More workers index more _bulk requests at once: how the ack -> stored lag of the drill depends on it.
+WORKERS = int(os.environ.get("CHAT_DRILL_WORKERS", "1"))
 INDEX = "messages_es_cluster_test"
 
 apis, workers, nodes = [], [], []  # nodes: the cluster's URLs, from cluster.sh env
@@ -48,7 +50,7 @@ def setUpModule():
     drop_search_index(nodes[0], INDEX)
     settings.set({"CHAT_ES_URL": ",".join(nodes), "CHAT_ES_INDEX": INDEX, "CHAT_ES_SHARDS": "3",
                   "CHAT_ES_REPLICAS": "1"})
-    workers.append(start_worker())  # returns once the worker's index exists
+    workers.extend(start_worker() for _ in range(WORKERS))  # each returns once the worker's index exists
     apis.extend([start_api(CHAT_RATE_LIMIT_RPS=0), start_api(CHAT_RATE_LIMIT_RPS=0)])
 
 
