@@ -135,6 +135,16 @@ core::result<bulk_outcome> parse_bulk_answer(std::string_view body) {
 core::result<search_page> parse_search_answer(std::string_view body) {
     auto answer = parse_object(body, "search answer");
     if (!answer) return answer.error();
+    // A page without the hits of a failed shard, or cut short by a timeout, would look complete: it is
+    // an unavailable search instead, which the client may retry. (The request also asks for
+    // allow_partial_search_results=false; this holds whatever a node's defaults are.)
+    if (const auto* shards_v = answer->if_contains("_shards"))
+        if (const auto* shards = shards_v->if_object())
+            if (auto failed = to_u64(shards->if_contains("failed")); failed && *failed > 0)
+                return unreadable(fmt::format("search answer is partial: {} shard(s) failed", *failed));
+    if (const auto* timed_out = answer->if_contains("timed_out");
+        timed_out && timed_out->is_bool() && timed_out->get_bool())
+        return unreadable("search answer is partial: the search timed out");
     const auto* hits_v = answer->if_contains("hits");
     const auto* hits = hits_v ? hits_v->if_object() : nullptr;
     if (hits == nullptr) return unreadable("search answer has no hits object");
@@ -608,7 +618,8 @@ core::result<search_page> elastic_client::search(std::uint64_t app_id, std::uint
         }
         return search_body(read_version_, app_id, chat_number, fragments, from, size, options);
     };
-    const std::string path = "/" + alias_ + "/_search?routing=" + routing(app_id, chat_number);
+    const std::string path =
+        "/" + alias_ + "/_search?allow_partial_search_results=false&routing=" + routing(app_id, chat_number);
     auto q = body();
     if (!q) return q.error();
     auto resp = request("POST", path, *q);

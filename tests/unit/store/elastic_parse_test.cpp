@@ -329,6 +329,26 @@ TEST(elastic_parse, search_unknown_members_are_ignored) {
     EXPECT_EQ(s->hits[0].number, 3u);
 }
 
+TEST(elastic_parse, search_partial_answers_are_unavailable_not_short_pages) {
+    const std::string hits = ",\"hits\":{\"total\":{\"value\":1},\"hits\":[" + hit(good_source) + "]}}";
+    auto failed = search(R"({"timed_out":false,"_shards":{"total":2,"successful":1,"failed":1})" + hits);
+    ASSERT_FALSE(failed);
+    expect_unreadable(failed.error());
+    EXPECT_NE(failed.error().message.find("1 shard(s) failed"), std::string::npos) << failed.error().message;
+
+    auto timed_out = search(R"({"timed_out":true,"_shards":{"total":1,"successful":1,"failed":0})" + hits);
+    ASSERT_FALSE(timed_out);
+    expect_unreadable(timed_out.error());
+
+    // A whole answer, and members of other shapes (not ours to judge), read as before.
+    for (const std::string head : {R"({"timed_out":false,"_shards":{"total":1,"successful":1,"failed":0})",
+                                   R"({"timed_out":"no","_shards":{"failed":"none"})", R"({"_shards":[1])"}) {
+        auto whole = search(head + hits);
+        ASSERT_TRUE(whole) << head;
+        EXPECT_EQ(whole->hits.size(), 1u);
+    }
+}
+
 TEST(elastic_parse, alias_answer_lists_the_indices_sorted) {
     auto a = aliases(R"({"messages_v2":{"aliases":{"messages":{}}},"messages_v1":{"aliases":{}}})");
     ASSERT_TRUE(a);
