@@ -189,7 +189,7 @@ task<store::chat_row> store_service::get_chat(std::string token, std::uint64_t n
     co_return co_await admitted(token, [&](connections& c) -> result<store::chat_row> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        auto row = store::find_chat(c.mysql, *app_id, number);
+        auto row = lagging_lookup(c, [&](auto& db) { return store::find_chat(db, *app_id, number); });
         if (!row) return row.error();
         if (*row) return **row;
         // Acknowledged but not stored yet: Redis knows it (read-your-writes).
@@ -370,7 +370,7 @@ task<store::search_page> store_service::search(std::string token, std::uint64_t 
         // loop through the API from 1,435-1,558 to 2,118-2,196 searches/s, interleaved, warm).
         auto page = c.es.search(*app_id, chat, fragments, from, size, options);
         if (page && !page->hits.empty()) return page;
-        auto row = store::find_chat(c.mysql, *app_id, chat);
+        auto row = lagging_lookup(c, [&](auto& db) { return store::find_chat(db, *app_id, chat); });
         if (!row) return row.error();
         if (!*row) {
             auto meta = store::get_chat_meta(c.redis, token, chat);

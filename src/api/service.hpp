@@ -120,12 +120,25 @@ class store_service final : public service, private creation_stores {
   private:
     // A read that may lag behind the writes: f(replica) when one is configured and answers, else
     // f(primary). Only for reads whose callers accept a stale answer (lists); a read that must see
-    // what this service just confirmed (a GET after a 201, existence checks) stays on the primary.
+    // what this service just confirmed (a GET after a 201, a row read back after its update) stays
+    // on the primary.
     template <class F>
     static auto lagging(connections& c, F f) -> decltype(f(c.mysql)) {
         if (c.replica) {
             auto r = f(*c.replica);
             if (r || r.error().code != core::errc::unavailable) return r;
+        }
+        return f(c.mysql);
+    }
+    // A lookup of one row that may lag: a row the replica has is served (its counts may be as old as
+    // the replica's lag, and counts lag anyway), a row it lacks is asked of the primary, the only one
+    // that can say "none" (a chat stored a moment ago is on the primary before the replica).
+    template <class F>
+    static auto lagging_lookup(connections& c, F f) -> decltype(f(c.mysql)) {
+        if (c.replica) {
+            auto r = f(*c.replica);
+            if (r && *r) return r;
+            if (!r && r.error().code != core::errc::unavailable) return r;
         }
         return f(c.mysql);
     }

@@ -8,8 +8,8 @@ import subprocess
 import time
 import unittest
 
-from harness import (VAR_DIR, Client, cluster, drill, drill_summary, drop_search_index, module_env, require_load_bin,
-                     sql, start_api, start_worker, unique, wait_until)
+from harness import (VAR_DIR, Client, cluster, drill, drill_summary, drop_search_index, module_env, redis_cli,
+                     require_load_bin, sql, start_api, start_worker, unique, wait_until)
 
 SECONDS = max(15.0, float(os.environ.get("CHAT_DRILL_SECONDS", "9")))
 BASE = int(os.environ.get("CHAT_MYSQL_PORT", "13307"))
@@ -21,8 +21,10 @@ settings = module_env()
 
 
 def on_replica_as_root(statement):
+    """The statement's output (tab-separated, no column names) on the replica, as root."""
     sock = os.path.join(VAR_DIR, "cluster", f"mysql-{REPLICA}.sock")
-    subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-e", statement], check=True)
+    return subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-N", "-B", "-e", statement],
+                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def setUpModule():
@@ -85,6 +87,40 @@ class MysqlReplica(unittest.TestCase):
         finally:
             cluster("mysql-start", str(REPLICA))
 
+
+    def test_a_chat_is_read_from_the_replica_and_one_it_lacks_from_the_primary(self):
+        c = Client(procs[1].port)
+        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+        self.assertEqual(s, 201, app)
+        token = app["token"]
+        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+        db = os.environ.get("CHAT_MYSQL_DATABASE", "chat")
+        chats = f"FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = '{token}'"
+        wait_until(lambda: on_replica_as_root(f"USE {db}; SELECT COUNT(*) {chats}") == "1", what="chat 1 on the replica")
+
+        on_replica_as_root("STOP SLAVE SQL_THREAD")
+        try:
+            # A count changed on the primary only: the chat (and its count) comes from the replica.
+            sql(f"UPDATE chats c JOIN applications a ON a.id = c.application_id SET c.messages_count = 7 "
+                f"WHERE a.token = '{token}' AND c.number = 1")
+            s, chat, _ = c.request("GET", f"/api/v1/apps/{token}/chats/1")
+            self.assertEqual((s, chat["messages_count"]), (200, 0), "the chat did not come from the replica")
+
+            # A chat the replica lacks is asked of the primary. Its Redis hash is deleted so that only
+            # MySQL can answer; the worker registers a stored chat once, so a hash still absent after
+            # the GET was absent during it.
+            self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+            wait_until(lambda: sql(f"SELECT COUNT(*) {chats} AND c.number = 2") == [["1"]],
+                       what="chat 2 stored on the primary")
+            key = f"chat:chat:{{{token}:2}}"
+
+            def read_with_no_hash():
+                redis_cli("DEL", key)
+                s, chat, _ = c.request("GET", f"/api/v1/apps/{token}/chats/2")
+                return (s, chat.get("number")) if redis_cli("EXISTS", key) == "0" else None
+            self.assertEqual(wait_until(read_with_no_hash, what="a read of chat 2 with no Redis hash"), (200, 2))
+        finally:
+            on_replica_as_root("START SLAVE SQL_THREAD")
 
     def test_stop_the_replica_under_load_loses_nothing(self):
         def fault():
