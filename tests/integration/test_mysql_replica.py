@@ -3,6 +3,7 @@ replication on the test stack's MariaDB port + 1 and + 2). Lists are read from t
 everything that must see its own writes reads the primary; when the replica is down, lists fall back
 to the primary.
 """
+import contextlib
 import os
 import subprocess
 import time
@@ -25,6 +26,24 @@ def on_replica_as_root(statement):
     sock = os.path.join(VAR_DIR, "cluster", f"mysql-{REPLICA}.sock")
     return subprocess.run(["mariadb", "--no-defaults", f"--socket={sock}", "-u", "root", "-N", "-B", "-e", statement],
                           check=True, capture_output=True, text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def replica_paused():
+    """The replica receives the binlog but applies nothing until the block ends."""
+    on_replica_as_root("STOP SLAVE SQL_THREAD")
+    try:
+        yield
+    finally:
+        on_replica_as_root("START SLAVE SQL_THREAD")
+
+
+def app_with_a_chat(c):
+    """The token of a new application that has chat 1."""
+    s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+    assert s == 201, app
+    assert c.request("POST", f"/api/v1/apps/{app['token']}/chats")[0] == 201
+    return app["token"]
 
 
 def setUpModule():
@@ -53,10 +72,7 @@ def tearDownModule():
 class MysqlReplica(unittest.TestCase):
     def test_lists_read_the_replica_and_fall_back_to_the_primary(self):
         c = Client(procs[1].port)
-        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
-        self.assertEqual(s, 201, app)
-        token = app["token"]
-        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+        token = app_with_a_chat(c)
         base = f"/api/v1/apps/{token}/chats/1/messages"
 
         def listed():
@@ -67,16 +83,13 @@ class MysqlReplica(unittest.TestCase):
 
         # The replica stops applying: a new message is stored on the primary and readable by number
         # there, but the list (from the replica) does not show it yet.
-        on_replica_as_root("STOP SLAVE SQL_THREAD")
-        try:
+        with replica_paused():
             self.assertEqual(c.request("POST", base, {"body": "two"})[0], 201)
             wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages m JOIN applications a ON a.id = m.application_id "
                                    f"WHERE a.token = '{token}'") == [["2"]], what="message 2 stored on the primary")
             s, got, _ = c.request("GET", f"{base}/2")
             self.assertEqual((s, got["body"]), (200, "two"))
             self.assertEqual(listed(), [1], "the list did not come from the replica")
-        finally:
-            on_replica_as_root("START SLAVE SQL_THREAD")
         wait_until(lambda: listed() == [1, 2], what="the replica catching up")
 
         # The replica down: lists come from the primary.
@@ -87,19 +100,14 @@ class MysqlReplica(unittest.TestCase):
         finally:
             cluster("mysql-start", str(REPLICA))
 
-
     def test_a_chat_is_read_from_the_replica_and_one_it_lacks_from_the_primary(self):
         c = Client(procs[1].port)
-        s, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
-        self.assertEqual(s, 201, app)
-        token = app["token"]
-        self.assertEqual(c.request("POST", f"/api/v1/apps/{token}/chats")[0], 201)
+        token = app_with_a_chat(c)
         db = os.environ.get("CHAT_MYSQL_DATABASE", "chat")
         chats = f"FROM chats c JOIN applications a ON a.id = c.application_id WHERE a.token = '{token}'"
         wait_until(lambda: on_replica_as_root(f"USE {db}; SELECT COUNT(*) {chats}") == "1", what="chat 1 on the replica")
 
-        on_replica_as_root("STOP SLAVE SQL_THREAD")
-        try:
+        with replica_paused():
             # A count changed on the primary only: the chat (and its count) comes from the replica.
             sql(f"UPDATE chats c JOIN applications a ON a.id = c.application_id SET c.messages_count = 7 "
                 f"WHERE a.token = '{token}' AND c.number = 1")
@@ -119,8 +127,6 @@ class MysqlReplica(unittest.TestCase):
                 s, chat, _ = c.request("GET", f"/api/v1/apps/{token}/chats/2")
                 return (s, chat.get("number")) if redis_cli("EXISTS", key) == "0" else None
             self.assertEqual(wait_until(read_with_no_hash, what="a read of chat 2 with no Redis hash"), (200, 2))
-        finally:
-            on_replica_as_root("START SLAVE SQL_THREAD")
 
     def test_stop_the_replica_under_load_loses_nothing(self):
         def fault():
