@@ -12,18 +12,22 @@
 PACKAGES=(
     # build toolchain
     build-essential cmake ninja-build pkg-config git clang-format
+    # a compiler cache: a second make test compiles almost nothing (CMakeLists.txt, CHAT_CCACHE)
+    ccache
     # libFuzzer (scripts/fuzz.sh): clang and its fuzzer/sanitizer runtimes
     clang libclang-rt-14-dev
     # C++ libraries
     libboost1.81-all-dev libhiredis-dev librabbitmq-dev libmariadb-dev
     libcurl4-openssl-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
     libgtest-dev libgmock-dev libbenchmark-dev libicu-dev
+    # user tokens (JWT, HS256) and the hashes and HMACs of application secrets
+    libjwt-dev libssl-dev
     # services we run ourselves (scripts/stack.sh), never as system daemons
     mariadb-server mariadb-client redis-server redis-tools rabbitmq-server
     # Elasticsearch runtime + the Maven client that fetches it
     openjdk-17-jdk-headless maven ca-certificates unzip
     # used by the scripts and tests (jsonschema: responses checked against src/api/openapi.json)
-    curl python3 python3-jsonschema procps iproute2
+    curl python3 python3-jsonschema python3-jwt procps iproute2
     # the demo page's browser test (tests/browser): headless Chromium driven by Selenium
     chromium chromium-driver python3-selenium
 )

@@ -5,8 +5,11 @@
 # stack and the test stack from scripts/test-env.sh) can run side by side and
 # never touch the system services installed by the Debian packages.
 #
-#   scripts/stack.sh up      start what is not answering yet; returns when all
-#                            four pass their health check (120s max each)
+#   scripts/stack.sh up [SERVICE...]
+#                            start what is not answering yet; returns when all
+#                            four (or the SERVICEs named: mysql, redis,
+#                            rabbitmq, elasticsearch) pass their health check
+#                            (120s max each)
 #   scripts/stack.sh down    stop all four (reverse order); idempotent
 #   scripts/stack.sh status  one line per service; exit 0 only if all answer
 #   scripts/stack.sh wipe    stop all four and delete their data (keeps the
@@ -286,9 +289,13 @@ rmq() {
     timeout "$STOP_TIMEOUT" env "${RMQ_ENV[@]}" "$RMQ_BIN/$tool" "$@"
 }
 
+# The broker answers the AMQP protocol header with its Connection.Start frame (frame type 1) once its
+# listener is up, which is the end of its boot. Asked on the wire: `rabbitmq-diagnostics ping` boots an
+# Erlang VM for each call (about a second of CPU), and tests restart the broker under load.
 rmq_healthy() {
-    tcp_open 127.0.0.1 "$CHAT_AMQP_PORT" &&
-        rmq rabbitmq-diagnostics -q ping >/dev/null 2>&1
+    # shellcheck disable=SC2016 # expanded by the inner bash
+    timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "AMQP\x00\x00\x09\x01" >&3 &&
+        [[ "$(head -c 1 <&3 | od -An -tx1)" == " 01" ]]' _ "$CHAT_AMQP_PORT" 2>/dev/null
 }
 
 rmq_running() { rmq_healthy; }
@@ -430,13 +437,28 @@ service_label() {
     esac
 }
 
+# up [SERVICE...]: the short names of the services named (all four by default), slowest first.
+services_named() {
+    (($# == 0)) && set -- elasticsearch mysql redis rabbitmq
+    local name
+    for name in "$@"; do
+        case "$name" in
+            elasticsearch) echo es ;;
+            mysql | redis) echo "$name" ;;
+            rabbitmq) echo rmq ;;
+            *) die "unknown service $name (mysql, redis, rabbitmq, elasticsearch)" ;;
+        esac
+    done
+}
+
 cmd_up() {
-    local pending=() svc t0=$SECONDS
+    local pending=() svc t0=$SECONDS wanted
+    mapfile -t wanted < <(services_named "$@")
     # Launch everything that is not answering, then wait for all of them:
     # ES is by far the slowest, so the others come up while its JVM boots.
     # A service whose process exists but does not answer yet (an earlier `up`
     # was interrupted) is waited for, never started twice.
-    for svc in es mysql redis rmq; do
+    for svc in "${wanted[@]}"; do
         if "${svc}_running"; then
             log "$(service_label "$svc"): already up"
             continue
@@ -452,10 +474,10 @@ cmd_up() {
         "${svc}_wait"
         log "$svc: answering after $((SECONDS - t0))s"
     done
-    mysql_provision
-    rmq_provision
+    [[ " ${wanted[*]} " == *" mysql "* ]] && mysql_provision
+    [[ " ${wanted[*]} " == *" rmq "* ]] && rmq_provision
     # Final check with exactly what `status` (and the backend) use.
-    for svc in mysql redis rmq es; do
+    for svc in "${wanted[@]}"; do
         wait_for "${svc}_healthy" 30 "$svc" || die "$svc runs but fails its health check; see $LOG_DIR"
     done
     log "stack up in $((SECONDS - t0))s (var dir $CHAT_VAR_DIR)"
