@@ -209,6 +209,32 @@ def closed_loop(port, op):
     return op_figures(r, op)
 
 
+ACCESS_ROUNDS = int(os.environ.get("BENCH_ACCESS_ROUNDS", "3"))
+
+
+def access_step():
+    """Creation and reads with a user token (restricted applications: every request authenticated, its
+    membership checked) beside the open mode, closed loop, in interleaved rounds on the same server:
+    the cost of authorization (goal: within 10 %)."""
+    out = {}
+    for op in ("create_message", "get_message"):
+        runs = {"open": [], "user_token": []}
+        for _ in range(ACCESS_ROUNDS):
+            for mode, extra in (("open", []), ("user_token", ["--user-tokens"])):
+                r = load(API_PORT, "--connections", str(CONNECTIONS), "--duration", CLOSED, "--warmup", "2s",
+                         "--mix", f"{op}=100", "--apps", "4", "--chats", "25", "--replay", "0", *extra)
+                runs[mode].append(op_figures(r, op))
+                log(f"  {op} {mode}: {runs[mode][-1]['throughput']}/s, p99 {runs[mode][-1]['p99']:.2f} ms")
+        median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+        open_rate = median([f["throughput"] for f in runs["open"]])
+        token_rate = median([f["throughput"] for f in runs["user_token"]])
+        out[op] = {"open": runs["open"], "user_token": runs["user_token"],
+                   "throughput_ratio": round(token_rate / open_rate, 3) if open_rate else None,
+                   "p99_open_median": median([f["p99"] for f in runs["open"]]),
+                   "p99_user_token_median": median([f["p99"] for f in runs["user_token"]])}
+    return out
+
+
 SUSTAINED_DURATION = os.environ.get("BENCH_SUSTAINED_DURATION", "60s")
 SUSTAINED_RATES = [int(r) for r in os.environ.get("BENCH_SUSTAINED_RATES", "2000,5000,8000,11000").split(",") if r]
 SUSTAINED_BISECTIONS = int(os.environ.get("BENCH_SUSTAINED_BISECTIONS", "3"))
@@ -643,6 +669,12 @@ def main():
             log(f"closed loop, {CONNECTIONS} connections: {op}")
             result["closed_loop"][op] = closed_loop(API_PORT, op)
             log(f"  {result['closed_loop'][op]}")
+
+        if os.environ.get("BENCH_SKIP_ACCESS") != "1":
+            log(f"user tokens beside the open mode ({ACCESS_ROUNDS} interleaved rounds)")
+            result["access"] = access_step()
+            log(f"  throughput ratios (user token / open): "
+                f"{ {op: v['throughput_ratio'] for op, v in result['access'].items()} }")
 
         if os.environ.get("BENCH_SKIP_SUSTAINED") != "1":
             log(f"sustained end-to-end rate: open loop {SUSTAINED_DURATION} per rate, one worker, verified")

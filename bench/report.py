@@ -158,6 +158,20 @@ def render(runs):
         out += [latency_row(op, f) for op, f in cl.items()]
         out += [latency_row(f"{op}, no worker running", f) for op, f in alone.items()] + [""]
 
+    acc = r.get("access")
+    if acc:
+        out += ["### Users and access: a user token beside the open mode (closed loop, interleaved rounds)", "",
+                "Restricted applications: every request carries a user token, which the server verifies, and its "
+                "membership of the chat is checked (from the server's cache); the same load on open applications "
+                "in the rounds between. Goal: within 10 %.", "",
+                "| operation | open ops/s (rounds) | user token ops/s (rounds) | ratio (medians) | p99 open / token |",
+                "|---|---|---|---|---|"]
+        for op, v in acc.items():
+            out.append(f"| {op} | {', '.join(fmt(f['throughput']) for f in v['open'])} | "
+                       f"{', '.join(fmt(f['throughput']) for f in v['user_token'])} | {v['throughput_ratio']} | "
+                       f"{v['p99_open_median']:.1f} / {v['p99_user_token_median']:.1f} ms |")
+        out.append("")
+
     for op in ("create_message", "get_message"):
         p = r.get(f"peak_{op}")
         if not p:

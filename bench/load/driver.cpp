@@ -52,16 +52,20 @@ bool array_field(const json::value& v, std::string_view name) {
 }
 
 // Built outside the coroutines: GCC 12 rejects braced initializers with string literals inside them.
-std::vector<connection_set::header> creation_headers(const std::string& key, const std::string& request_id) {
+std::vector<connection_set::header> creation_headers(const std::string& key, const std::string& request_id,
+                                                     const std::string& credential) {
     std::vector<connection_set::header> h;
     h.push_back({"Idempotency-Key", key});
     h.push_back({"X-Request-Id", request_id});
+    if (!credential.empty()) h.push_back({"Authorization", credential});
     return h;
 }
 
-std::vector<connection_set::header> read_headers(const std::string& request_id) {
+std::vector<connection_set::header> read_headers(const std::string& request_id,
+                                                 const std::string& credential) {
     std::vector<connection_set::header> h;
     h.push_back({"X-Request-Id", request_id});
+    if (!credential.empty()) h.push_back({"Authorization", credential});
     return h;
 }
 
@@ -114,6 +118,7 @@ struct driver::replay_plan {
     std::string key;
     std::size_t answered_by;
     std::uint64_t number;
+    std::string credential;
 };
 
 struct driver::creation {
@@ -301,7 +306,8 @@ run_summary driver::summary() const {
 // --- creations -------------------------------------------------------------------------------------
 
 asio::awaitable<driver::creation> driver::create(lane& l, slot& s, op_kind op, const std::string& path,
-                                                 const std::string& body, const std::string& key) {
+                                                 const std::string& body, const std::string& key,
+                                                 const std::string& credential) {
     creation c;
     std::string last_error;
     const auto targets = targets_.size();
@@ -315,8 +321,8 @@ asio::awaitable<driver::creation> driver::create(lane& l, slot& s, op_kind op, c
         }
         ++c.attempts;
         auto rid = fmt::format("{}.{}", key, attempt);
-        auto r = co_await s.conns.send(target, http::verb::post, path, body, creation_headers(key, rid),
-                                       o_.timeout);
+        auto headers = creation_headers(key, rid, credential);
+        auto r = co_await s.conns.send(target, http::verb::post, path, body, std::move(headers), o_.timeout);
         auto v = judge(r, 201);
         if (v.what == verdict::kind::ok) {
             // The answer must carry what a client needs: a number (chats, messages) or a token (apps).
@@ -348,8 +354,8 @@ asio::awaitable<void> driver::replay(lane& l, slot& s, const replay_plan& p, boo
     auto rid = p.key + ".replay";
     auto number = p.number;
     auto of = p.of;
-    auto r = co_await s.conns.send(target, http::verb::post, p.path, p.body, creation_headers(p.key, rid),
-                                   o_.timeout);
+    auto headers = creation_headers(p.key, rid, p.credential);
+    auto r = co_await s.conns.send(target, http::verb::post, p.path, p.body, std::move(headers), o_.timeout);
     auto v = judge(r, 201);
     bool ok = v.what == verdict::kind::ok;
     if (ok) {
@@ -387,7 +393,8 @@ asio::awaitable<bool> driver::create_message(lane& l, slot& s, std::size_t chat,
     auto key = fmt::format("{}-m{}-{}", run_id_, l.index, ++l.seq);
     auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages", t->token, t->chat);
     auto payload = json::serialize(json::object{{"body", body}});
-    auto c = co_await create(l, s, op_kind::create_message, path, payload, key);
+    auto credential = world_.credential_of(t->token);
+    auto c = co_await create(l, s, op_kind::create_message, path, payload, key, credential);
     attempts = c.attempts;
     if (c.ok && (string_field(c.json, "body") != body || number_field(c.json, "chat_number") != t->chat)) {
         c.ok = false;
@@ -405,7 +412,7 @@ asio::awaitable<bool> driver::create_message(lane& l, slot& s, std::size_t chat,
     if (on_sampled_ack_ && o_.lag_sample > 0 && std::bernoulli_distribution(o_.lag_sample)(l.rng))
         on_sampled_ack_(t->token, t->chat, number, hash);
     if (o_.replay > 0 && std::bernoulli_distribution(o_.replay)(l.rng))
-        then = replay_plan{op_kind::create_message, path, payload, key, c.answered_by, number};
+        then = replay_plan{op_kind::create_message, path, payload, key, c.answered_by, number, credential};
     co_return true;
 }
 
@@ -419,7 +426,8 @@ asio::awaitable<bool> driver::create_chat(lane& l, slot& s, std::size_t app, int
     if (!a) co_return false;
     auto key = fmt::format("{}-c{}-{}", run_id_, l.index, ++l.seq);
     auto path = fmt::format("/api/v1/apps/{}/chats", a->second);
-    auto c = co_await create(l, s, op_kind::create_chat, path, "", key);
+    auto credential = world_.credential_of(a->second);
+    auto c = co_await create(l, s, op_kind::create_chat, path, "", key, credential);
     attempts = c.attempts;
     if (!c.ok) {
         l.rec.failed_chat(a->second);
@@ -429,7 +437,7 @@ asio::awaitable<bool> driver::create_chat(lane& l, slot& s, std::size_t app, int
     world_.add_chat(a->first, number);
     l.rec.ack({ack_kind::chat, a->second, number, 0, 0, core::now_ms()});
     if (o_.replay > 0 && std::bernoulli_distribution(o_.replay)(l.rng))
-        then = replay_plan{op_kind::create_chat, path, "", key, c.answered_by, number};
+        then = replay_plan{op_kind::create_chat, path, "", key, c.answered_by, number, credential};
     co_return true;
 }
 
@@ -442,9 +450,36 @@ asio::awaitable<bool> driver::create_app(lane& l, slot& s, int& attempts) {
     attempts = c.attempts;
     if (!c.ok) co_return false;
     auto token = std::string(string_field(c.json, "token"));
-    world_.add_app(token);
+    std::string credential;
+    if (o_.user_tokens) {
+        credential = co_await restrict(l, s, token, std::string(string_field(c.json, "secret")));
+        if (credential.empty()) co_return false;
+    }
+    world_.add_app(token, credential);
     l.rec.ack({ack_kind::app, token, 0, 0, 0, core::now_ms()});
     co_return true;
+}
+
+asio::awaitable<std::string> driver::restrict(lane& l, slot& s, const std::string& token,
+                                              const std::string& secret) {
+    std::vector<connection_set::header> as_secret;
+    as_secret.push_back({"Authorization", "Bearer " + secret});
+    auto restricted = co_await s.conns.send(s.home, http::verb::put, fmt::format("/api/v1/apps/{}", token),
+                                            R"({"access":"restricted"})", as_secret, o_.timeout);
+    if (restricted.status != 200) {
+        l.rec.final_error(op_kind::create_app, "restrict_failed");
+        co_return std::string();
+    }
+    auto minted = co_await s.conns.send(s.home, http::verb::post,
+                                        fmt::format("/api/v1/apps/{}/users/chat_load/tokens", token),
+                                        R"({"ttl":86400})", as_secret, o_.timeout);
+    auto v = judge(minted, 201);
+    auto jwt = std::string(string_field(v.json, "token"));
+    if (v.what != verdict::kind::ok || jwt.empty()) {
+        l.rec.final_error(op_kind::create_app, "token_failed");
+        co_return std::string();
+    }
+    co_return "Bearer " + jwt;
 }
 
 // --- reads ---------------------------------------------------------------------------------------
@@ -452,9 +487,11 @@ asio::awaitable<bool> driver::create_app(lane& l, slot& s, int& attempts) {
 // One attempt on the connection's home target (reads are not retried: their errors are the figure).
 // `check` returns why a 200 answer is wrong, or an empty string.
 asio::awaitable<bool> driver::read(lane& l, slot& s, op_kind op, const std::string& path,
-                                   const std::function<std::string(const json::value&)>& check) {
+                                   const std::function<std::string(const json::value&)>& check,
+                                   const std::string& credential) {
     auto rid = fmt::format("{}-r{}-{}", run_id_, l.index, ++l.seq);
-    auto r = co_await s.conns.send(s.home, http::verb::get, path, "", read_headers(rid), o_.timeout);
+    auto headers = read_headers(rid, credential);
+    auto r = co_await s.conns.send(s.home, http::verb::get, path, "", std::move(headers), o_.timeout);
     auto v = judge(r, 200);
     if (v.what == verdict::kind::ok) {
         auto why = check(v.json);
@@ -492,21 +529,29 @@ asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::
             auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/{}", t->token, t->chat, t->message);
             auto n = t->message;
             auto h = t->message_hash;
-            ok = co_await read(l, s, op, path, [n, h](const json::value& v) -> std::string {
-                if (number_field(v, "number") != n) return "GET returned another message";
-                if (store::fingerprint(string_field(v, "body")) != h)
-                    return fmt::format("GET of acknowledged message {} returned another body", n);
-                return {};
-            });
+            auto credential = world_.credential_of(t->token);
+            ok = co_await read(
+                l, s, op, path,
+                [n, h](const json::value& v) -> std::string {
+                    if (number_field(v, "number") != n) return "GET returned another message";
+                    if (store::fingerprint(string_field(v, "body")) != h)
+                        return fmt::format("GET of acknowledged message {} returned another body", n);
+                    return {};
+                },
+                credential);
             break;
         }
         case op_kind::list_messages: {
             auto after = t->message > 10 ? t->message - 10 : 0;
             auto path =
                 fmt::format("/api/v1/apps/{}/chats/{}/messages?limit=20&after={}", t->token, t->chat, after);
-            ok = co_await read(l, s, op, path, [](const json::value& v) -> std::string {
-                return array_field(v, "messages") ? "" : "no messages array";
-            });
+            auto credential = world_.credential_of(t->token);
+            ok = co_await read(
+                l, s, op, path,
+                [](const json::value& v) -> std::string {
+                    return array_field(v, "messages") ? "" : "no messages array";
+                },
+                credential);
             break;
         }
         case op_kind::search: {
@@ -517,10 +562,15 @@ asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::
             auto at = std::uniform_int_distribution<std::size_t>(0, w.size() - len)(l.rng);
             auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/search?q={}&limit=20", t->token,
                                     t->chat, w.substr(at, len));
-            ok = co_await read(l, s, op, path, [](const json::value& v) -> std::string {
-                return array_field(v, "hits") && v.as_object().contains("total") ? ""
-                                                                                 : "no hits array or total";
-            });
+            auto credential = world_.credential_of(t->token);
+            ok = co_await read(
+                l, s, op, path,
+                [](const json::value& v) -> std::string {
+                    return array_field(v, "hits") && v.as_object().contains("total")
+                               ? ""
+                               : "no hits array or total";
+                },
+                credential);
             break;
         }
         case op_kind::get_chat: {
@@ -528,9 +578,13 @@ asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::
             if (!c) break;
             auto path = fmt::format("/api/v1/apps/{}/chats/{}", c->token, c->chat);
             auto n = c->chat;
-            ok = co_await read(l, s, op, path, [n](const json::value& v) -> std::string {
-                return number_field(v, "number") == n ? "" : "GET returned another chat";
-            });
+            auto credential = world_.credential_of(c->token);
+            ok = co_await read(
+                l, s, op, path,
+                [n](const json::value& v) -> std::string {
+                    return number_field(v, "number") == n ? "" : "GET returned another chat";
+                },
+                credential);
             break;
         }
         case op_kind::static_get:

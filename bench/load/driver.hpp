@@ -48,10 +48,16 @@ class driver {
     asio::awaitable<void> execute(lane& l, slot& s, op_kind op, std::chrono::steady_clock::time_point start,
                                   bool measured, std::size_t subject = npos);
     asio::awaitable<creation> create(lane& l, slot& s, op_kind op, const std::string& path,
-                                     const std::string& body, const std::string& key);
+                                     const std::string& body, const std::string& key,
+                                     const std::string& credential = {});
     asio::awaitable<void> replay(lane& l, slot& s, const replay_plan& p, bool measured);
     asio::awaitable<bool> read(lane& l, slot& s, op_kind op, const std::string& path,
-                               const std::function<std::string(const boost::json::value&)>& check);
+                               const std::function<std::string(const boost::json::value&)>& check,
+                               const std::string& credential = {});
+    // --user-tokens: restricts a new application with its secret and mints the user token its requests
+    // carry; the Authorization value, or empty when either step failed.
+    asio::awaitable<std::string> restrict(lane& l, slot& s, const std::string& token,
+                                          const std::string& secret);
 
     // Each fills `attempts`, and `then` when the acknowledged creation is to be replayed.
     asio::awaitable<bool> create_message(lane& l, slot& s, std::size_t chat, int& attempts,

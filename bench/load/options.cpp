@@ -208,6 +208,9 @@ options parse_options(const std::vector<std::string>& args) {
             o.lag_sample = parse_number(arg, value(), 0, 1);
         } else if (arg == "--es-sample") {
             o.es_sample = parse_int(arg, value(), 0, 10000000);
+        } else if (arg == "--user-tokens") {
+            flag();
+            o.user_tokens = true;
         } else if (arg == "--quiet") {
             flag();
             o.quiet = true;
@@ -273,6 +276,9 @@ Load:
   --replay F              fraction of acknowledged creations sent again with the same key to another
                           target, expecting the same number back (default 0.01)
   --seed N                random seed (default: from the clock)
+  --user-tokens           make the applications it creates restricted (with their secret) and send
+                          every request to them with a user token minted for them, as a restricted
+                          application's clients do
   --quiet                 no progress lines on stderr
 
   --static PATH           only GETs of PATH, answered 200 with any JSON, no setup: the HTTP ceiling of a

@@ -72,6 +72,9 @@ struct options {
     double lag_sample = 0.01;
     int es_sample = 200;  // acknowledged messages fetched from Elasticsearch by document id
     bool quiet = false;   // no progress lines on stderr
+    // --user-tokens: every application it creates is made restricted with its secret, and every request
+    // to it carries a user token minted for it (the cost of authorization, beside the open mode).
+    bool user_tokens = false;
     bool help = false;
 };
 

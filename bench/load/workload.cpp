@@ -56,10 +56,17 @@ std::string make_body(std::mt19937_64& rng, const bench::vocabulary& vocab, std:
     return body;
 }
 
-std::size_t world::add_app(const std::string& token) {
+std::size_t world::add_app(const std::string& token, const std::string& credential) {
     std::lock_guard lock(mutex_);
     apps_.push_back(token);
+    if (!credential.empty()) credentials_[token] = credential;
     return apps_.size() - 1;
+}
+
+std::string world::credential_of(const std::string& token) {
+    std::lock_guard lock(mutex_);
+    auto it = credentials_.find(token);
+    return it == credentials_.end() ? std::string() : it->second;
 }
 
 std::size_t world::add_chat(std::size_t app, std::uint64_t number) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -49,7 +50,9 @@ struct chat_target {
 // Shared by all I/O threads; every call takes the mutex for a few microseconds at most.
 class world {
   public:
-    std::size_t add_app(const std::string& token);
+    // `credential`: the Authorization value of requests to it (empty: none, an open application).
+    std::size_t add_app(const std::string& token, const std::string& credential = {});
+    std::string credential_of(const std::string& token);
     std::size_t add_chat(std::size_t app, std::uint64_t number);
     void add_message(std::size_t chat, std::uint64_t number, std::uint64_t hash, const std::string& body);
     // Makes the first `fraction` of the chats known so far the hot ones (after the setup, so new chats
@@ -79,6 +82,7 @@ class world {
     };
     std::mutex mutex_;
     std::vector<std::string> apps_;
+    std::unordered_map<std::string, std::string> credentials_;
     std::vector<chat_state> chats_;
     std::unordered_set<std::uint64_t> bodies_;
     std::size_t hot_ = 0;

@@ -32,17 +32,19 @@ struct created_message {
     std::string body;
     std::int64_t created_at_ms = 0;
     bool replayed = false;
+    std::optional<std::string> sender = {};
 };
 
-// What creation needs from Redis, the broker and (rarely) MariaDB. The real implementation is in
-// api/service.cpp.
+// What creation needs from Redis, the broker and (rarely) MariaDB. The real implementation is
+// api/creation_adapter.hpp.
 class creation_stores {
   public:
     using redis_commands = std::vector<std::vector<std::string>>;
     virtual ~creation_stores() = default;
 
-    // A token from the application's rate-limit bucket (not asked when the limit is off).
-    virtual task<store::rate_decision> take_token(const std::string& token) = 0;
+    // A token from the application's rate-limit bucket and, for a user's creation, from the user's (in
+    // one call; not asked when both limits are off).
+    virtual task<store::rate_decision> take_token(const std::string& token, const std::string& user) = 0;
     // The numbering script: a number, a replay, or "no such parent" (see store::allocate_number).
     virtual task<store::allocation> allocate(const store::allocation_request& req) = 0;
     // Why a parent was not found: 404, or 503 while Redis is being seeded from MariaDB.
@@ -54,13 +56,16 @@ class creation_stores {
     // Publishes a persistent broker message and completes once the broker confirmed it; then runs
     // `after_confirm` on Redis (best effort, pipelined with the other confirmed messages).
     virtual task<void> publish(std::string event, std::string creation_id, redis_commands after_confirm) = 0;
-    // Makes a created chat known to message creation.
+    // Makes a created chat known to message creation (and its creator, if any, its member until the
+    // worker stored the chat).
     virtual task<void> register_chat(const std::string& token, std::uint64_t chat, std::uint64_t app_id,
-                                     std::int64_t created_at_ms) = 0;
+                                     std::int64_t created_at_ms,
+                                     const std::optional<std::string>& creator) = 0;
 };
 
 struct creation_settings {
-    int rate_limit_rps = 0;  // 0: no limit
+    int rate_limit_rps = 0;       // 0: no limit
+    int user_rate_limit_rps = 0;  // per user, for creations by a user token; 0: no limit
     // Attempts to register a chat after its confirm before leaving it to the worker, and the pause
     // before the second one (it grows linearly).
     int registration_attempts = 3;
@@ -77,14 +82,17 @@ class creation_flow {
     creation_flow(creation_stores& stores, creation_settings settings)
         : stores_(stores), settings_(settings) {}
 
+    // creator: the user who creates it (its first member), if any; sender: the message's, if any.
     task<created_chat> create_chat(std::string token, std::optional<std::string> idempotency_key,
-                                   std::string request_id);
+                                   std::string request_id, std::optional<std::string> creator = {});
     task<created_message> create_message(std::string token, std::uint64_t chat, std::string body,
-                                         std::optional<std::string> idempotency_key, std::string request_id);
+                                         std::optional<std::string> idempotency_key, std::string request_id,
+                                         std::optional<std::string> sender = {});
 
   private:
-    // rate_limit_refusal of the application's bucket (not asked when the limit is off).
-    boost::asio::awaitable<std::optional<core::error>> admit(const std::string& token);
+    // rate_limit_refusal of the application's bucket and the user's (not asked when the limits are off).
+    boost::asio::awaitable<std::optional<core::error>> admit(const std::string& token,
+                                                             const std::optional<std::string>& user);
 
     creation_stores& stores_;
     creation_settings settings_;

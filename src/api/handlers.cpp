@@ -6,15 +6,18 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
 #include <cctype>
 
 #include "api/demo_page.hpp"
 #include "api/openapi.hpp"
 #include "api/views.hpp"
+#include "core/crypto.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/time.hpp"
+#include "domain/access.hpp"
 #include "domain/search_query.hpp"
 #include "domain/validation.hpp"
 
@@ -84,20 +87,46 @@ result<std::optional<std::string>> idempotency_key(const request& req) {
     return std::optional<std::string>{*k};
 }
 
-result<std::string> token_param(const request_context& ctx) {
-    const auto& t = ctx.path.at("token");
-    // A token we could never have issued names no application.
-    if (!domain::is_plausible_token(t)) return make_error(errc::not_found, "application not found");
-    return t;
-}
-
 json::object app_json(const store::app_row& a) {
     return {{"token", a.token},
             {"name", a.name},
+            {"access", domain::name_of(a.access)},
             {"chats_count", a.chats_count},
             {"chat_count", a.chats_count},
             {"created_at", core::iso8601(a.created_at_ms)},
             {"updated_at", core::iso8601(a.updated_at_ms)}};
+}
+
+response no_content(const request& req) {
+    response res{http::status::no_content, req.version()};
+    res.keep_alive(req.keep_alive());
+    res.prepare_payload();
+    return res;
+}
+
+json::value user_or_null(const std::optional<std::string>& user) {
+    if (user) return json::value(*user);
+    return nullptr;
+}
+
+// A path segment of a user id, percent-decoded (ids may hold '/', ' ' is refused by the id's rule).
+result<std::string> user_param(std::string_view raw) {
+    auto pct = boost::urls::make_pct_string_view(raw);
+    if (!pct) return make_error(errc::invalid_field, "the user id in the path is not valid percent-encoding");
+    return domain::validate_user_id(pct->decode());
+}
+
+// The sender of a message created by `who`: a user speaks for itself (a body's sender is never
+// trusted); the secret may name one (a bot, the system); without a credential there is none.
+result<std::optional<std::string>> sender_of(const caller& who, const json::object& body) {
+    if (who.who.is_user()) return std::optional<std::string>(who.who.user);
+    if (!who.who.is_secret()) return std::optional<std::string>{};
+    const auto* v = body.if_contains("sender");
+    if (v == nullptr || v->is_null()) return std::optional<std::string>{};
+    if (!v->is_string()) return make_error(errc::invalid_field, "sender must be a string");
+    auto user = domain::validate_user_id(v->as_string());
+    if (!user) return user.error();
+    return std::optional<std::string>(std::move(*user));
 }
 
 json::object chat_json(const store::chat_row& c) {
@@ -116,12 +145,14 @@ json::object message_json(std::uint64_t chat_number, const store::message_row& m
             {"chat_number", chat_number},
             {"body", m.body},
             {"content", m.body},
+            {"sender", user_or_null(m.sender)},
             {"created_at", core::iso8601(m.created_at_ms)},
             {"updated_at", core::iso8601(m.updated_at_ms)}};
 }
 
 handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     using http::verb;
+    using a = domain::action;
     add(verb::get, "/healthz", &handlers::healthz);
     add(verb::get, "/readyz", &handlers::readyz);
     add(verb::get, "/metrics", &handlers::metrics);
@@ -129,30 +160,44 @@ handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     add(verb::get, "/demo", &handlers::demo_page);
     add(verb::get, "/demo/app.js", &handlers::demo_script);
     add(verb::get, "/demo/style.css", &handlers::demo_style);
+    // The operator's (CHAT_ADMIN_TOKEN), checked in the handler: no application yet.
     add(verb::post, "/api/v1/apps", &handlers::create_app);
-    add(verb::put, "/api/v1/apps/:token", &handlers::update_app);
+    // Renaming: the reference's open API; changing access asks configure_app of the caller too.
+    add(verb::put, "/api/v1/apps/:token", &handlers::update_app, a::rename_app);
     // A valid handshake is handed to live_streams by the server (stream_request); this route answers
     // the rest (an unknown application 404, no handshake 426) and HEAD.
-    add(verb::get, "/api/v1/apps/:token/ws", &handlers::websocket_refused);
-    add(verb::get, "/api/v1/apps/:token", &handlers::get_app);
-    add(verb::post, "/api/v1/apps/:token/chats", &handlers::create_chat);
-    add(verb::get, "/api/v1/apps/:token/chats", &handlers::list_chats);
-    add(verb::get, "/api/v1/apps/:token/chats/:chat", &handlers::get_chat);
-    add(verb::post, "/api/v1/apps/:token/chats/:chat/messages", &handlers::create_message);
-    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages", &handlers::list_messages);
+    add(verb::get, "/api/v1/apps/:token/ws", &handlers::websocket_refused, a::read_app, true);
+    add(verb::get, "/api/v1/apps/:token", &handlers::get_app, a::read_app);
+    add(verb::post, "/api/v1/apps/:token/secrets", &handlers::add_secret, a::manage_secrets);
+    add(verb::get, "/api/v1/apps/:token/secrets", &handlers::list_secrets, a::manage_secrets);
+    add(verb::delete_, "/api/v1/apps/:token/secrets/:secret", &handlers::delete_secret, a::manage_secrets);
+    add(verb::post, "/api/v1/apps/:token/users/:user/tokens", &handlers::mint_token, a::manage_users);
+    add(verb::post, "/api/v1/apps/:token/users/:user/revoke", &handlers::revoke_user, a::manage_users);
+    add(verb::post, "/api/v1/apps/:token/chats", &handlers::create_chat, a::create_chat);
+    add(verb::get, "/api/v1/apps/:token/chats", &handlers::list_chats, a::list_chats);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat", &handlers::get_chat, a::read_chat);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/members", &handlers::list_members, a::read_chat);
+    add(verb::put, "/api/v1/apps/:token/chats/:chat/members/:user", &handlers::add_member, a::manage_members);
+    add(verb::delete_, "/api/v1/apps/:token/chats/:chat/members/:user", &handlers::remove_member,
+        a::manage_members);
+    add(verb::post, "/api/v1/apps/:token/chats/:chat/messages", &handlers::create_message, a::write_chat);
+    // ?wait= makes it a long poll, which a browser's script may open with ?access_token=.
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages", &handlers::list_messages, a::read_chat, true);
     // GET is handed to live_streams by the server (stream_request); this route answers HEAD, bad input
     // and servers without live delivery.
-    add(verb::get, "/api/v1/apps/:token/chats/:chat/stream", &handlers::stream_header);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/stream", &handlers::stream_header, a::read_chat, true);
     // Literal routes before ".../messages/:message", which would also match them.
-    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/search", &handlers::search);
-    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/autocomplete", &handlers::autocomplete);
-    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::get_message);
-    add(verb::put, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::edit_message);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/search", &handlers::search, a::read_chat);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/autocomplete", &handlers::autocomplete,
+        a::read_chat);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::get_message, a::read_chat);
+    add(verb::put, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::edit_message,
+        a::write_chat);
 }
 
-void handlers::add(http::verb v, std::string_view pattern,
-                   asio::awaitable<result<response>> (handlers::*fn)(request_context&)) {
-    router_.add(v, pattern, [this, fn](request_context& ctx) { return (this->*fn)(ctx); });
+void handlers::add(http::verb v, std::string_view pattern, handler_ptr fn,
+                   std::optional<domain::action> action, bool query_credential) {
+    router_.add(v, pattern, route{fn, action, query_credential});
 }
 
 namespace {
@@ -211,13 +256,17 @@ asio::awaitable<response> handlers::dispatch(const request& req, const std::stri
                                  req.keep_alive());
     }
     route = m.pattern;
-    request_context ctx{req, std::move(m.captured), {}, rid};
+    request_context ctx{req, std::move(m.captured), {}, rid, {}, {}, {}, {}, {}};
     for (auto p : url->params()) ctx.query[std::string(p.key)] = p.has_value ? std::string(p.value) : "";
     result<response> res = make_error(errc::internal, "unhandled");
     try {
         // Application-scoped operations take a rate-limit token in the service, on the same trip to
         // the blocking pool as their own work.
-        res = co_await (*m.handler)(ctx);
+        auto refused = co_await prepare(ctx, *m.handler);
+        if (refused)
+            res = std::move(*refused);
+        else
+            res = co_await (this->*(m.handler->handler))(ctx);
     } catch (const std::exception& e) {
         // A bug, never bad input: log it and answer 500 rather than dropping the connection.
         core::request_id_scope scope(rid);
@@ -232,6 +281,42 @@ asio::awaitable<response> handlers::dispatch(const request& req, const std::stri
         co_return error_response(res.error(), req.version(), req.keep_alive());
     }
     co_return std::move(*res);
+}
+
+asio::awaitable<std::optional<core::error>> handlers::prepare(request_context& ctx, const route& r) {
+    if (!r.action) co_return std::nullopt;
+    // The path first, in its order: a token we could never have issued names no application.
+    const auto& token = ctx.path.at("token");
+    if (!domain::is_plausible_token(token)) co_return make_error(errc::not_found, "application not found");
+    if (auto it = ctx.path.find("chat"); it != ctx.path.end()) {
+        auto n = domain::parse_number(it->second, "chat number");
+        if (!n) co_return n.error();
+        ctx.chat = *n;
+    }
+    if (auto it = ctx.path.find("message"); it != ctx.path.end()) {
+        auto n = domain::parse_number(it->second, "message number");
+        if (!n) co_return n.error();
+        ctx.message = *n;
+    }
+    if (auto it = ctx.path.find("user"); it != ctx.path.end()) {
+        auto user = user_param(it->second);
+        if (!user) co_return user.error();
+        ctx.user = std::move(*user);
+    }
+    if (auto it = ctx.path.find("secret"); it != ctx.path.end()) ctx.secret_id = it->second;
+    // Then who calls, and whether it may.
+    auto header = ctx.req.find(http::field::authorization);
+    std::optional<std::string_view> authorization, access_token;
+    if (header != ctx.req.end()) authorization = header->value();
+    if (r.query_credential) access_token = query_param(ctx, "access_token");
+    auto credential = domain::read_credential(authorization, access_token);
+    if (!credential) co_return credential.error();
+    auto who = co_await svc_.authenticate(token, *credential);
+    if (!who) co_return who.error();
+    auto refused = co_await svc_.authorize(*who, *r.action, ctx.chat, "chat not found");
+    if (refused) co_return refused;
+    ctx.who = std::move(*who);
+    co_return std::nullopt;
 }
 
 asio::awaitable<result<response>> handlers::metrics(request_context& ctx) {
@@ -301,45 +386,187 @@ asio::awaitable<result<response>> handlers::readyz(request_context& ctx) {
 }
 
 asio::awaitable<result<response>> handlers::create_app(request_context& ctx) {
+    // With CHAT_ADMIN_TOKEN set, only the operator creates applications.
+    const auto& admin = svc_.config().admin_token;
+    if (!admin.empty()) {
+        auto header = ctx.req.find(http::field::authorization);
+        std::optional<std::string_view> authorization;
+        if (header != ctx.req.end()) authorization = header->value();
+        auto credential = domain::read_credential(authorization, std::nullopt);
+        if (!credential) co_return credential.error();
+        if (credential->empty() || !core::constant_time_equal(core::sha256(*credential), core::sha256(admin)))
+            co_return make_error(errc::unauthorized, "creating an application needs the operator's token");
+    }
     auto body = json_body(ctx.req);
     if (!body) co_return body.error();
     auto raw = string_field(*body, {"name"});
     if (!raw) co_return raw.error();
     auto name = domain::normalize_app_name(*raw);
     if (!name) co_return name.error();
-    auto app = co_await svc_.create_app(std::move(*name));
-    if (!app) co_return app.error();
-    co_return json_response(http::status::created, app_json(*app), ctx.req);
+    auto created = co_await svc_.create_app(std::move(*name));
+    if (!created) co_return created.error();
+    auto out = app_json(created->app);
+    // Shown here only: stored as a hash, it can never be read again.
+    out["secret"] = created->secret;
+    out["secret_id"] = created->secret_id;
+    co_return json_response(http::status::created, out, ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::update_app(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
     auto body = json_body(ctx.req);
     if (!body) co_return body.error();
-    auto raw = string_field(*body, {"name"});
-    if (!raw) co_return raw.error();
-    auto name = domain::normalize_app_name(*raw);
-    if (!name) co_return name.error();
-    auto app = co_await svc_.rename_app(std::move(*token), std::move(*name));
+    const auto* access_v = body->if_contains("access");
+    if (access_v == nullptr) {
+        // The reference's rename: a name is required.
+        auto raw = string_field(*body, {"name"});
+        if (!raw) co_return raw.error();
+        auto name = domain::normalize_app_name(*raw);
+        if (!name) co_return name.error();
+        auto app = co_await svc_.rename_app(ctx.token(), std::move(*name));
+        if (!app) co_return app.error();
+        co_return json_response(http::status::ok, app_json(*app), ctx.req);
+    }
+    // Changing access always needs the secret, in either mode.
+    auto refused = co_await svc_.authorize(*ctx.who, domain::action::configure_app, std::nullopt, "");
+    if (refused) co_return *refused;
+    auto mode = access_v->is_string() ? domain::parse_access_mode(access_v->as_string()) : std::nullopt;
+    if (!mode) co_return make_error(errc::invalid_field, "access must be \"open\" or \"restricted\"");
+    std::optional<std::string> name;
+    if (body->contains("name")) {
+        auto raw = string_field(*body, {"name"});
+        if (!raw) co_return raw.error();
+        auto normalized = domain::normalize_app_name(*raw);
+        if (!normalized) co_return normalized.error();
+        name = std::move(*normalized);
+    }
+    if (name) {
+        auto renamed = co_await svc_.rename_app(ctx.token(), std::move(*name));
+        if (!renamed) co_return renamed.error();
+    }
+    auto app = co_await svc_.set_access(*ctx.who, *mode);
     if (!app) co_return app.error();
     co_return json_response(http::status::ok, app_json(*app), ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::get_app(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto app = co_await svc_.get_app(std::move(*token));
+    auto app = co_await svc_.get_app(ctx.token());
     if (!app) co_return app.error();
     co_return json_response(http::status::ok, app_json(*app), ctx.req);
 }
 
+asio::awaitable<result<response>> handlers::add_secret(request_context& ctx) {
+    auto issued = co_await svc_.add_secret(*ctx.who);
+    if (!issued) co_return issued.error();
+    co_return json_response(http::status::created,
+                            json::object{{"id", issued->id},
+                                         {"secret", issued->secret},
+                                         {"created_at", core::iso8601(issued->created_at_ms)}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_secrets(request_context& ctx) {
+    auto secrets = co_await svc_.list_secrets(*ctx.who);
+    if (!secrets) co_return secrets.error();
+    json::array items;
+    for (const auto& sec : *secrets) {
+        json::value used = nullptr;
+        if (sec.last_used_at_ms) used = core::iso8601(*sec.last_used_at_ms);
+        items.push_back(json::object{
+            {"id", sec.id}, {"created_at", core::iso8601(sec.created_at_ms)}, {"last_used_at", used}});
+    }
+    co_return json_response(http::status::ok, json::object{{"secrets", std::move(items)}}, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::delete_secret(request_context& ctx) {
+    auto done = co_await svc_.delete_secret(*ctx.who, ctx.secret_id);
+    if (!done) co_return done.error();
+    co_return no_content(ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::mint_token(request_context& ctx) {
+    constexpr int default_ttl_s = 3600, max_ttl_s = 86400;
+    int ttl = default_ttl_s;
+    std::optional<std::vector<std::uint64_t>> chats;
+    if (!ctx.req.body().empty()) {
+        auto body = json_body(ctx.req);
+        if (!body) co_return body.error();
+        if (const auto* t = body->if_contains("ttl")) {
+            if (!t->is_int64() || t->as_int64() < 1 || t->as_int64() > max_ttl_s)
+                co_return make_error(errc::invalid_field, "ttl must be a number of seconds from 1 to 86400");
+            ttl = static_cast<int>(t->as_int64());
+        }
+        if (const auto* c = body->if_contains("chats")) {
+            if (!c->is_array() || c->as_array().size() > domain::max_chats_claim)
+                co_return make_error(errc::invalid_field,
+                                     "chats must be a list of at most 1000 chat numbers");
+            chats.emplace();
+            for (const auto& n : c->as_array()) {
+                if (!n.is_int64() || n.as_int64() < 1 || n.as_int64() > (std::int64_t{1} << 53))
+                    co_return make_error(errc::invalid_field, "chats must hold chat numbers");
+                chats->push_back(static_cast<std::uint64_t>(n.as_int64()));
+            }
+        }
+    }
+    auto minted = co_await svc_.mint_token(*ctx.who, ctx.user, ttl, std::move(chats));
+    if (!minted) co_return minted.error();
+    co_return json_response(http::status::created,
+                            json::object{{"token", minted->token},
+                                         {"user", ctx.user},
+                                         {"expires_at", core::iso8601(minted->expires_at_ms)}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::revoke_user(request_context& ctx) {
+    auto before = co_await svc_.revoke_user(*ctx.who, ctx.user);
+    if (!before) co_return before.error();
+    co_return json_response(http::status::ok,
+                            json::object{{"user", ctx.user}, {"revoked_before", core::iso8601(*before)}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::add_member(request_context& ctx) {
+    auto added = co_await svc_.add_member(*ctx.who, *ctx.chat, ctx.user);
+    if (!added) co_return added.error();
+    co_return json_response(http::status::ok,
+                            json::object{{"user", added->user},
+                                         {"chat_number", *ctx.chat},
+                                         {"added_at", core::iso8601(added->added_at_ms)}},
+                            ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::remove_member(request_context& ctx) {
+    auto done = co_await svc_.remove_member(*ctx.who, *ctx.chat, ctx.user);
+    if (!done) co_return done.error();
+    co_return no_content(ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_members(request_context& ctx) {
+    auto limit =
+        domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    std::string after;
+    if (auto a = query_param(ctx, "after")) {
+        auto user = domain::validate_user_id(*a);
+        if (!user) co_return user.error();
+        after = std::move(*user);
+    }
+    auto members = co_await svc_.list_members(*ctx.who, *ctx.chat, std::move(after), *limit);
+    if (!members) co_return members.error();
+    json::array items;
+    for (const auto& m : *members)
+        items.push_back(json::object{{"user", m.user}, {"added_at", core::iso8601(m.added_at_ms)}});
+    json::value next = nullptr;
+    if (static_cast<int>(members->size()) == *limit) next = members->back().user;
+    co_return json_response(http::status::ok,
+                            json::object{{"members", std::move(items)}, {"next_after", next}}, ctx.req);
+}
+
 asio::awaitable<result<response>> handlers::create_chat(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
     auto key = idempotency_key(ctx.req);
     if (!key) co_return key.error();
-    auto chat = co_await svc_.create_chat(std::move(*token), std::move(*key), ctx.request_id);
+    std::optional<std::string> creator;
+    if (ctx.who->who.is_user()) creator = ctx.who->who.user;
+    auto chat = co_await svc_.create_chat(ctx.token(), std::move(*key), ctx.request_id, std::move(creator));
     if (!chat) co_return chat.error();
     auto res = json_response(http::status::created,
                              json::object{{"chat_number", chat->number},
@@ -353,24 +580,25 @@ asio::awaitable<result<response>> handlers::create_chat(request_context& ctx) {
 }
 
 asio::awaitable<result<response>> handlers::get_chat(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto n = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!n) co_return n.error();
-    auto chat = co_await svc_.get_chat(std::move(*token), *n);
+    auto chat = co_await svc_.get_chat(ctx.token(), *ctx.chat);
     if (!chat) co_return chat.error();
     co_return json_response(http::status::ok, chat_json(*chat), ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
     auto limit =
         domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
     auto after = domain::parse_after(query_param(ctx, "after"));
     if (!after) co_return after.error();
-    auto chats = co_await svc_.list_chats(std::move(*token), *after, *limit);
+    // In a restricted application a user lists its own chats (within its token's claim).
+    chat_filter filter;
+    const auto& who = ctx.who->who;
+    if (who.is_user() && ctx.who->mode() == domain::access_mode::restricted) {
+        filter.member = who.user;
+        filter.chats = who.chats;
+    }
+    auto chats = co_await svc_.list_chats(ctx.token(), *after, *limit, std::move(filter));
     if (!chats) co_return chats.error();
     json::array items;
     for (const auto& c : *chats) items.push_back(chat_json(c));
@@ -381,10 +609,6 @@ asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
 }
 
 asio::awaitable<result<response>> handlers::create_message(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
     auto key = idempotency_key(ctx.req);
     if (!key) co_return key.error();
     auto body = json_body(ctx.req);
@@ -393,15 +617,18 @@ asio::awaitable<result<response>> handlers::create_message(request_context& ctx)
     if (!raw) co_return raw.error();
     auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
     if (!text) co_return text.error();
-    auto msg = co_await svc_.create_message(std::move(*token), *chat, std::move(*text), std::move(*key),
-                                            ctx.request_id);
+    auto sender = sender_of(*ctx.who, *body);
+    if (!sender) co_return sender.error();
+    auto msg = co_await svc_.create_message(ctx.token(), *ctx.chat, std::move(*text), std::move(*key),
+                                            ctx.request_id, std::move(*sender));
     if (!msg) co_return msg.error();
     auto res = json_response(http::status::created,
                              json::object{{"msg_number", msg->number},
                                           {"number", msg->number},
-                                          {"chat_number", *chat},
+                                          {"chat_number", *ctx.chat},
                                           {"body", msg->body},
                                           {"content", msg->body},
+                                          {"sender", user_or_null(msg->sender)},
                                           {"created_at", core::iso8601(msg->created_at_ms)}},
                              ctx.req);
     if (msg->replayed) res.set("Idempotent-Replayed", "true");
@@ -409,22 +636,14 @@ asio::awaitable<result<response>> handlers::create_message(request_context& ctx)
 }
 
 asio::awaitable<result<response>> handlers::get_message(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
-    auto number = domain::parse_number(ctx.path.at("message"), "message number");
-    if (!number) co_return number.error();
-    auto msg = co_await svc_.get_message(std::move(*token), *chat, *number);
+    auto msg = co_await svc_.get_message(ctx.token(), *ctx.chat, *ctx.message);
     if (!msg) co_return msg.error();
-    co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
+    co_return json_response(http::status::ok, message_json(*ctx.chat, *msg), ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
+    const auto& token = ctx.token();
+    const auto chat = *ctx.chat;
     auto limit =
         domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
     if (!limit) co_return limit.error();
@@ -433,16 +652,16 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
     if (!window) co_return window.error();
     result<std::vector<store::message_row>> msgs = std::vector<store::message_row>{};
     if (window->before) {
-        msgs = co_await svc_.list_messages_before(*token, *chat, *window->before, window->before_limit);
+        msgs = co_await svc_.list_messages_before(token, chat, *window->before, window->before_limit);
         if (!msgs) co_return msgs.error();
     }
     std::size_t later_count = 0;
     if (window->after && window->after_limit > 0) {
-        auto later = co_await svc_.list_messages(*token, *chat, *window->after, window->after_limit);
+        auto later = co_await svc_.list_messages(token, chat, *window->after, window->after_limit);
         if (!later) co_return later.error();
         if (later->empty() && window->wait_s > 0 && live_) {
             auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(window->wait_s);
-            later = co_await live_->wait_for_messages(*token, *chat, *window->after, window->after_limit,
+            later = co_await live_->wait_for_messages(*ctx.who, chat, *window->after, window->after_limit,
                                                       deadline);
             if (!later) co_return later.error();
         }
@@ -450,7 +669,7 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
         msgs->insert(msgs->end(), later->begin(), later->end());
     }
     json::array items;
-    for (const auto& m : *msgs) items.push_back(message_json(*chat, m));
+    for (const auto& m : *msgs) items.push_back(message_json(chat, m));
     json::object body{{"messages", std::move(items)}};
     // next_after: the cursor of the next page forwards (null at the end); next_before backwards.
     json::value next_after = nullptr;
@@ -468,16 +687,12 @@ asio::awaitable<result<response>> handlers::list_messages(request_context& ctx) 
 }
 
 asio::awaitable<result<response>> handlers::stream_header(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
     auto it = ctx.req.find("Last-Event-ID");
     auto start =
         parse_stream_start(it == ctx.req.end() ? std::nullopt : std::optional<std::string_view>(it->value()),
                            query_param(ctx, "after"));
     if (!start) co_return start.error();
-    auto known = co_await svc_.get_chat(*token, *chat);
+    auto known = co_await svc_.get_chat(ctx.token(), *ctx.chat);
     if (!known) co_return known.error();
     response res{http::status::ok, ctx.req.version()};
     res.set(http::field::content_type, "text/event-stream");
@@ -488,10 +703,6 @@ asio::awaitable<result<response>> handlers::stream_header(request_context& ctx) 
 }
 
 asio::awaitable<result<response>> handlers::websocket_refused(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto app = co_await svc_.get_app(std::move(*token));
-    if (!app) co_return app.error();
     co_return make_error(
         errc::upgrade_required,
         "this path takes a WebSocket handshake (Upgrade: websocket, Sec-WebSocket-Version: 13)");
@@ -510,64 +721,80 @@ std::optional<live_target> handlers::stream_request(const request& req) const {
     if (!url) return std::nullopt;
     auto m = router_.find(req.method(), url->encoded_path());
     if (m.handler == nullptr) return std::nullopt;
+    // The credential, read as dispatch() would: a malformed one is answered by the handlers (401).
+    std::optional<std::string_view> authorization, access_token;
+    if (auto h = req.find(http::field::authorization); h != req.end()) authorization = h->value();
+    std::string after_value, token_value;
+    std::optional<std::string_view> after;
+    for (auto p : url->params()) {
+        if (p.key == "after") {
+            after_value = p.has_value ? std::string(p.value) : "";
+            after = after_value;
+        } else if (p.key == "access_token") {
+            token_value = p.has_value ? std::string(p.value) : "";
+            access_token = token_value;
+        }
+    }
+    auto credential = domain::read_credential(authorization, access_token);
+    if (!credential) return std::nullopt;
     if (m.pattern == "/api/v1/apps/:token/ws") {
         const auto& token = m.captured.at("token");
         if (!domain::is_plausible_token(token) || !is_websocket_handshake(req)) return std::nullopt;
-        return live_target{live_target::kind::websocket, token, 0, {}};
+        return live_target{live_target::kind::websocket, token, 0, {}, std::move(*credential)};
     }
     if (m.pattern != "/api/v1/apps/:token/chats/:chat/stream") return std::nullopt;
     const auto& token = m.captured.at("token");
     auto chat = domain::parse_number(m.captured.at("chat"), "chat number");
     if (!domain::is_plausible_token(token) || !chat) return std::nullopt;
-    std::optional<std::string_view> after;
-    std::string after_value;
-    for (auto p : url->params())
-        if (p.key == "after") {
-            after_value = p.has_value ? std::string(p.value) : "";
-            after = after_value;
-        }
     auto it = req.find("Last-Event-ID");
     auto start = parse_stream_start(
         it == req.end() ? std::nullopt : std::optional<std::string_view>(it->value()), after);
     if (!start) return std::nullopt;
-    return live_target{live_target::kind::sse, token, *chat, *start};
+    return live_target{live_target::kind::sse, token, *chat, *start, std::move(*credential)};
 }
 
 asio::awaitable<void> handlers::serve_stream(boost::beast::tcp_stream& stream, const request& req,
                                              live_target target) {
     auto rid = request_id_of(req);
+    // Who opens it, and whether it may: as dispatch() does for every other route.
+    auto who = co_await svc_.authenticate(target.token, target.credential);
+    std::optional<core::error> refused;
+    if (!who) {
+        refused = who.error();
+    } else if (target.what == live_target::kind::websocket) {
+        refused = co_await svc_.authorize(*who, domain::action::read_app, std::nullopt, "chat not found");
+    }
+    if (refused) {
+        co_await refuse_stream(stream, req, *refused);
+        co_return;
+    }
     if (target.what == live_target::kind::websocket) {
         {
             core::request_id_scope scope(rid);
             spdlog::debug("websocket opened");
         }
-        co_await live_->serve_ws(stream, req, std::move(target.token));
+        co_await live_->serve_ws(stream, req, std::move(*who));
         co_return;
     }
     {
         core::request_id_scope scope(rid);
         spdlog::debug("stream of chat {} opened", target.chat);
     }
-    co_await live_->serve_sse(stream, req, std::move(target.token), target.chat, target.start);
+    // The chat is authorized by the feed as it opens (live_streams::open_feed).
+    co_await live_->serve_sse(stream, req, std::move(*who), target.chat, target.start);
 }
 
 asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
-    auto number = domain::parse_number(ctx.path.at("message"), "message number");
-    if (!number) co_return number.error();
     auto body = json_body(ctx.req);
     if (!body) co_return body.error();
     auto raw = string_field(*body, {"body", "content"});
     if (!raw) co_return raw.error();
     auto text = domain::validate_body(*raw, svc_.config().max_message_bytes);
     if (!text) co_return text.error();
-    auto msg =
-        co_await svc_.edit_message(std::move(*token), *chat, *number, std::move(*text), ctx.request_id);
+    auto msg = co_await svc_.edit_message(ctx.token(), *ctx.chat, *ctx.message, std::move(*text),
+                                          ctx.request_id, ctx.who->who);
     if (!msg) co_return msg.error();
-    co_return json_response(http::status::ok, message_json(*chat, *msg), ctx.req);
+    co_return json_response(http::status::ok, message_json(*ctx.chat, *msg), ctx.req);
 }
 
 namespace {
@@ -594,15 +821,16 @@ result<store::search_options> search_options(request_context& ctx) {
         }
     if (options.since_ms && options.until_ms && *options.since_ms >= *options.until_ms)
         return make_error(errc::invalid_field, "since must be before until");
+    if (auto sender = query_param(ctx, "sender")) {
+        auto user = domain::validate_user_id(*sender);
+        if (!user) return user.error();
+        options.sender = std::move(*user);
+    }
     return options;
 }
 }  // namespace
 
 asio::awaitable<result<response>> handlers::search(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
     auto q = query_param(ctx, "q");
     if (!q || q->empty()) co_return make_error(errc::invalid_field, "q is required");
     auto fragments = domain::parse_search_query(*q);
@@ -618,13 +846,14 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
         co_return window.error();
     auto options = search_options(ctx);
     if (!options) co_return options.error();
-    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), *cursor,
+    const auto chat = *ctx.chat;
+    auto page = co_await svc_.search(ctx.token(), chat, std::move(*fragments), *cursor,
                                      static_cast<std::size_t>(*limit), *options);
     if (!page) co_return page.error();
     json::array hits;
     for (const auto& h : page->hits) {
-        auto m = message_json(*chat,
-                              store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms});
+        auto m = message_json(
+            chat, store::message_row{chat, h.number, h.body, h.created_at_ms, h.updated_at_ms, h.sender});
         m["highlight"] = h.highlight;
         hits.push_back(std::move(m));
     }
@@ -637,10 +866,7 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
 }
 
 asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
-    auto token = token_param(ctx);
-    if (!token) co_return token.error();
-    auto chat = domain::parse_number(ctx.path.at("chat"), "chat number");
-    if (!chat) co_return chat.error();
+    const auto chat = *ctx.chat;
     auto keyword = query_param(ctx, "keyword");
     if (!keyword || keyword->empty()) co_return make_error(errc::invalid_field, "keyword is required");
     auto fragments = domain::parse_search_query(*keyword);
@@ -652,13 +878,13 @@ asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
     // The page bound is checked before page * limit is computed.
     auto from = domain::page_window(static_cast<std::uint64_t>(*page_no), static_cast<std::uint64_t>(*limit));
     if (!from) co_return from.error();
-    auto page = co_await svc_.search(std::move(*token), *chat, std::move(*fragments), *from,
+    auto page = co_await svc_.search(ctx.token(), chat, std::move(*fragments), *from,
                                      static_cast<std::size_t>(*limit), store::search_order::relevance);
     if (!page) co_return page.error();
     json::array hits;
     for (const auto& h : page->hits)
         hits.push_back(message_json(
-            *chat, store::message_row{*chat, h.number, h.body, h.created_at_ms, h.updated_at_ms}));
+            chat, store::message_row{chat, h.number, h.body, h.created_at_ms, h.updated_at_ms, h.sender}));
     auto res = json_response(http::status::ok, hits, ctx.req);
     res.set("X-Total-Hits", std::to_string(page->total));
     co_return res;

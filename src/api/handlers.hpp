@@ -1,6 +1,13 @@
 #pragma once
 // HTTP handlers: parse the request, call the service, shape the JSON. Runs on the I/O threads; all
 // blocking work happens inside the service.
+//
+// Before any handler runs, dispatch() builds its typed request_context once: the path's application
+// token, chat and message numbers and user id, parsed; the bearer credential, authenticated into the
+// caller; and the route's action (every route names one), authorized by domain::decide with the
+// membership it needs. A handler then only adapts HTTP: reads its body and query, calls the service
+// with the caller's identity where it matters (the sender of a message, the creator of a chat, the
+// chats a user lists), and shapes the answer.
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -21,18 +28,27 @@ struct request_context {
     params path;
     std::map<std::string, std::string, std::less<>> query;
     std::string request_id;  // from X-Request-Id or generated; echoed in the response, carried in events
+    // Filled by dispatch() for the routes under /api/v1/apps/{token}:
+    std::optional<caller> who;             // the authenticated, authorized caller
+    std::optional<std::uint64_t> chat;     // …/chats/{chat}
+    std::optional<std::uint64_t> message;  // …/messages/{message}
+    std::string user;                      // …/users/{user}, …/members/{user}: a valid user id
+    std::string secret_id;                 // …/secrets/{secret}
+    const std::string& token() const { return who->token(); }
 };
 
 class live_streams;
 
 // A GET that the server hands to live_streams: a chat's SSE stream that passed the path and
-// resume-point rules, or a valid WebSocket handshake on an application's socket path.
+// resume-point rules, or a valid WebSocket handshake on an application's socket path. Authenticated
+// and authorized by serve_stream before anything else.
 struct live_target {
     enum class kind { sse, websocket };
     kind what = kind::sse;
     std::string token;
     std::uint64_t chat = 0;  // sse only
     stream_start start;      // sse only
+    std::string credential;  // Authorization: Bearer, or ?access_token= (never logged)
 };
 
 // A WebSocket opening handshake we can accept (RFC 6455 §4.2.1): GET, HTTP/1.1, Upgrade: websocket,
@@ -55,16 +71,35 @@ class handlers {
                                               live_target target);
 
   private:
-    // Routing, rate limiting and the handler; `route` receives the matched pattern.
+    // Routing, the request context (access included) and the handler; `route` receives the matched
+    // pattern.
     boost::asio::awaitable<response> dispatch(const request& req, const std::string& rid,
                                               std::string_view& route);
-    using handler_fn = std::function<boost::asio::awaitable<core::result<response>>(request_context&)>;
-    void add(http::verb v, std::string_view pattern,
-             boost::asio::awaitable<core::result<response>> (handlers::*fn)(request_context&));
+    using handler_ptr = boost::asio::awaitable<core::result<response>> (handlers::*)(request_context&);
+    // A route: its handler and, under /api/v1/apps/{token}, the action it performs (domain/access.hpp)
+    // and whether its credential may come as ?access_token= (where a browser cannot set headers).
+    struct route {
+        handler_ptr handler = nullptr;
+        std::optional<domain::action> action;
+        bool query_credential = false;
+    };
+    void add(http::verb v, std::string_view pattern, handler_ptr fn,
+             std::optional<domain::action> action = {}, bool query_credential = false);
+    // The typed context of an application's route: path values parsed, caller authenticated and
+    // authorized; an error answers the request instead.
+    boost::asio::awaitable<std::optional<core::error>> prepare(request_context& ctx, const route& r);
 
     boost::asio::awaitable<core::result<response>> create_app(request_context& ctx);
     boost::asio::awaitable<core::result<response>> update_app(request_context& ctx);
     boost::asio::awaitable<core::result<response>> get_app(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> add_secret(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> list_secrets(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> delete_secret(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> mint_token(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> revoke_user(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> add_member(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> remove_member(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> list_members(request_context& ctx);
     boost::asio::awaitable<core::result<response>> create_chat(request_context& ctx);
     boost::asio::awaitable<core::result<response>> get_chat(request_context& ctx);
     boost::asio::awaitable<core::result<response>> list_chats(request_context& ctx);
@@ -86,7 +121,7 @@ class handlers {
 
     service& svc_;
     live_streams* live_;
-    router<handler_fn> router_;
+    router<route> router_;
 };
 
 }  // namespace chat::api

@@ -11,6 +11,12 @@ http::status status_of(errc e) {
     switch (e) {
         case errc::bad_request:
             return http::status::bad_request;
+        case errc::unauthorized:
+            return http::status::unauthorized;
+        case errc::forbidden:
+            return http::status::forbidden;
+        case errc::gone:
+            return http::status::gone;
         case errc::invalid_field:
             return http::status::unprocessable_entity;
         case errc::not_found:
@@ -46,6 +52,8 @@ response error_response(const core::error& err, unsigned version, bool keep_aliv
     response res{status_of(err.code), version};
     res.set(http::field::content_type, "application/json");
     if (err.code == errc::unavailable) res.set(http::field::retry_after, "1");
+    // RFC 6750 §3: the scheme a client should use; no error detail (it would help a guesser).
+    if (err.code == errc::unauthorized) res.set(http::field::www_authenticate, "Bearer realm=\"chat\"");
     if (err.code == errc::upgrade_required) {
         res.set(http::field::upgrade, "websocket");
         res.set(http::field::sec_websocket_version, "13");

@@ -14,19 +14,26 @@ using core::errc;
 namespace {
 
 domain::live_event from_row(const std::string& token, std::uint64_t chat, const store::message_row& m) {
-    return domain::live_event{
-        domain::live_kind::created, token, chat, m.number, m.body, m.created_at_ms, m.updated_at_ms};
+    return domain::live_event{domain::live_kind::created,
+                              token,
+                              chat,
+                              m.number,
+                              m.body,
+                              m.created_at_ms,
+                              m.updated_at_ms,
+                              m.sender};
 }
 
 }  // namespace
 
-chat_feed::chat_feed(service& svc, feed_start start, feed_sink& sink, const live_settings& s,
-                     std::string token, std::uint64_t chat)
+chat_feed::chat_feed(service& svc, feed_start start, feed_sink& sink, const live_settings& s, caller who,
+                     std::uint64_t chat)
     : svc_(svc),
       sub_(std::move(start.sub)),
       sink_(sink),
       settings_(s),
-      token_(std::move(token)),
+      who_(std::move(who)),
+      token_(who_.token()),
       chat_(chat),
       seq_(start.after, s.max_buffer),
       replay_first_(start.replay) {}
@@ -75,12 +82,18 @@ asio::awaitable<feed_end> chat_feed::follow() {
         }
         if (stopped_) co_return feed_end::stopped;
         if (sub_->overflowed()) co_return feed_end::slow;
-        if (sub_->closed()) co_return feed_end::shutdown;
+        if (sub_->closed())
+            co_return sub_->reason() == live_subscription::end_reason::revoked ? feed_end::revoked
+                                                                               : feed_end::shutdown;
         if (!co_await flush()) co_return feed_end::client_gone;
         if (sub_->take_resync()) co_await learn_top();
         if (!co_await fill_gaps(settings_.gap_grace)) co_return feed_end::client_gone;
         auto now = clock::now();
         if (now >= next_heartbeat) {
+            // Access is withdrawn at once by the fan-out (live_hub::withdraw); this catches an event lost
+            // in transit and a token that expired (from the cache: no round trip in the common case).
+            bool holds = co_await svc_.still_holds(who_, chat_);
+            if (!holds) co_return feed_end::revoked;
             if (!co_await sink_.idle()) co_return feed_end::client_gone;
             // A cheap safety net for a fan-out event lost in transit: the counter shows what exists.
             co_await learn_top();

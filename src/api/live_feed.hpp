@@ -44,6 +44,7 @@ enum class feed_end {
     slow,         // the subscriber's buffer overflowed: it must resume from what it received
     shutdown,     // the server is draining
     stopped,      // stop() was called (a WebSocket unsubscribe or the socket's end)
+    revoked,      // the caller's access was withdrawn (member removed, token revoked or expired...)
 };
 
 // Where a feed starts, decided when it opens (see live_streams::open_feed).
@@ -55,7 +56,8 @@ struct feed_start {
 
 class chat_feed {
   public:
-    chat_feed(service& svc, feed_start start, feed_sink& sink, const live_settings& s, std::string token,
+    // `who`: the caller that opened it; every heartbeat asks whether its access still holds.
+    chat_feed(service& svc, feed_start start, feed_sink& sink, const live_settings& s, caller who,
               std::uint64_t chat);
 
     // Replays (when the start asks for it), then follows the chat until the feed ends.
@@ -78,6 +80,7 @@ class chat_feed {
     std::shared_ptr<live_subscription> sub_;
     feed_sink& sink_;
     const live_settings& settings_;
+    caller who_;
     std::string token_;
     std::uint64_t chat_;
     domain::sequencer seq_;

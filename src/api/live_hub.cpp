@@ -11,8 +11,13 @@ namespace chat::api {
 namespace asio = boost::asio;
 
 live_subscription::live_subscription(live_hub& hub, asio::any_io_executor ex, std::string token,
-                                     std::uint64_t chat, std::size_t max_buffer)
-    : hub_(hub), token_(std::move(token)), chat_(chat), max_buffer_(max_buffer), timer_(std::move(ex)) {}
+                                     std::uint64_t chat, std::size_t max_buffer, domain::principal who)
+    : hub_(hub),
+      token_(std::move(token)),
+      chat_(chat),
+      max_buffer_(max_buffer),
+      who_(std::move(who)),
+      timer_(std::move(ex)) {}
 
 live_subscription::~live_subscription() {
     hub_.forget(this);
@@ -45,10 +50,16 @@ void live_subscription::flag_resync() {
     wake_locked();
 }
 
-void live_subscription::close() {
+void live_subscription::close(end_reason why) {
     std::lock_guard lock(mu_);
+    if (!closed_) reason_ = why;
     closed_ = true;
     wake_locked();
+}
+
+live_subscription::end_reason live_subscription::reason() const {
+    std::lock_guard lock(mu_);
+    return reason_;
 }
 
 asio::awaitable<void> live_subscription::wait(std::chrono::steady_clock::time_point deadline) {
@@ -88,8 +99,10 @@ bool live_subscription::take_resync() {
 }
 
 std::shared_ptr<live_subscription> live_hub::subscribe(asio::any_io_executor ex, std::string token,
-                                                       std::uint64_t chat, std::size_t max_buffer) {
-    auto s = std::make_shared<live_subscription>(*this, std::move(ex), token, chat, max_buffer);
+                                                       std::uint64_t chat, std::size_t max_buffer,
+                                                       domain::principal who) {
+    auto s =
+        std::make_shared<live_subscription>(*this, std::move(ex), token, chat, max_buffer, std::move(who));
     std::lock_guard lock(mu_);
     by_chat_[{std::move(token), chat}].push_back(s.get());
     ++count_;
@@ -97,8 +110,19 @@ std::shared_ptr<live_subscription> live_hub::subscribe(asio::any_io_executor ex,
     return s;
 }
 
-std::shared_ptr<live_subscription> live_hub::watch_shutdown(asio::any_io_executor ex) {
-    return subscribe(std::move(ex), std::string(), 0, 1);
+std::shared_ptr<live_subscription> live_hub::watch(asio::any_io_executor ex, std::string token,
+                                                   domain::principal who) {
+    return subscribe(std::move(ex), std::move(token), 0, 1, std::move(who));
+}
+
+void live_hub::withdraw(const domain::access_event& e) {
+    std::lock_guard lock(mu_);
+    // Every chat of the application (chat 0: its WebSockets' watches), in the map's order.
+    for (auto it = by_chat_.lower_bound({e.token, 0}); it != by_chat_.end() && it->first.first == e.token;
+         ++it)
+        for (auto* s : it->second)
+            if (domain::ends_connection(e, s->who(), s->chat()))
+                s->close(live_subscription::end_reason::revoked);
 }
 
 void live_hub::forget(live_subscription* s) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/access.hpp"
 #include "domain/live.hpp"
 
 namespace chat::api {
@@ -25,8 +26,11 @@ class live_hub;
 // One subscriber's buffer. push() and wake() run on any thread; wait() and take() on the owner's strand.
 class live_subscription : public std::enable_shared_from_this<live_subscription> {
   public:
+    // Why a closed subscription ended: the server shuts down, or its caller's access was withdrawn.
+    enum class end_reason { shutdown, revoked };
+
     live_subscription(live_hub& hub, boost::asio::any_io_executor ex, std::string token, std::uint64_t chat,
-                      std::size_t max_buffer);
+                      std::size_t max_buffer, domain::principal who = {});
     ~live_subscription();
     live_subscription(const live_subscription&) = delete;
     live_subscription& operator=(const live_subscription&) = delete;
@@ -42,8 +46,11 @@ class live_subscription : public std::enable_shared_from_this<live_subscription>
 
     const std::string& token() const { return token_; }
     std::uint64_t chat() const { return chat_; }
+    const domain::principal& who() const { return who_; }
     // Ends the subscription (any thread): nothing more is pushed, wait() returns at once, closed() is true.
-    void close();
+    void close(end_reason why = end_reason::shutdown);
+    // Why it was closed (meaningful once closed()).
+    end_reason reason() const;
 
   private:
     friend class live_hub;
@@ -55,6 +62,8 @@ class live_subscription : public std::enable_shared_from_this<live_subscription>
     std::string token_;
     std::uint64_t chat_;
     std::size_t max_buffer_;
+    domain::principal who_;
+    end_reason reason_ = end_reason::shutdown;
     boost::asio::steady_timer timer_;
     mutable std::mutex mu_;
     std::deque<domain::live_event> queue_;
@@ -66,11 +75,17 @@ class live_subscription : public std::enable_shared_from_this<live_subscription>
 
 class live_hub {
   public:
+    // `who`: the caller that opened it, whose access changes may end it (withdraw()).
     std::shared_ptr<live_subscription> subscribe(boost::asio::any_io_executor ex, std::string token,
-                                                 std::uint64_t chat, std::size_t max_buffer);
-    // A subscription to no chat, closed by close_all(): how a WebSocket that follows no chat yet learns
-    // of a shutdown. (Filed under chat 0 of no application, which no event names.)
-    std::shared_ptr<live_subscription> watch_shutdown(boost::asio::any_io_executor ex);
+                                                 std::uint64_t chat, std::size_t max_buffer,
+                                                 domain::principal who = {});
+    // A subscription to no chat, closed by close_all() or when `who` loses access to application
+    // `token`: how a WebSocket learns of a shutdown or a revocation. (Filed under chat 0, which no
+    // message event names.)
+    std::shared_ptr<live_subscription> watch(boost::asio::any_io_executor ex, std::string token,
+                                             domain::principal who);
+    // An access change (from any server): closes, as revoked, every subscription it takes away.
+    void withdraw(const domain::access_event& e);
     // From the fan-out: hand `e` to this server's subscribers of its chat.
     void publish(const domain::live_event& e);
     // The fan-out reconnected: every subscriber re-reads storage.

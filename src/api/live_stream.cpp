@@ -12,6 +12,7 @@
 
 #include "api/views.hpp"
 #include "core/metrics.hpp"
+#include "core/random.hpp"
 #include "core/time.hpp"
 #include "domain/live.hpp"
 
@@ -35,7 +36,7 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
 }
 
 store::message_row to_row(const domain::live_event& e) {
-    return store::message_row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms};
+    return store::message_row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms, e.sender};
 }
 
 // Writes SSE text on a response whose header is sent: chunks in HTTP/1.1, raw bytes (a body delimited
@@ -103,8 +104,15 @@ core::result<stream_start> parse_stream_start(std::optional<std::string_view> la
     return stream_start{};
 }
 
-live_streams::live_streams(service& svc, live_hub& hub, live_settings settings)
-    : svc_(svc), hub_(hub), settings_(settings) {}
+live_streams::live_streams(service& svc, live_hub& hub, live_settings settings, live_quota& quota)
+    : svc_(svc), hub_(hub), settings_(settings), quota_(quota) {}
+
+asio::awaitable<void> refuse_stream(beast::tcp_stream& stream, const request& req, const core::error& err) {
+    auto res = error_response(err, req.version(), false);
+    res.set("X-Request-Id", core::make_creation_id());
+    beast::error_code ec;
+    co_await beast::http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+}
 
 namespace {
 
@@ -121,9 +129,12 @@ class sse_sink final : public feed_sink {
 
 }  // namespace
 
-task<feed_start> live_streams::open_feed(asio::any_io_executor ex, const std::string& token,
-                                         std::uint64_t chat, stream_start start) {
-    auto sub = hub_.subscribe(std::move(ex), token, chat, settings_.max_buffer);
+task<feed_start> live_streams::open_feed(asio::any_io_executor ex, const caller& who, std::uint64_t chat,
+                                         stream_start start) {
+    auto refused = co_await svc_.authorize(who, domain::action::read_chat, chat, "chat not found");
+    if (refused) co_return *refused;
+    const std::string& token = who.token();
+    auto sub = hub_.subscribe(std::move(ex), token, chat, settings_.max_buffer, who.who);
     auto known = co_await svc_.get_chat(token, chat);
     if (!known) co_return known.error();
     if (start.after) co_return feed_start{std::move(sub), *start.after, true};
@@ -132,14 +143,17 @@ task<feed_start> live_streams::open_feed(asio::any_io_executor ex, const std::st
     co_return feed_start{std::move(sub), *last, false};
 }
 
-asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const request& req,
-                                              std::string token, std::uint64_t chat, stream_start start) {
+asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const request& req, caller who,
+                                              std::uint64_t chat, stream_start start) {
     auto ex = co_await asio::this_coro::executor;
-    auto opened = co_await open_feed(ex, token, chat, start);
+    auto lease = quota_.acquire(who.token(), who.who.user);
+    if (!lease) {
+        co_await refuse_stream(stream, req, lease.error());
+        co_return;
+    }
+    auto opened = co_await open_feed(ex, who, chat, start);
     if (!opened) {
-        auto res = error_response(opened.error(), req.version(), false);
-        beast::error_code ec;
-        co_await beast::http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        co_await refuse_stream(stream, req, opened.error());
         co_return;
     }
     beast::http::response<beast::http::empty_body> res{beast::http::status::ok, req.version()};
@@ -160,10 +174,14 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
     sse_writer out(stream, chunked);
     if (!co_await out.write("retry: 1000\n\n")) co_return;
     sse_sink sink(out);
-    chat_feed feed(svc_, std::move(*opened), sink, settings_, token, chat);
+    chat_feed feed(svc_, std::move(*opened), sink, settings_, std::move(who), chat);
     switch (co_await feed.run()) {
         case feed_end::client_gone:
             co_return;
+        case feed_end::revoked:
+            co_await out.write(sse_error(
+                "access_revoked", "this credential no longer reaches this chat; reconnect with a valid one"));
+            break;
         case feed_end::slow:
             co_await out.write(sse_error("slow_consumer",
                                          "events arrived faster than this client read them; "
@@ -178,11 +196,14 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
     co_await out.finish();
 }
 
-task<std::vector<store::message_row>> live_streams::wait_for_messages(std::string token, std::uint64_t chat,
+task<std::vector<store::message_row>> live_streams::wait_for_messages(const caller& who, std::uint64_t chat,
                                                                       std::uint64_t after, int limit,
                                                                       clock::time_point deadline) {
+    auto lease = quota_.acquire(who.token(), who.who.user);
+    if (!lease) co_return lease.error();
     auto ex = co_await asio::this_coro::executor;
-    auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer);
+    const std::string& token = who.token();
+    auto sub = hub_.subscribe(ex, token, chat, settings_.max_buffer, who.who);
     core::metrics::gauge_scope open(core::metrics::live_streams_open("long_poll"));
     for (;;) {
         auto rows = co_await svc_.list_messages(token, chat, after, limit);
@@ -199,6 +220,7 @@ task<std::vector<store::message_row>> live_streams::wait_for_messages(std::strin
         }
         if (!pending.empty()) co_return pending;
         if (clock::now() >= deadline || sub->closed()) co_return std::vector<store::message_row>{};
+        // (A revocation ends the wait: the next request is refused by its authorization.)
         // Woken by a live event of this chat, or after a short while (a lost fan-out event, a
         // message still being stored), or at the deadline.
         co_await sub->wait(std::min(deadline, clock::now() + std::chrono::seconds(1)));

@@ -17,6 +17,7 @@
 #include "api/http_error.hpp"
 #include "api/live_feed.hpp"
 #include "api/live_hub.hpp"
+#include "api/live_quota.hpp"
 #include "api/request_parser.hpp"
 #include "api/service.hpp"
 
@@ -32,38 +33,46 @@ core::result<stream_start> parse_stream_start(std::optional<std::string_view> la
 
 class live_streams {
   public:
-    live_streams(service& svc, live_hub& hub, live_settings settings);
+    // `quota`: the fair share of live connections per application and per user (api/live_quota.hpp).
+    live_streams(service& svc, live_hub& hub, live_settings settings, live_quota& quota);
 
-    // Serves one SSE stream on `stream` until the client goes, the subscriber falls behind or the
-    // server shuts down. Errors before the stream starts (unknown chat, bad resume point) are
-    // answered as JSON. The connection is not reused afterwards.
-    boost::asio::awaitable<void> serve_sse(boost::beast::tcp_stream& stream, const request& req,
-                                           std::string token, std::uint64_t chat, stream_start start);
+    // Serves one SSE stream on `stream` for an authenticated caller until the client goes, the
+    // subscriber falls behind, the caller's access is withdrawn or the server shuts down. Errors before
+    // the stream starts (a chat the caller may not reach, a bad resume point, no room in the caller's
+    // share) are answered as JSON. The connection is not reused afterwards.
+    boost::asio::awaitable<void> serve_sse(boost::beast::tcp_stream& stream, const request& req, caller who,
+                                           std::uint64_t chat, stream_start start);
 
-    // Serves one WebSocket of application `token` on `stream` (the upgrade request is `req`) until the
-    // client closes it, falls behind or the server shuts down. An unknown application is answered
-    // 404 in JSON before the upgrade. The connection is not reused afterwards.
-    boost::asio::awaitable<void> serve_ws(boost::beast::tcp_stream& stream, const request& req,
-                                          std::string token);
+    // Serves one WebSocket of the caller's application on `stream` (the upgrade request is `req`) until
+    // the client closes it, falls behind, loses its access or the server shuts down. No room in the
+    // caller's share is answered in JSON before the upgrade. The connection is not reused afterwards.
+    boost::asio::awaitable<void> serve_ws(boost::beast::tcp_stream& stream, const request& req, caller who);
 
-    // Subscribes to `chat` and decides where its feed starts; an error for an unknown application or
-    // chat. Subscribing comes first, so nothing created while storage is read is missed.
-    task<feed_start> open_feed(boost::asio::any_io_executor ex, const std::string& token, std::uint64_t chat,
+    // Authorizes the caller on `chat`, subscribes and decides where its feed starts; an error for a
+    // chat the caller may not reach. Subscribing comes before storage is read, so nothing created
+    // meanwhile is missed.
+    task<feed_start> open_feed(boost::asio::any_io_executor ex, const caller& who, std::uint64_t chat,
                                stream_start start);
 
     // The long poll: messages numbered above `after` as soon as one exists, or empty at `deadline`.
-    task<std::vector<store::message_row>> wait_for_messages(std::string token, std::uint64_t chat,
+    task<std::vector<store::message_row>> wait_for_messages(const caller& who, std::uint64_t chat,
                                                             std::uint64_t after, int limit,
                                                             std::chrono::steady_clock::time_point deadline);
 
     live_hub& hub() { return hub_; }
     service& svc() { return svc_; }
+    live_quota& quota() { return quota_; }
     const live_settings& settings() const { return settings_; }
 
   private:
     service& svc_;
     live_hub& hub_;
     live_settings settings_;
+    live_quota& quota_;
 };
+
+// Answers a request that will not become a stream with a JSON error (its connection then closes).
+boost::asio::awaitable<void> refuse_stream(boost::beast::tcp_stream& stream, const request& req,
+                                           const core::error& err);
 
 }  // namespace chat::api

@@ -43,7 +43,7 @@ using ws_stream = websocket::stream<beast::tcp_stream&>;
 constexpr int max_sends_in_flight = 32;
 
 std::string event_frame(const domain::live_event& e) {
-    store::message_row row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms};
+    store::message_row row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms, e.sender};
     return json::serialize(json::object{{"event", domain::event_name(e.kind)},
                                         {"chat", e.chat},
                                         {"number", e.number},
@@ -65,20 +65,20 @@ asio::awaitable<void> wait_on(asio::steady_timer& t) {
 
 class ws_connection {
   public:
-    ws_connection(live_streams& live, ws_stream& ws, std::string token, asio::any_io_executor ex)
+    ws_connection(live_streams& live, ws_stream& ws, caller who, asio::any_io_executor ex)
         : live_(live),
           ws_(ws),
-          token_(std::move(token)),
+          who_(std::move(who)),
           ex_(ex),
           frames_ready_(signal_timer(ex)),
           room_(signal_timer(ex)),
           all_done_(signal_timer(ex)),
-          watch_(live.hub().watch_shutdown(ex)) {}
+          watch_(live.hub().watch(ex, who_.token(), who_.who)) {}
 
     asio::awaitable<void> run() {
         core::metrics::gauge_scope open(core::metrics::live_streams_open("websocket"));
         spawn(writer());
-        spawn(watch_shutdown());
+        spawn(watch());
         co_await reader();
         begin_close(close_kind::peer_gone);
         while (running_ > 0) co_await wait_on(all_done_);
@@ -103,7 +103,7 @@ class ws_connection {
         chat_feed* feed = nullptr;
     };
 
-    enum class close_kind { peer_gone, slow, shutdown };
+    enum class close_kind { peer_gone, slow, shutdown, revoked };
 
     // Runs `a` on the strand as a child of this connection (run() waits for every child).
     void spawn(asio::awaitable<void> a) {
@@ -152,7 +152,7 @@ class ws_connection {
 
     asio::awaitable<void> reader();
     asio::awaitable<void> writer();
-    asio::awaitable<void> watch_shutdown();
+    asio::awaitable<void> watch();
     void on_frame(std::string_view text);
     void subscribe(const domain::ws_subscribe& s);
     void unsubscribe(const domain::ws_unsubscribe& u);
@@ -162,7 +162,7 @@ class ws_connection {
 
     live_streams& live_;
     ws_stream& ws_;
-    std::string token_;
+    caller who_;
     asio::any_io_executor ex_;
     std::deque<std::string> frames_;
     asio::steady_timer frames_ready_;  // wakes the writer
@@ -270,8 +270,16 @@ void ws_connection::send(domain::ws_send s) {
 // The same service call as POST .../messages with an Idempotency-Key, so a resend after a reconnect
 // is answered with the first number instead of creating the message twice.
 asio::awaitable<void> ws_connection::create(domain::ws_send s) {
-    auto msg = co_await live_.svc().create_message(token_, s.chat, std::move(s.body), s.key,
-                                                   core::make_creation_id());
+    auto refused = co_await live_.svc().authorize(who_, domain::action::write_chat, s.chat, "chat not found");
+    core::result<created_message> msg = core::make_error(errc::internal, "unsent");
+    if (refused) {
+        msg = *refused;
+    } else {
+        std::optional<std::string> sender;
+        if (who_.who.is_user()) sender = who_.who.user;
+        msg = co_await live_.svc().create_message(who_.token(), s.chat, std::move(s.body), s.key,
+                                                  core::make_creation_id(), std::move(sender));
+    }
     --sends_in_flight_;
     if (msg) co_return push(domain::ws_sent_frame(s.chat, msg->number, s.key, msg->replayed));
     domain::ws_refusal r{msg.error(), "send", s.chat, s.key};
@@ -282,7 +290,7 @@ asio::awaitable<void> ws_connection::create(domain::ws_send s) {
 
 asio::awaitable<void> ws_connection::follow(std::shared_ptr<chat_entry> entry,
                                             std::optional<std::uint64_t> after) {
-    auto opened = co_await live_.open_feed(ex_, token_, entry->chat, stream_start{after});
+    auto opened = co_await live_.open_feed(ex_, who_, entry->chat, stream_start{after});
     if (entry->cancelled) co_return;  // unsubscribed (and confirmed) or closing meanwhile
     if (!opened) {
         chats_.erase(entry->chat);
@@ -291,13 +299,19 @@ asio::awaitable<void> ws_connection::follow(std::shared_ptr<chat_entry> entry,
     push(domain::ws_subscribed_frame(entry->chat, after));
     core::metrics::gauge_scope open(core::metrics::live_streams_open("websocket_chat"));
     chat_sink sink(*this, *entry);
-    chat_feed feed(live_.svc(), std::move(*opened), sink, live_.settings(), token_, entry->chat);
+    chat_feed feed(live_.svc(), std::move(*opened), sink, live_.settings(), who_, entry->chat);
     entry->feed = &feed;
     auto end = co_await feed.run();
     entry->feed = nullptr;
     // Otherwise the sink refused: the chat was unsubscribed or the socket is closing already.
     if (end == feed_end::slow) begin_close(close_kind::slow);
     if (end == feed_end::shutdown) begin_close(close_kind::shutdown);
+    if (end == feed_end::revoked && !entry->cancelled) {
+        // This chat only (a removed member); the socket's own watch ends the whole socket when the
+        // credential itself no longer holds.
+        chats_.erase(entry->chat);
+        refuse(domain::ws_refused(errc::not_found, "chat not found", "subscribe", entry->chat));
+    }
 }
 
 // The only writer of frames (and of the close frame), so writes never overlap.
@@ -305,7 +319,8 @@ asio::awaitable<void> ws_connection::writer() {
     beast::error_code ec;
     for (;;) {
         while (frames_.empty() && !closing_) co_await wait_on(frames_ready_);
-        if (frames_.empty() || (closing_ && close_ != close_kind::shutdown)) break;
+        if (frames_.empty() || (closing_ && close_ != close_kind::shutdown && close_ != close_kind::revoked))
+            break;
         std::string frame = std::move(frames_.front());
         frames_.pop_front();
         room_.cancel();
@@ -322,6 +337,9 @@ asio::awaitable<void> ws_connection::writer() {
     if (close_ == close_kind::slow) {
         reason.code = websocket::close_code::policy_error;
         reason.reason.assign(domain::ws_slow_reason.data(), domain::ws_slow_reason.size());
+    } else if (close_ == close_kind::revoked) {
+        reason.code = websocket::close_code::policy_error;
+        reason.reason.assign(domain::ws_revoked_reason.data(), domain::ws_revoked_reason.size());
     } else {
         reason.reason.assign(domain::ws_shutdown_reason.data(), domain::ws_shutdown_reason.size());
     }
@@ -330,22 +348,29 @@ asio::awaitable<void> ws_connection::writer() {
     if (ec) beast::get_lowest_layer(ws_).cancel();
 }
 
-asio::awaitable<void> ws_connection::watch_shutdown() {
-    while (!closing_ && !watch_->closed())
-        co_await watch_->wait(std::chrono::steady_clock::time_point::max());
-    begin_close(close_kind::shutdown);  // no-op when the socket was closing already
+// Ends the socket when the server shuts down, or when its credential no longer holds: at once on an
+// access change (live_hub::withdraw), else on the next heartbeat's check (an event lost in transit, a
+// token that expired).
+asio::awaitable<void> ws_connection::watch() {
+    const auto heartbeat = live_.settings().heartbeat;
+    while (!closing_ && !watch_->closed()) {
+        co_await watch_->wait(std::chrono::steady_clock::now() + heartbeat);
+        if (closing_ || watch_->closed()) break;
+        bool holds = co_await live_.svc().still_holds(who_, 0);
+        if (!holds) watch_->close(live_subscription::end_reason::revoked);
+    }
+    // No-op when the socket was closing already.
+    begin_close(watch_->reason() == live_subscription::end_reason::revoked && watch_->closed()
+                    ? close_kind::revoked
+                    : close_kind::shutdown);
 }
 
 }  // namespace
 
-asio::awaitable<void> live_streams::serve_ws(beast::tcp_stream& stream, const request& req,
-                                             std::string token) {
-    auto app = co_await svc_.get_app(token);
-    if (!app) {
-        auto res = error_response(app.error(), req.version(), false);
-        res.set("X-Request-Id", core::make_creation_id());
-        beast::error_code ec;
-        co_await beast::http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+asio::awaitable<void> live_streams::serve_ws(beast::tcp_stream& stream, const request& req, caller who) {
+    auto lease = quota_.acquire(who.token(), who.who.user);
+    if (!lease) {
+        co_await refuse_stream(stream, req, lease.error());
         co_return;
     }
     stream.expires_never();  // the websocket stream keeps its own timeouts
@@ -360,7 +385,7 @@ asio::awaitable<void> live_streams::serve_ws(beast::tcp_stream& stream, const re
     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     auto ex = co_await asio::this_coro::executor;
-    ws_connection conn(*this, ws, std::move(token), ex);
+    ws_connection conn(*this, ws, std::move(who), ex);
     co_await conn.run();
 }
 

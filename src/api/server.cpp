@@ -26,7 +26,10 @@ using tcp = asio::ip::tcp;
 struct server::connection {
     explicit connection(tcp::socket s) : stream(std::move(s)) {}
     beast::tcp_stream stream;
-    bool busy = false;  // a request is being read, handled or answered
+    // A request is being read, handled or answered (a live stream is one long request). Written on
+    // the connection's strand; read there too, and by the acceptor looking for an idle one to close.
+    std::atomic<bool> busy{false};
+    bool closing = false;  // picked by close_an_idle_connection (guarded by server::mu_)
 };
 
 namespace {
@@ -74,7 +77,10 @@ asio::awaitable<void> server::listen() {
         }
         socket.set_option(tcp::no_delay(true), ec);
         auto ex = socket.get_executor();
-        if (open_.load() >= cfg_.max_connections) {
+        // At the cap, an idle keep-alive connection makes room (whoever holds it reconnects when it
+        // needs to): only connections busy with a request, live streams among them, are never taken.
+        // So one tenant's idle connections cannot leave another without one.
+        if (open_.load() >= cfg_.max_connections && !close_an_idle_connection()) {
             core::metrics::connections_rejected().Increment();
             asio::co_spawn(ex, refuse(std::move(socket)), core::log_escape{"refuse"});
             continue;
@@ -99,6 +105,28 @@ asio::awaitable<void> server::refuse(tcp::socket socket) {
     beast::error_code ec;
     co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+bool server::close_an_idle_connection() {
+    std::shared_ptr<connection> idle;
+    {
+        std::lock_guard lock(mu_);
+        for (auto& [ptr, weak] : connections_) {
+            auto c = weak.lock();
+            if (c && !c->busy.load() && !c->closing) {
+                c->closing = true;  // one newcomer, one idle connection closed
+                idle = std::move(c);
+                break;
+            }
+        }
+    }
+    if (!idle) return false;
+    core::metrics::connections_evicted().Increment();
+    // On its strand, where `busy` is decided: a request that started meanwhile keeps its connection.
+    asio::post(idle->stream.get_executor(), [idle] {
+        if (!idle->busy.load()) idle->stream.cancel();
+    });
+    return true;
 }
 
 void server::forget(connection* c) {

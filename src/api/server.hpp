@@ -41,6 +41,9 @@ class server {
     boost::asio::awaitable<void> session(std::shared_ptr<connection> conn);
     boost::asio::awaitable<void> refuse(boost::asio::ip::tcp::socket socket);
     void forget(connection* c);
+    // At the connection cap: picks a connection waiting for its next request and closes it on its
+    // strand; false when every connection is busy (the newcomer is refused with a 503).
+    bool close_an_idle_connection();
 
     boost::asio::io_context& ioc_;
     const core::config& cfg_;

@@ -133,6 +133,14 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.integer("CHAT_RATE_LIMIT_BURST", c.rate_limit_burst, 1, 100000000);
     if (c.rate_limit_rps > 0 && c.rate_limit_burst < c.rate_limit_rps)
         throw std::invalid_argument("CHAT_RATE_LIMIT_BURST must be at least CHAT_RATE_LIMIT_RPS");
+    r.integer("CHAT_USER_RATE_LIMIT_RPS", c.user_rate_limit_rps, 0, 10000000);
+    c.user_rate_limit_burst = std::max(1, 2 * c.user_rate_limit_rps);
+    r.integer("CHAT_USER_RATE_LIMIT_BURST", c.user_rate_limit_burst, 1, 100000000);
+    if (c.user_rate_limit_rps > 0 && c.user_rate_limit_burst < c.user_rate_limit_rps)
+        throw std::invalid_argument("CHAT_USER_RATE_LIMIT_BURST must be at least CHAT_USER_RATE_LIMIT_RPS");
+    r.integer("CHAT_LIVE_APP_SHARE_PERCENT", c.live_app_share_percent, 1, 100);
+    r.integer("CHAT_LIVE_USER_MAX", c.live_user_max, 1, 1000000);
+    r.str("CHAT_ADMIN_TOKEN", c.admin_token, true);
     r.integer("CHAT_SHUTDOWN_TIMEOUT_S", c.shutdown_timeout_s, 1, 3600);
     r.integer("CHAT_LIVE_HEARTBEAT_MS", c.live_heartbeat_ms, 100, 3600000);
     r.integer("CHAT_LIVE_GAP_GRACE_MS", c.live_gap_grace_ms, 0, 60000);

@@ -107,6 +107,17 @@ struct config {
     // second on average, bursts up to `rate_limit_burst`. 0 turns the limit off.
     int rate_limit_rps = 1000;
     int rate_limit_burst = 2000;
+    // Per user (creations by a user token), beside the application's bucket, in the same script call.
+    int user_rate_limit_rps = 20;
+    int user_rate_limit_burst = 40;
+    // Fair share of this server's live connections (SSE streams, WebSockets, long polls): one application
+    // holds at most this percentage of max_connections, one user at most live_user_max; past either the
+    // newcomer gets 429, never another tenant.
+    int live_app_share_percent = 50;
+    int live_user_max = 20;
+    // CHAT_ADMIN_TOKEN: when set, POST /api/v1/apps needs it as a Bearer credential; unset, anyone may
+    // create applications (fit for development only). Never logged.
+    std::string admin_token;
     // Live delivery (SSE streams, long polls).
     int live_heartbeat_ms = 15000;  // a comment line on idle streams, so proxies keep them open
     int live_gap_grace_ms = 500;  // how long a missing message number is awaited live before storage is asked

@@ -8,10 +8,16 @@ std::string_view code_name(errc e) {
     switch (e) {
         case errc::bad_request:
             return "bad_request";
+        case errc::unauthorized:
+            return "unauthorized";
+        case errc::forbidden:
+            return "forbidden";
         case errc::invalid_field:
             return "invalid_field";
         case errc::not_found:
             return "not_found";
+        case errc::gone:
+            return "gone";
         case errc::route_not_found:
             return "route_not_found";
         case errc::method_not_allowed:

@@ -9,8 +9,11 @@ namespace chat::core {
 
 enum class errc {
     bad_request = 1,         // malformed JSON, query or header
+    unauthorized,            // no valid credential where one is needed (401)
+    forbidden,               // a valid credential that may not do this (403)
     invalid_field,           // well-formed but a field breaks a rule
     not_found,               // unknown application, chat or message
+    gone,                    // a message that existed and was deleted (410)
     route_not_found,         // no such path
     method_not_allowed,      // path exists, method does not
     payload_too_large,       // body over the limit

@@ -20,6 +20,11 @@ std::string app_rate(std::string_view token) {
     return fmt::format("chat:app:{{{}}}:rate", token);
 }
 
+std::string user_rate(std::string_view token, std::string_view user) {
+    // The hash tag is the first {...}: the token's, whatever braces the user id holds.
+    return fmt::format("chat:app:{{{}}}:user-rate:{}", token, user);
+}
+
 std::string chat(std::string_view token, std::uint64_t chat_number) {
     return fmt::format("chat:chat:{{{}:{}}}", token, chat_number);
 }

@@ -24,6 +24,9 @@ std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
 std::string app_unregistered(std::string_view token);
 // Hash: tokens, ts (ms): the application's rate-limit bucket (same slot as the application's hash).
 std::string app_rate(std::string_view token);
+// Hash: tokens, ts (ms): a user's creation rate-limit bucket (the application's slot: one script call
+// takes from both).
+std::string user_rate(std::string_view token, std::string_view user);
 // String: set once the numbering state was loaded from MySQL; its absence means Redis lost its data.
 std::string seeded();
 

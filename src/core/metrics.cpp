@@ -51,6 +51,12 @@ struct families {
                                         .Help("Connections refused because CHAT_MAX_CONNECTIONS were open")
                                         .Register(*reg)
                                         .Add({});
+    prometheus::Counter& evicted =
+        BuildCounter()
+            .Name("chat_http_connections_evicted_total")
+            .Help("Idle keep-alive connections closed to make room at CHAT_MAX_CONNECTIONS")
+            .Register(*reg)
+            .Add({});
     prometheus::Counter& limited = BuildCounter()
                                        .Name("chat_rate_limited_total")
                                        .Help("Requests answered 429 by the per-application rate limit")
@@ -181,6 +187,9 @@ prometheus::Gauge& connections_open() {
 }
 prometheus::Counter& connections_rejected() {
     return f().rejected;
+}
+prometheus::Counter& connections_evicted() {
+    return f().evicted;
 }
 prometheus::Gauge& live_streams_open(std::string_view kind) {
     return f().live_streams.Add({{"kind", std::string(kind)}});

@@ -25,6 +25,7 @@ void observe_request(std::string_view route, std::string_view method, unsigned s
 prometheus::Gauge& requests_in_flight();
 prometheus::Gauge& connections_open();
 prometheus::Counter& connections_rejected();
+prometheus::Counter& connections_evicted();
 prometheus::Counter& rate_limited();
 // Holds a gauge up by one for its lifetime (requests in flight, open streams).
 class gauge_scope {

@@ -12,7 +12,9 @@ std::string encode(const placeholder& p) {
 }
 
 std::string encode(const acknowledged& a) {
-    return json::serialize(json::object{{"body", a.body}, {"created_at", a.created_at_ms}});
+    json::object o{{"body", a.body}, {"created_at", a.created_at_ms}};
+    if (a.sender) o["sender"] = *a.sender;
+    return json::serialize(o);
 }
 
 std::optional<pending_entry> parse_pending(std::string_view text) {
@@ -30,7 +32,10 @@ std::optional<pending_entry> parse_pending(std::string_view text) {
     const auto* body = o.if_contains("body");
     const auto* at = o.if_contains("created_at");
     if (!body || !body->is_string() || !at || !at->is_int64()) return std::nullopt;
-    return acknowledged{std::string(body->as_string()), at->as_int64()};
+    acknowledged a{std::string(body->as_string()), at->as_int64()};
+    if (const auto* sender = o.if_contains("sender"); sender && sender->is_string())
+        a.sender = std::string(sender->as_string());
+    return a;
 }
 
 pending_read read_pending(const std::optional<std::string>& entry, std::int64_t now_ms) {

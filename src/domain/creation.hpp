@@ -35,10 +35,12 @@ struct placeholder {
     std::int64_t handed_out_at_ms = 0;
     friend bool operator==(const placeholder&, const placeholder&) = default;
 };
-// The confirmed message, kept until the worker stored it: JSON {"body", "created_at"}.
+// The confirmed message, kept until the worker stored it: JSON {"body", "created_at"} and "sender"
+// when it has one.
 struct acknowledged {
     std::string body;
     std::int64_t created_at_ms = 0;
+    std::optional<std::string> sender = {};
     friend bool operator==(const acknowledged&, const acknowledged&) = default;
 };
 using pending_entry = std::variant<placeholder, acknowledged>;

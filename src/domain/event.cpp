@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "domain/access.hpp"
 #include "domain/validation.hpp"
 
 namespace chat::domain {
@@ -16,6 +17,11 @@ namespace {
 void put_request_id(json::object& o, const std::string& id) {
     if (!id.empty()) o["request_id"] = id;
 }
+// A user (creator, sender) is on the wire only when there is one: events without are what older
+// servers wrote, and mean "none".
+void put_user(json::object& o, std::string_view name, const std::optional<std::string>& user) {
+    if (user) o[name] = *user;
+}
 
 struct encoder {
     json::object operator()(const chat_created& e) const {
@@ -23,6 +29,7 @@ struct encoder {
             {"type", "chat.created"}, {"app_id", e.app_id},           {"token", e.token},
             {"number", e.number},     {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
         put_request_id(o, e.request_id);
+        put_user(o, "creator", e.creator);
         return o;
     }
     json::object operator()(const message_created& e) const {
@@ -30,6 +37,7 @@ struct encoder {
                        {"chat_number", e.chat_number}, {"number", e.number},           {"body", e.body},
                        {"creation_id", e.creation_id}, {"created_at", e.created_at_ms}};
         put_request_id(o, e.request_id);
+        put_user(o, "sender", e.sender);
         return o;
     }
     json::object operator()(const message_edited& e) const {
@@ -67,6 +75,14 @@ struct fields {
         if (v && v->is_string() && v->as_string().size() <= 128) return std::string(v->as_string());
         return {};
     }
+    // An optional user id: absent is none; present, it must be a string (checked further by check()).
+    std::optional<std::string> optional_user(std::string_view k) {
+        auto* v = o.if_contains(k);
+        if (v == nullptr || v->is_null()) return std::nullopt;
+        if (v->is_string()) return std::string(v->as_string());
+        ok = false;
+        return std::nullopt;
+    }
     std::string str(std::string_view k) {
         auto* v = o.if_contains(k);
         if (v && v->is_string()) return std::string(v->as_string());
@@ -85,11 +101,13 @@ std::string check(const event& e) {
         if (c->app_id == 0 || c->number == 0) return "ids must be positive";
         if (!is_plausible_token(c->token)) return "malformed token";
         if (!is_creation_id(c->creation_id)) return "malformed creation id";
+        if (c->creator && !validate_user_id(*c->creator)) return "malformed creator";
     } else if (const auto* m = std::get_if<message_created>(&e)) {
         if (m->app_id == 0 || m->chat_number == 0 || m->number == 0) return "ids must be positive";
         if (!is_plausible_token(m->token)) return "malformed token";
         if (!is_creation_id(m->creation_id)) return "malformed creation id";
         if (!is_valid_utf8(m->body) || m->body.empty() || m->body.size() > 65535) return "invalid body";
+        if (m->sender && !validate_user_id(*m->sender)) return "malformed sender";
     } else if (const auto* ed = std::get_if<message_edited>(&e)) {
         if (ed->app_id == 0 || ed->chat_number == 0 || ed->number == 0) return "ids must be positive";
     }
@@ -116,12 +134,19 @@ core::result<event> decode(std::string_view text) {
     if (!f.ok) return make_error(errc::bad_request, "event has no type");
     event out;
     if (type == "chat.created") {
-        out = chat_created{f.u64("app_id"),      f.str("token"),      f.u64("number"),
-                           f.str("creation_id"), f.i64("created_at"), f.optional_str("request_id")};
+        out = chat_created{f.u64("app_id"),           f.str("token"),      f.u64("number"),
+                           f.str("creation_id"),      f.i64("created_at"), f.optional_str("request_id"),
+                           f.optional_user("creator")};
     } else if (type == "message.created") {
-        out = message_created{
-            f.u64("app_id"), f.str("token"),       f.u64("chat_number"), f.u64("number"),
-            f.str("body"),   f.str("creation_id"), f.i64("created_at"),  f.optional_str("request_id")};
+        out = message_created{f.u64("app_id"),
+                              f.str("token"),
+                              f.u64("chat_number"),
+                              f.u64("number"),
+                              f.str("body"),
+                              f.str("creation_id"),
+                              f.i64("created_at"),
+                              f.optional_str("request_id"),
+                              f.optional_user("sender")};
     } else if (type == "message.edited") {
         out = message_edited{f.u64("app_id"), f.u64("chat_number"), f.u64("number"),
                              f.optional_str("request_id")};

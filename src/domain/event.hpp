@@ -5,6 +5,7 @@
 // already stored number is a conflict the worker refuses to overwrite.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -20,7 +21,8 @@ struct chat_created {
     std::uint64_t number = 0;
     std::string creation_id;
     std::int64_t created_at_ms = 0;
-    std::string request_id = {};  // the API request that created it (for logs); may be empty
+    std::string request_id = {};              // the API request that created it (for logs); may be empty
+    std::optional<std::string> creator = {};  // the user who created it: its first member
 };
 
 struct message_created {
@@ -32,6 +34,7 @@ struct message_created {
     std::string creation_id;
     std::int64_t created_at_ms = 0;
     std::string request_id = {};
+    std::optional<std::string> sender = {};  // set by the server from the credential; none when open
 };
 
 // Sent after an edit was written to MySQL: the worker re-indexes the message from MySQL.

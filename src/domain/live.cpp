@@ -16,6 +16,7 @@ std::string encode(const live_event& e) {
     json::object o{{"event", event_name(e.kind)},  {"token", e.token}, {"chat", e.chat},
                    {"number", e.number},           {"body", e.body},   {"created_at", e.created_at_ms},
                    {"updated_at", e.updated_at_ms}};
+    if (e.sender) o["sender"] = *e.sender;
     return json::serialize(o);
 }
 
@@ -70,6 +71,7 @@ core::result<live_event> decode_live(std::string_view text) {
     e.number = *number;
     e.created_at_ms = *created;
     e.updated_at_ms = *updated;
+    if (const auto* sender = str(*o, "sender")) e.sender = std::string(*sender);
     return e;
 }
 

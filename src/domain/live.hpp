@@ -26,6 +26,7 @@ struct live_event {
     std::string body;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
+    std::optional<std::string> sender = {};
 };
 
 std::string encode(const live_event& e);

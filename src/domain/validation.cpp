@@ -230,6 +230,11 @@ result<std::string> validate_body(std::string_view raw, std::size_t max_bytes) {
     return std::string(raw);
 }
 
+bool is_all_visible(std::string_view s) {
+    if (s.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) return false;
+    return each_code_point(s, [](UChar32 c) { return is_visible(c) && !is_noncharacter(c); });
+}
+
 bool is_plausible_token(std::string_view token) {
     if (token.empty() || token.size() > 64) return false;
     for (char c : token) {

@@ -39,6 +39,9 @@ result<std::string> normalize_app_name(std::string_view raw);
 // code point, no Cc other than TAB, LF and CR (so no U+0000, no DEL, no C1), no noncharacters. Format
 // characters, bidi controls and line/paragraph separators are allowed in bodies.
 result<std::string> validate_body(std::string_view raw, std::size_t max_bytes);
+// Whether every code point of `s` (valid UTF-8) is visible and none is a noncharacter: the rule of
+// identifiers that travel in paths and logs (user ids).
+bool is_all_visible(std::string_view s);
 // An application token as it may appear in a path: 1..64 characters of [A-Za-z0-9_-].
 bool is_plausible_token(std::string_view token);
 // A chat or message number from a path segment: canonical decimal 1..2^53.

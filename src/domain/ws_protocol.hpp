@@ -64,6 +64,8 @@ inline constexpr std::string_view ws_slow_reason =
     "slow_consumer: reconnect and subscribe with after = the last number you received";
 inline constexpr std::string_view ws_shutdown_reason =
     "shutting_down: reconnect and subscribe with after = the last number you received";
+inline constexpr std::string_view ws_revoked_reason =
+    "access_revoked: this credential no longer holds; reconnect with a valid one";
 
 // boost::system::result<T, ws_refusal>::value() throws through this.
 [[noreturn]] void throw_exception_from_error(const ws_refusal& r, const boost::source_location& loc);

@@ -1,6 +1,7 @@
 #include "store/elastic.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -178,6 +179,8 @@ core::result<search_page> parse_search_answer(std::string_view body) {
         const auto* text = body_v ? body_v->if_string() : nullptr;
         if (text == nullptr) return unreadable(fmt::format("search hit {} has no body string", i));
         hit.body = std::string(*text);
+        if (const auto* sender_v = src->if_contains("sender"))
+            if (const auto* sender = sender_v->if_string()) hit.sender = std::string(*sender);
         for (auto [name, field] :
              {std::pair{"created_at", &hit.created_at_ms}, std::pair{"updated_at", &hit.updated_at_ms}}) {
             const auto* at = src->if_contains(name);
@@ -256,6 +259,13 @@ std::string elastic_client::routing(std::uint64_t app_id, std::uint64_t chat_num
     return fmt::format("{}:{}", app_id, chat_number);
 }
 
+namespace {
+// Version 4's one addition: filtered on (search ?sender=) and returned, never scored.
+json::object sender_field() {
+    return {{"type", "keyword"}, {"norms", false}};
+}
+}  // namespace
+
 std::string elastic_client::index_definition(const std::string& alias, bool with_aliases,
                                              index_layout layout) {
     // Computed terms, sent as one space-separated string and split by the whitespace analyzer: a
@@ -288,7 +298,8 @@ std::string elastic_client::index_definition(const std::string& alias, bool with
             {"words", term_field},
             {"suffixes", term_field},
             {"created_at", {{"type", "date"}, {"format", "epoch_millis"}}},
-            {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}}}}}},
+            {"updated_at", {{"type", "date"}, {"format", "epoch_millis"}}},
+            {"sender", sender_field()}}}}},
         {"aliases", json::object{}}};
     if (with_aliases)
         def["aliases"] = json::object{{alias, json::object{}}, {alias + "_write", json::object{}}};
@@ -306,6 +317,7 @@ std::string document_source(const message_doc& d, int mapping_version) {
     json::object source{
         {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
         {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};
+    if (mapping_version >= 4 && d.sender) source["sender"] = *d.sender;
     if (mapping_version >= 3) {
         // A term never holds whitespace (words are letters, marks, digits or emoji) and stays far
         // below the whitespace tokenizer's 255-character limit (a 42-character key and 32 code points).
@@ -415,6 +427,10 @@ std::string search_body(int mapping_version, std::uint64_t app_id, std::uint64_t
                  : mapping_version == 2 ? query_v2(app_id, chat_number, fragments)
                                         : query_v1(app_id, chat_number, fragments);
     add_time_filter(query, options);
+    // Before version 4 no document has a sender: a sender filter matches nothing, as it should.
+    if (options.sender)
+        query["bool"].as_object()["filter"].as_array().push_back(
+            json::object{{"term", {{"sender", *options.sender}}}});
     json::object q{{"query", std::move(query)},
                    {"sort", sort_of(options.order)},
                    {"from", from},
@@ -492,6 +508,7 @@ core::result<void> elastic_client::ensure_index() {
         if (writers->empty())
             if (auto ok = update_aliases({{"add", current->front(), write_alias()}}); !ok) return ok;
     }
+    if (auto ok = upgrade_to_v4(); !ok) return ok;
     // A new index answers searches only once its primary shard is allocated.
     auto health = request("GET", "/_cluster/health/" + alias_ + "?wait_for_status=yellow&timeout=30s");
     if (!health) return health.error();
@@ -499,6 +516,30 @@ core::result<void> elastic_client::ensure_index() {
         return unavailable(
             es, search_unavailable,
             fmt::format("index {} is not ready ({}): {}", alias_, health->status, clip(health->body)));
+    return {};
+}
+
+core::result<void> elastic_client::upgrade_to_v4() {
+    for (const auto& alias : {alias_, write_alias()}) {
+        auto versions = alias_versions(alias);
+        if (!versions) return versions.error();
+        for (const auto& [index, version] : *versions) {
+            if (version != 3) continue;
+            // Adding a field to a strict mapping and replacing _meta are both allowed in place; a
+            // second worker doing the same at the same moment changes nothing.
+            json::object change{{"_meta", {{"mapping_version", 4}}},
+                                {"properties", {{"sender", sender_field()}}}};
+            auto resp = request("PUT", "/" + index + "/_mapping", json::serialize(change));
+            if (!resp) return resp.error();
+            if (resp->status != 200)
+                return unavailable(es, search_unavailable,
+                                   fmt::format("cannot upgrade the mapping of {} ({}): {}", index,
+                                               resp->status, clip(resp->body)));
+            spdlog::info("search index {}: mapping version 3 upgraded to 4 (sender)", index);
+        }
+    }
+    write_targets_at_ = {};
+    read_version_ = 0;
     return {};
 }
 

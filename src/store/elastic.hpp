@@ -31,6 +31,7 @@ struct message_doc {
     std::string body;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;  // also the document's external version: an older edit never wins
+    std::optional<std::string> sender = {};
 };
 
 struct search_hit {
@@ -39,6 +40,7 @@ struct search_hit {
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
     std::string highlight;
+    std::optional<std::string> sender = {};
 };
 
 struct search_page {
@@ -54,12 +56,15 @@ struct search_options {
     search_order order = search_order::relevance;
     std::optional<std::int64_t> since_ms;
     std::optional<std::int64_t> until_ms;
+    std::optional<std::string> sender;  // only the messages of this sender (mapping version 4)
     search_options() = default;
     search_options(search_order o) : order(o) {}  // NOLINT: an order alone is a complete option set
 };
 
-// The mapping this code creates indices with (see the file comment).
-inline constexpr int current_mapping_version = 3;
+// The mapping this code creates indices with (see the file comment). Version 4 is version 3 with the
+// message's sender (a keyword): ensure_index() upgrades a version 3 index in place, since adding a
+// field is all it takes (documents stored before have no sender, as their messages had none).
+inline constexpr int current_mapping_version = 4;
 
 struct index_version {
     std::string index;
@@ -128,7 +133,8 @@ class elastic_client {
     core::result<http_response> request(const std::string& method, const std::string& path,
                                         const std::string& body = {},
                                         const std::string& content_type = "application/json");
-    // Creates <alias>_v1 with our mapping behind both aliases, unless the read alias exists.
+    // Creates <alias>_v1 with our mapping behind both aliases, unless the read alias exists; upgrades a
+    // version 3 index behind either alias to version 4.
     core::result<void> ensure_index();
     // Indexes (or re-indexes) the documents into every index behind the write alias, with one _bulk
     // request. Fails unless every document is stored (a version conflict means a newer edit is
@@ -157,6 +163,7 @@ class elastic_client {
     std::string write_alias() const { return alias_ + "_write"; }
 
   private:
+    core::result<void> upgrade_to_v4();
     core::result<http_response> request_on(const std::string& base_url, const std::string& method,
                                            const std::string& path, const std::string& body,
                                            const std::string& content_type, bool& not_connected);

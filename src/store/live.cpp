@@ -16,15 +16,25 @@ std::vector<std::string> live_publish_command(const domain::live_event& e) {
     return {"PUBLISH", std::string(live_channel), domain::encode(e)};
 }
 
-boost::asio::awaitable<core::result<void>> publish_live(redis::client& r, const domain::live_event& e) {
+namespace {
+boost::asio::awaitable<core::result<void>> publish(redis::client& r, std::vector<std::string> argv) {
     // (GCC 12 miscompiles a braced temporary inside a co_await expression: named values only.)
     std::string keyless;
-    auto argv = live_publish_command(e);
     auto sent = co_await r.command(std::move(keyless), std::move(argv));
     if (!sent) co_return sent.error();
     if (sent->is_error())
         co_return unavailable("redis", storage_unavailable, "PUBLISH failed: " + clip(sent->error_text()));
     co_return core::result<void>{};
+}
+}  // namespace
+
+boost::asio::awaitable<core::result<void>> publish_live(redis::client& r, const domain::live_event& e) {
+    co_return co_await publish(r, live_publish_command(e));
+}
+
+boost::asio::awaitable<core::result<void>> publish_access(redis::client& r, const domain::access_event& e) {
+    std::vector<std::string> argv{"PUBLISH", std::string(access_channel), domain::encode(e)};
+    co_return co_await publish(r, std::move(argv));
 }
 
 live_subscriber::live_subscriber(core::redis_config cfg, on_event event, on_resync resync)
@@ -85,14 +95,15 @@ void live_subscriber::session() {
             return;
         }
     }
-    std::string channel(live_channel);
-    owned_reply sub(static_cast<redisReply*>(
-        redisCommand(ctx.get(), "SUBSCRIBE %b", channel.data(), static_cast<size_t>(channel.size()))));
+    std::string live(live_channel), access(access_channel);
+    owned_reply sub(static_cast<redisReply*>(redisCommand(ctx.get(), "SUBSCRIBE %b %b", live.data(),
+                                                          static_cast<size_t>(live.size()), access.data(),
+                                                          static_cast<size_t>(access.size()))));
     if (!sub || sub->type == REDIS_REPLY_ERROR) {
         spdlog::warn("live fan-out: SUBSCRIBE failed");
         return;
     }
-    spdlog::info("live fan-out: subscribed to {}", channel);
+    spdlog::info("live fan-out: subscribed to {} and {}", live, access);
     on_resync_();
     while (!stop_) {
         pollfd p{ctx->fd, POLLIN, 0};
@@ -108,9 +119,13 @@ void live_subscriber::session() {
             if (redisGetReplyFromReader(ctx.get(), &raw) != REDIS_OK) return;
             if (raw == nullptr) break;
             owned_reply r(static_cast<redisReply*>(raw));
-            // ["message", channel, payload]
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 && r->element[2]->type == REDIS_REPLY_STRING)
-                on_event_(std::string_view(r->element[2]->str, r->element[2]->len));
+            // ["message", channel, payload] (and a second ["subscribe", …] confirmation, skipped)
+            if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+                r->element[0]->type == REDIS_REPLY_STRING &&
+                std::string_view(r->element[0]->str, r->element[0]->len) == "message" &&
+                r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_STRING)
+                on_event_(std::string_view(r->element[1]->str, r->element[1]->len),
+                          std::string_view(r->element[2]->str, r->element[2]->len));
         }
     }
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "domain/access.hpp"
 #include "domain/live.hpp"
 #include "store/async_redis.hpp"
 
@@ -22,17 +23,22 @@ namespace chat::store {
 // One channel for every chat: each API server filters for its own subscribers. (Redis Cluster
 // broadcasts PUBLISH to every node, so this works there unchanged.)
 inline constexpr std::string_view live_channel = "chat:live";
+// Changes of access (domain::access_event), so that every server drops what it cached and ends the
+// live connections a change takes away.
+inline constexpr std::string_view access_channel = "chat:access";
 
 // The PUBLISH command for `e`, to append to a pipeline.
 std::vector<std::string> live_publish_command(const domain::live_event& e);
 // PUBLISH of `e` on its own (an edit's event), from an I/O thread.
 boost::asio::awaitable<core::result<void>> publish_live(redis::client& r, const domain::live_event& e);
+// PUBLISH of an access change, from an I/O thread.
+boost::asio::awaitable<core::result<void>> publish_access(redis::client& r, const domain::access_event& e);
 
-// Owns one thread and its own Redis connection in subscribe mode; reconnects with back-off.
-// `on_event` and `on_resync` run on that thread.
+// Owns one thread and its own Redis connection in subscribe mode (both channels); reconnects with
+// back-off. `on_event` and `on_resync` run on that thread.
 class live_subscriber {
   public:
-    using on_event = std::function<void(std::string_view payload)>;
+    using on_event = std::function<void(std::string_view channel, std::string_view payload)>;
     using on_resync = std::function<void()>;  // (re)subscribed: events may have been missed before
 
     live_subscriber(core::redis_config cfg, on_event event, on_resync resync);

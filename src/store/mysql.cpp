@@ -142,4 +142,22 @@ core::result<std::string> mysql_connection::quote(std::string_view text) {
     return out;
 }
 
+transaction::~transaction() {
+    if (open_) (void)db_.execute("ROLLBACK");
+}
+
+core::result<void> transaction::begin() {
+    auto r = db_.execute("START TRANSACTION");
+    if (!r) return r.error();
+    open_ = true;
+    return {};
+}
+
+core::result<void> transaction::commit() {
+    auto r = db_.execute("COMMIT");
+    open_ = false;
+    if (!r) return r.error();
+    return {};
+}
+
 }  // namespace chat::store

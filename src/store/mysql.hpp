@@ -43,6 +43,21 @@ class mysql_connection {
     unsigned last_errno_ = 0;
 };
 
+// A transaction on `db` that rolls back unless committed, so an error return never leaves one open.
+class transaction {
+  public:
+    explicit transaction(mysql_connection& db) : db_(db) {}
+    ~transaction();
+    transaction(const transaction&) = delete;
+    transaction& operator=(const transaction&) = delete;
+    core::result<void> begin();
+    core::result<void> commit();
+
+  private:
+    mysql_connection& db_;
+    bool open_ = false;
+};
+
 std::uint64_t to_u64(const std::optional<std::string>& v);
 
 }  // namespace chat::store

@@ -48,12 +48,14 @@ end
 return {1, app_id, n}
 )lua";
 
-// KEYS[1]: counter hash. ARGV: app_id, seq_at_least, created_at (may be empty). Never lowers seq.
+// KEYS[1]: counter hash. ARGV: app_id, seq_at_least, created_at (may be empty), creator (a chat's first
+// member, may be empty). Never lowers seq.
 const std::string register_script = R"lua(
 redis.call('HSET', KEYS[1], 'app_id', ARGV[1])
 local cur = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
 if cur < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], 'seq', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSETNX', KEYS[1], 'created_at', ARGV[3]) end
+if ARGV[4] and ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'creator', ARGV[4]) end
 return 1
 )lua";
 
@@ -208,24 +210,24 @@ core::result<void> mark_seeded(redis_connection& r) {
 }
 
 core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id) {
-    return expect_ok(r.eval(register_script, {core::keys::app(token)}, {std::to_string(app_id), "0", ""}),
+    return expect_ok(r.eval(register_script, {core::keys::app(token)}, {std::to_string(app_id), "0", "", ""}),
                      "register app");
 }
 
 core::result<void> raise_app_counter(redis_connection& r, const std::string& token, std::uint64_t app_id,
                                      std::uint64_t seq) {
-    return expect_ok(
-        r.eval(register_script, {core::keys::app(token)}, {std::to_string(app_id), std::to_string(seq), ""}),
-        "raise app counter");
+    return expect_ok(r.eval(register_script, {core::keys::app(token)},
+                            {std::to_string(app_id), std::to_string(seq), "", ""}),
+                     "raise app counter");
 }
 
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
-                                 std::uint64_t app_id, std::int64_t created_at_ms,
-                                 std::uint64_t seq_at_least) {
-    auto ok = expect_ok(
-        r.eval(register_script, {core::keys::chat(token, chat_number)},
-               {std::to_string(app_id), std::to_string(seq_at_least), std::to_string(created_at_ms)}),
-        "register chat");
+                                 std::uint64_t app_id, std::int64_t created_at_ms, std::uint64_t seq_at_least,
+                                 const std::string& creator) {
+    auto ok = expect_ok(r.eval(register_script, {core::keys::chat(token, chat_number)},
+                               {std::to_string(app_id), std::to_string(seq_at_least),
+                                std::to_string(created_at_ms), creator}),
+                        "register chat");
     if (!ok) return ok;
     // Another slot, so another command. A failure here leaves a mark nobody reads: message creation
     // only looks at it when the chat is not registered.
@@ -235,9 +237,10 @@ core::result<void> register_chat(redis_connection& r, const std::string& token, 
 
 boost::asio::awaitable<core::result<void>> register_chat(redis::client& r, const std::string& token,
                                                          std::uint64_t chat_number, std::uint64_t app_id,
-                                                         std::int64_t created_at_ms) {
+                                                         std::int64_t created_at_ms, std::string creator) {
     auto key = core::keys::chat(token, chat_number);
-    std::vector<std::string> args{std::to_string(app_id), "0", std::to_string(created_at_ms)};
+    std::vector<std::string> args{std::to_string(app_id), "0", std::to_string(created_at_ms),
+                                  std::move(creator)};
     std::vector<std::string> keys{key};  // (GCC 12 cannot take a braced list inside a co_await expression)
     auto registered = co_await r.eval(register_script_async, std::move(keys), std::move(args));
     if (!registered) co_return registered.error();
@@ -270,16 +273,18 @@ core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r,
 
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number) {
-    auto reply = r.command({"HMGET", core::keys::chat(token, chat_number), "app_id", "seq", "created_at"});
+    auto reply =
+        r.command({"HMGET", core::keys::chat(token, chat_number), "app_id", "seq", "created_at", "creator"});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 3)
+    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
         return unavailable("redis", storage_unavailable, "HMGET failed");
     if (rep->element[0]->type == REDIS_REPLY_NIL) return std::optional<chat_meta>{};
     chat_meta m;
     m.app_id = to_u64(reply_string(rep->element[0]));
     m.last_number = to_u64(reply_string(rep->element[1]));
     m.created_at_ms = static_cast<std::int64_t>(to_u64(reply_string(rep->element[2])));
+    if (rep->element[3]->type == REDIS_REPLY_STRING) m.creator = reply_string(rep->element[3]);
     return std::optional<chat_meta>{m};
 }
 

@@ -61,13 +61,14 @@ core::result<void> mark_seeded(redis_connection& r);
 // Registers an application (after its MySQL row exists); never lowers the counter.
 core::result<void> register_app(redis_connection& r, const std::string& token, std::uint64_t app_id);
 // Makes a chat known to message creation and clears its handed-out mark; never lowers the counter.
-// seq_at_least: the highest stored number.
+// seq_at_least: the highest stored number. creator: the user who created it (empty: none), its member
+// until the worker stored the chat and its member row.
 core::result<void> register_chat(redis_connection& r, const std::string& token, std::uint64_t chat_number,
                                  std::uint64_t app_id, std::int64_t created_at_ms,
-                                 std::uint64_t seq_at_least = 0);
+                                 std::uint64_t seq_at_least = 0, const std::string& creator = {});
 boost::asio::awaitable<core::result<void>> register_chat(redis::client& r, const std::string& token,
                                                          std::uint64_t chat_number, std::uint64_t app_id,
-                                                         std::int64_t created_at_ms);
+                                                         std::int64_t created_at_ms, std::string creator);
 // When chat_number was handed out less than domain::handed_out_ttl_ms before now_ms and is not
 // registered yet: its created_at (ms). The chat is acknowledged or about to be, not stored yet.
 core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r, const std::string& token,
@@ -80,6 +81,7 @@ struct chat_meta {
     std::uint64_t app_id = 0;
     std::uint64_t last_number = 0;
     std::int64_t created_at_ms = 0;
+    std::optional<std::string> creator;
 };
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number);

@@ -1,7 +1,8 @@
 #pragma once
-// Per-application token bucket kept in Redis, so every API server draws from the same bucket. One
-// script call per request: it refills by elapsed time (Redis's clock, not ours, so servers with
-// skewed clocks agree), takes a token or says how long until one is available.
+// Per-application token bucket kept in Redis (and per user for creations by a user token), so every
+// API server draws from the same bucket. One script call per request: it refills by elapsed time (Redis's
+// clock, not ours, so servers with skewed clocks agree), takes a token or says how long until one is
+// available.
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string_view>
@@ -19,9 +20,19 @@ struct rate_decision {
 
 core::result<rate_decision> take_token(redis_connection& r, std::string_view token, int rate_per_s,
                                        int burst);
-// The same on the asynchronous client (the creation path, from the I/O threads).
+// A user's own bucket beside the application's (creations by a user token): empty user or a zero rate,
+// none.
+struct user_limit {
+    std::string user;
+    int rate_per_s = 0;
+    int burst = 0;
+};
+// The same on the asynchronous client (the creation path, from the I/O threads), in one script call
+// with the user's bucket when there is one: a token from both, or from neither. An application rate of
+// 0 leaves the application's bucket out.
 boost::asio::awaitable<core::result<rate_decision>> take_token(redis::client& r, std::string_view token,
-                                                               int rate_per_s, int burst);
+                                                               int rate_per_s, int burst,
+                                                               const user_limit& user = {});
 // The script's answer read as a decision (pure, shared by both clients).
 core::result<rate_decision> read_rate_decision(const redis::reply& answer);
 

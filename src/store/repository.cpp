@@ -17,9 +17,11 @@ chat_row to_chat(const row& r) {
     return chat_row{to_u64(r[0]), to_u64(r[1]), ms(r[2]), ms(r[3])};
 }
 
+// A row of message_columns.
 message_row to_message(const row& r) {
-    return message_row{to_u64(r[0]), to_u64(r[1]), r[2].value_or(""), ms(r[3]), ms(r[4])};
+    return message_row{to_u64(r[0]), to_u64(r[1]), r[2].value_or(""), ms(r[3]), ms(r[4]), r[5]};
 }
+constexpr std::string_view message_columns = "chat_number, number, body, created_at, updated_at, sender";
 }  // namespace
 
 core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token,
@@ -40,14 +42,16 @@ core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& 
 core::result<std::optional<app_row>> find_app(mysql_connection& db, const std::string& token) {
     auto t = db.quote(token);
     if (!t) return t.error();
-    auto rows = db.query(fmt::format(
-        "SELECT id, token, name, chats_count, created_at, updated_at FROM applications WHERE token = {}",
-        *t));
+    auto rows =
+        db.query(fmt::format("SELECT id, token, name, chats_count, created_at, updated_at, access FROM "
+                             "applications WHERE token = {}",
+                             *t));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<app_row>{};
     const auto& r = rows->front();
     return std::optional<app_row>{
-        app_row{to_u64(r[0]), r[1].value_or(""), r[2].value_or(""), to_u64(r[3]), ms(r[4]), ms(r[5])}};
+        app_row{to_u64(r[0]), r[1].value_or(""), r[2].value_or(""), to_u64(r[3]), ms(r[4]), ms(r[5]),
+                domain::parse_access_mode(r[6].value_or("")).value_or(domain::access_mode::restricted)}};
 }
 
 core::result<bool> update_app_name(mysql_connection& db, const std::string& token, const std::string& name,
@@ -77,13 +81,23 @@ core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint6
     return std::optional<chat_row>{to_chat(rows->front())};
 }
 
+std::string chat_number_filter(std::string_view column,
+                               const std::optional<std::vector<std::uint64_t>>& only) {
+    if (!only) return {};
+    if (only->empty()) return " AND FALSE";
+    std::string list;
+    for (auto n : *only) list += fmt::format("{}{}", list.empty() ? "" : ",", n);
+    return fmt::format(" AND {} IN ({})", column, list);
+}
+
 core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id,
-                                               std::uint64_t after, int limit) {
+                                               std::uint64_t after, int limit,
+                                               const std::optional<std::vector<std::uint64_t>>& only) {
     auto rows =
         db.query(fmt::format("SELECT number, messages_count, created_at, updated_at FROM chats WHERE "
-                             "application_id = {} AND number > {} "
+                             "application_id = {} AND number > {}{} "
                              "ORDER BY number LIMIT {}",
-                             app_id, after, limit));
+                             app_id, after, chat_number_filter("number", only), limit));
     if (!rows) return rows.error();
     std::vector<chat_row> out;
     out.reserve(rows->size());
@@ -93,10 +107,9 @@ core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64
 
 core::result<std::optional<message_row>> find_message(mysql_connection& db, std::uint64_t app_id,
                                                       std::uint64_t chat_number, std::uint64_t number) {
-    auto rows = db.query(fmt::format(
-        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
-        "AND chat_number = {} AND number = {}",
-        app_id, chat_number, number));
+    auto rows = db.query(
+        fmt::format("SELECT {} FROM messages WHERE application_id = {} AND chat_number = {} AND number = {}",
+                    message_columns, app_id, chat_number, number));
     if (!rows) return rows.error();
     if (rows->empty()) return std::optional<message_row>{};
     return std::optional<message_row>{to_message(rows->front())};
@@ -105,10 +118,11 @@ core::result<std::optional<message_row>> find_message(mysql_connection& db, std:
 core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
                                                      std::uint64_t chat_number, std::uint64_t after,
                                                      int limit) {
-    auto rows = db.query(fmt::format(
-        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
-        "AND chat_number = {} AND number > {} ORDER BY number LIMIT {}",
-        app_id, chat_number, after, limit));
+    auto rows =
+        db.query(fmt::format("SELECT {} FROM messages WHERE application_id = {} AND chat_number = {} AND "
+                             "number > {} ORDER BY number "
+                             "LIMIT {}",
+                             message_columns, app_id, chat_number, after, limit));
     if (!rows) return rows.error();
     std::vector<message_row> out;
     out.reserve(rows->size());
@@ -134,10 +148,11 @@ core::result<void> check_reachable(mysql_connection& db) {
 core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
                                                             std::uint64_t chat_number, std::uint64_t before,
                                                             int limit) {
-    auto rows = db.query(fmt::format(
-        "SELECT chat_number, number, body, created_at, updated_at FROM messages WHERE application_id = {} "
-        "AND chat_number = {} AND number < {} ORDER BY number DESC LIMIT {}",
-        app_id, chat_number, before, limit));
+    auto rows =
+        db.query(fmt::format("SELECT {} FROM messages WHERE application_id = {} AND chat_number = {} AND "
+                             "number < {} ORDER BY number "
+                             "DESC LIMIT {}",
+                             message_columns, app_id, chat_number, before, limit));
     if (!rows) return rows.error();
     std::vector<message_row> out;
     out.reserve(rows->size());
@@ -146,20 +161,39 @@ core::result<std::vector<message_row>> list_messages_before(mysql_connection& db
 }
 
 core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
-                                       std::uint64_t number, const std::string& body, std::int64_t now_ms) {
+                                       std::uint64_t number, const std::string& body, std::int64_t now_ms,
+                                       const std::optional<std::string>& only_sender) {
     auto b = db.quote(body);
     if (!b) return b.error();
+    std::string sender_filter;
+    if (only_sender) {
+        auto s = db.quote(*only_sender);
+        if (!s) return s.error();
+        sender_filter = " AND sender = " + *s;
+    }
     // GREATEST keeps updated_at moving forward, so the search index (versioned by it) takes every edit.
     auto r = db.execute(fmt::format(
         "UPDATE messages SET body = {}, updated_at = GREATEST('{}', updated_at + INTERVAL 1000 MICROSECOND) "
-        "WHERE application_id = {} AND chat_number = {} AND number = {}",
-        *b, sql_datetime(now_ms), app_id, chat_number, number));
+        "WHERE application_id = {} AND chat_number = {} AND number = {}{}",
+        *b, sql_datetime(now_ms), app_id, chat_number, number, sender_filter));
     if (!r) return r.error();
     // updated_at always moves, so a row that existed is always changed: 0 rows means there was none
     // when the UPDATE ran. (Looking it up afterwards would be wrong: a worker storing it in between
     // made this answer "edited" for an edit that was never applied. The caller tells "being stored"
     // from "not found" and tries again.)
     return *r > 0;
+}
+
+core::result<std::optional<std::optional<std::string>>> find_message_sender(mysql_connection& db,
+                                                                            std::uint64_t app_id,
+                                                                            std::uint64_t chat_number,
+                                                                            std::uint64_t number) {
+    auto rows = db.query(fmt::format(
+        "SELECT sender FROM messages WHERE application_id = {} AND chat_number = {} AND number = {}", app_id,
+        chat_number, number));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::optional<std::optional<std::string>>{};
+    return std::optional<std::optional<std::string>>{rows->front()[0]};
 }
 
 }  // namespace chat::store

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "domain/access.hpp"
 #include "store/mysql.hpp"
 
 namespace chat::store {
@@ -17,6 +18,7 @@ struct app_row {
     std::uint64_t chats_count = 0;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
+    domain::access_mode access = domain::access_mode::open;
 };
 
 struct chat_row {
@@ -32,6 +34,7 @@ struct message_row {
     std::string body;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
+    std::optional<std::string> sender = {};  // the user who sent it; none in an open application
 };
 
 core::result<std::uint64_t> insert_app(mysql_connection& db, const std::string& token,
@@ -42,8 +45,10 @@ core::result<bool> update_app_name(mysql_connection& db, const std::string& toke
                                    std::int64_t now_ms);
 core::result<std::optional<chat_row>> find_chat(mysql_connection& db, std::uint64_t app_id,
                                                 std::uint64_t number);
+// `only`: when given, just these chat numbers (a user token's `chats` claim).
 core::result<std::vector<chat_row>> list_chats(mysql_connection& db, std::uint64_t app_id,
-                                               std::uint64_t after, int limit);
+                                               std::uint64_t after, int limit,
+                                               const std::optional<std::vector<std::uint64_t>>& only = {});
 core::result<std::optional<message_row>> find_message(mysql_connection& db, std::uint64_t app_id,
                                                       std::uint64_t chat_number, std::uint64_t number);
 core::result<std::vector<message_row>> list_messages(mysql_connection& db, std::uint64_t app_id,
@@ -58,8 +63,17 @@ core::result<void> check_reachable(mysql_connection& db);
 core::result<std::vector<message_row>> list_messages_before(mysql_connection& db, std::uint64_t app_id,
                                                             std::uint64_t chat_number, std::uint64_t before,
                                                             int limit);
-// Returns false when the message is not stored (yet).
+// Returns false when the message is not stored (yet), or (only_sender given) was sent by someone else.
 core::result<bool> update_message_body(mysql_connection& db, std::uint64_t app_id, std::uint64_t chat_number,
-                                       std::uint64_t number, const std::string& body, std::int64_t now_ms);
+                                       std::uint64_t number, const std::string& body, std::int64_t now_ms,
+                                       const std::optional<std::string>& only_sender = {});
+// " AND <column> IN (…)" for a list of chat numbers; "" without one; " AND FALSE" for an empty one.
+std::string chat_number_filter(std::string_view column,
+                               const std::optional<std::vector<std::uint64_t>>& only);
+// The sender of a stored message: nullopt when not stored, an empty optional inside when it has none.
+core::result<std::optional<std::optional<std::string>>> find_message_sender(mysql_connection& db,
+                                                                            std::uint64_t app_id,
+                                                                            std::uint64_t chat_number,
+                                                                            std::uint64_t number);
 
 }  // namespace chat::store

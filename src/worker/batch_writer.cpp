@@ -25,31 +25,7 @@ struct stored_message {
     std::string body;
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
-};
-
-// Rolls back unless committed, so an error return never leaves a transaction open.
-class transaction {
-  public:
-    explicit transaction(store::mysql_connection& db) : db_(db) {}
-    ~transaction() {
-        if (open_) (void)db_.execute("ROLLBACK");
-    }
-    core::result<void> begin() {
-        auto r = db_.execute("START TRANSACTION");
-        if (!r) return r.error();
-        open_ = true;
-        return {};
-    }
-    core::result<void> commit() {
-        auto r = db_.execute("COMMIT");
-        open_ = false;
-        if (!r) return r.error();
-        return {};
-    }
-
-  private:
-    store::mysql_connection& db_;
-    bool open_ = false;
+    std::optional<std::string> sender;
 };
 
 }  // namespace
@@ -89,19 +65,28 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
                                                     std::vector<store::message_doc>& docs) {
     batch_outcome out;
     std::string chat_values, message_values, chat_keys, message_keys;
+    // A user id quoted for SQL, or NULL.
+    auto quoted_user = [&](const std::optional<std::string>& user) -> core::result<std::string> {
+        if (!user) return std::string("NULL");
+        return db_.quote(*user);
+    };
     for (const auto& ev : events) {
         if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
             auto at = sql_datetime(c->created_at_ms);
-            chat_values += fmt::format("{}({}, {}, '{}', '{}', '{}')", chat_values.empty() ? "" : ",",
-                                       c->app_id, c->number, c->creation_id, at, at);
+            auto creator = quoted_user(c->creator);
+            if (!creator) return creator.error();
+            chat_values += fmt::format("{}({}, {}, '{}', '{}', '{}', {})", chat_values.empty() ? "" : ",",
+                                       c->app_id, c->number, c->creation_id, at, at, *creator);
             chat_keys += fmt::format("{}({}, {})", chat_keys.empty() ? "" : ",", c->app_id, c->number);
         } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
             auto body = db_.quote(m->body);
             if (!body) return body.error();
+            auto sender = quoted_user(m->sender);
+            if (!sender) return sender.error();
             auto at = sql_datetime(m->created_at_ms);
             message_values +=
-                fmt::format("{}({}, {}, {}, {}, '{}', '{}', '{}')", message_values.empty() ? "" : ",",
-                            m->app_id, m->chat_number, m->number, *body, m->creation_id, at, at);
+                fmt::format("{}({}, {}, {}, {}, '{}', '{}', '{}', {})", message_values.empty() ? "" : ",",
+                            m->app_id, m->chat_number, m->number, *body, m->creation_id, at, at, *sender);
             message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", m->app_id,
                                         m->chat_number, m->number);
         } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
@@ -109,18 +94,19 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
                                         e->chat_number, e->number);
         }
     }
-    transaction tx(db_);
+    store::transaction tx(db_);
     if (auto ok = tx.begin(); !ok) return ok.error();
     if (!chat_values.empty()) {
         auto r = db_.execute(
-            "INSERT INTO chats (application_id, number, creation_id, created_at, updated_at) VALUES " +
+            "INSERT INTO chats (application_id, number, creation_id, created_at, updated_at, creator) "
+            "VALUES " +
             chat_values + " ON DUPLICATE KEY UPDATE number = number");
         if (!r) return r.error();
     }
     if (!message_values.empty()) {
         auto r = db_.execute(
             "INSERT INTO messages (application_id, chat_number, number, body, creation_id, created_at, "
-            "updated_at) "
+            "updated_at, sender) "
             "VALUES " +
             message_values + " ON DUPLICATE KEY UPDATE number = number");
         if (!r) return r.error();
@@ -137,18 +123,18 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
     std::map<message_key, stored_message> stored_messages;
     if (!message_keys.empty()) {
         auto rows = db_.query(
-            "SELECT application_id, chat_number, number, creation_id, body, created_at, updated_at FROM "
-            "messages "
+            "SELECT application_id, chat_number, number, creation_id, body, created_at, updated_at, sender "
+            "FROM messages "
             "WHERE (application_id, chat_number, number) IN (" +
             message_keys + ")");
         if (!rows) return rows.error();
         for (const auto& r : *rows)
             stored_messages[{store::to_u64(r[0]), store::to_u64(r[1]), store::to_u64(r[2])}] = stored_message{
                 r[3].value_or(""), r[4].value_or(""), core::parse_sql_datetime(r[5].value_or("")),
-                core::parse_sql_datetime(r[6].value_or(""))};
+                core::parse_sql_datetime(r[6].value_or("")), r[7]};
     }
 
-    std::string marks;
+    std::string marks, members;
     auto mark = [&](std::uint64_t app, std::uint64_t chat) {
         marks += fmt::format("{}({}, {})", marks.empty() ? "" : ",", app, chat);
     };
@@ -165,6 +151,14 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
                 continue;
             }
             out.stored_chats.push_back(*c);
+            if (c->creator) {
+                // The creator is the first member (an earlier removal's row stays as it is).
+                auto user = db_.quote(*c->creator);
+                if (!user) return user.error();
+                auto at = sql_datetime(c->created_at_ms);
+                members += fmt::format("{}({}, {}, {}, 1, '{}', '{}')", members.empty() ? "" : ",", c->app_id,
+                                       c->number, *user, at, at);
+            }
             mark(c->app_id, 0);          // the application's chats_count
             mark(c->app_id, c->number);  // its messages may have been stored before it
         } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
@@ -182,8 +176,8 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             if (!indexed[k]) {
                 indexed[k] = true;
                 const auto& s = it->second;
-                docs.push_back(
-                    {m->app_id, m->chat_number, m->number, s.body, s.created_at_ms, s.updated_at_ms});
+                docs.push_back({m->app_id, m->chat_number, m->number, s.body, s.created_at_ms,
+                                s.updated_at_ms, s.sender});
             }
         } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
             message_key k{e->app_id, e->chat_number, e->number};
@@ -195,10 +189,17 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             if (!indexed[k]) {
                 indexed[k] = true;
                 const auto& s = it->second;
-                docs.push_back(
-                    {e->app_id, e->chat_number, e->number, s.body, s.created_at_ms, s.updated_at_ms});
+                docs.push_back({e->app_id, e->chat_number, e->number, s.body, s.created_at_ms,
+                                s.updated_at_ms, s.sender});
             }
         }
+    }
+    if (!members.empty()) {
+        auto r = db_.execute(
+            "INSERT INTO chat_members (application_id, chat_number, user_id, member, added_at, updated_at) "
+            "VALUES " +
+            members + " ON DUPLICATE KEY UPDATE member = member");
+        if (!r) return r.error();
     }
     if (!marks.empty()) {
         auto r = db_.execute("INSERT INTO count_marks (application_id, chat_number) VALUES " + marks +

@@ -205,7 +205,9 @@ bool consumer::after_store(const batch_outcome& stored) {
         // The API registers a chat right after the broker confirmed it; this covers an API that died
         // or lost Redis in between. Required before the ack: otherwise a chat stored during a Redis
         // outage would stay unknown to message creation. It never lowers a counter.
-        if (auto ok = store::register_chat(redis_, c.token, c.number, c.app_id, c.created_at_ms); !ok) {
+        if (auto ok = store::register_chat(redis_, c.token, c.number, c.app_id, c.created_at_ms, 0,
+                                           c.creator.value_or(""));
+            !ok) {
             spdlog::warn("chat registration waits for Redis: {}", ok.error().message);
             return false;
         }

@@ -236,6 +236,83 @@ class DemoPage(unittest.TestCase):
             a.wait(lambda: len(a.d.find_elements(By.CSS_SELECTOR, "#search-results li")) == 2, "search on A")
             a.d.save_screenshot(SCREENSHOT)
 
+    def test_a_restricted_application_shows_each_user_only_its_chats(self):
+        a = Page(self, api_a.port, "owner")
+        self.pages.append(a)
+        b = Page(self, api_b.port, "second")
+        self.pages.append(b)
+        # Page A creates the application (the page now holds its secret), restricts it and signs in as ann.
+        a.type_into("#app-name-input", unique("restricted"), submit="#create-app")
+        a.wait(lambda: a.el("#secret-held").is_displayed(), "the secret held by the page")
+        token = a.el("#app-token").text
+        a.el("#toggle-access").click()
+        a.wait(lambda: "restricted" in a.el("#access-mode").text, "the application restricted")
+        # Without a credential the API now refuses: the secret stays in the page only.
+        status, _, _ = Client(api_a.port).request("GET", f"/api/v1/apps/{token}")
+        self.assertEqual(status, 401)
+        self.assertNotIn("sk_", a.d.execute_script("return JSON.stringify(localStorage)"))
+        self.assertNotIn("sk_", a.d.current_url)
+        # Shown once, for the person to copy to their server (as the API shows it once).
+        secret = a.el("#secret-value").text
+        self.assertTrue(secret.startswith("sk_"), secret)
+        a.type_into("#user-input", "ann", submit="#sign-in")
+        a.wait(lambda: a.el("#signed-in").is_displayed() and a.el("#signed-in-user").text == "ann", "signed in as ann")
+        # ann creates two chats and writes in the first.
+        for _ in range(2):
+            a.el("#new-chat").click()
+            a.wait(lambda: a.el("#chat-view").is_displayed() and a.live(), "ann's chat open")
+        a.el('#chat-list button[data-chat="1"]').click()
+        a.wait(lambda: a.el("#chat-title").text == "Chat #1" and a.live(), "chat 1 open")
+        hello = "hello bob " + unique("w")
+        a.type_into("#message-input", hello + Keys.ENTER)
+        a.wait(lambda: hello in a.bubbles().values(), "ann's message shown")
+        mine = a.el('#message-list li[data-number="1"]')
+        self.assertIn("mine", mine.get_attribute("class"))  # on the right
+        self.assertEqual(mine.find_element(By.CSS_SELECTOR, ".sender").text, "ann")
+
+        # Page B, on the other server, opens the application: restricted, it asks for the secret.
+        b.type_into("#token-input", token, submit="#open-app")
+        b.wait(lambda: b.banner() and "unauthorized" in b.banner(), "the 401 shown")
+        self.assertTrue(b.el("#secret-form").is_displayed())
+        # The person pastes the secret they copied from page A.
+        b.type_into("#secret-input", secret, submit="#use-secret")
+        b.wait(lambda: b.el("#secret-held").is_displayed(), "page B holds the secret")
+        b.type_into("#user-input", "bob", submit="#sign-in")
+        b.wait(lambda: b.el("#signed-in-user").text == "bob", "signed in as bob")
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM chats WHERE application_id = {app_id(token)}") == [["2"]],
+                   timeout=WAIT_S, what="both chats stored")
+        b.el("#refresh-chats").click()
+        time.sleep(0.5)
+        self.assertEqual(b.d.find_elements(By.CSS_SELECTOR, "#chat-list button"), [], "bob sees no chat yet")
+
+        # Page A (with the secret) adds bob to chat 1; bob then sees chat 1 only, and ann's message in it.
+        a.type_into("#member-input", "bob", submit="#add-member")
+        a.wait(lambda: "bob added" in a.el("#chat-meta").text, "bob added")
+
+        def listed():
+            b.el("#refresh-chats").click()
+            time.sleep(0.3)
+            return [e.get_attribute("data-chat") for e in b.d.find_elements(By.CSS_SELECTOR, "#chat-list button")]
+        b.wait(lambda: listed() == ["1"], "bob's list: chat 1 only")
+        b.el('#chat-list button[data-chat="1"]').click()
+        b.wait(lambda: hello in b.bubbles().values(), "bob sees ann's message")
+        theirs = b.el('#message-list li[data-number="1"]')
+        self.assertNotIn("mine", theirs.get_attribute("class"))
+        self.assertEqual(theirs.find_element(By.CSS_SELECTOR, ".sender").text, "ann")
+        reply = "hi ann " + unique("w")
+        b.type_into("#message-input", reply + Keys.ENTER)
+        a.wait(lambda: reply in a.bubbles().values(), "ann sees bob's reply live")
+        self.assertNotIn("mine", a.el('#message-list li[data-number="2"]').get_attribute("class"))
+        # Chat 2 stays ann's: bob's page opening it gets the answer of a chat that does not exist.
+        b.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=2';", token)
+        b.wait(lambda: b.banner() and "chat not found" in b.banner(), "chat 2 looks absent to bob")
+        for p in (a, b):
+            severe = [e["message"] for e in p.d.get_log("browser") if e["level"] == "SEVERE"
+                      and "401" not in e["message"] and "404" not in e["message"]]
+            self.assertEqual(severe, [], p.state())
+        if SCREENSHOT:
+            a.d.save_screenshot(SCREENSHOT.replace(".png", "-restricted.png"))
+
     def test_the_page_resumes_after_its_server_restarts(self):
         # A server of its own, killed and started again on the same port while the page stays open.
         own = start_api(CHAT_RATE_LIMIT_RPS=0)

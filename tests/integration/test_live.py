@@ -62,6 +62,9 @@ class Sse:
         return out
 
     def close(self):
+        # The response holds its own reference to the socket: close both, or the server never sees the
+        # client leave.
+        self.resp.close()
         self.conn.close()
 
 

@@ -10,6 +10,7 @@ import time
 import unittest
 import urllib.request
 
+from test_live import Sse
 from harness import Client, app_id, check_raw_reply, sql, stack, start_api, start_worker, unique, wait_until
 
 procs = []
@@ -181,20 +182,41 @@ class Limits(unittest.TestCase):
         self.assertEqual((status, chat["number"]), (201, len(created) + 1))
         self.assertGreaterEqual(sample(scrape(b.port)[2], "chat_rate_limited_total"), 1)
 
-    def test_connection_cap_answers_503_and_closes(self):
-        api = start_api(CHAT_MAX_CONNECTIONS=2)
+    def test_connection_cap_takes_room_from_idle_connections_and_refuses_when_all_are_busy(self):
+        api = start_api(CHAT_MAX_CONNECTIONS=2, CHAT_RATE_LIMIT_RPS=0, CHAT_LIVE_APP_SHARE_PERCENT=100,
+                        CHAT_LIVE_HEARTBEAT_MS=300)  # a stream notices its client left when it writes
         procs.append(api)
-        held = [Client(api.port), Client(api.port)]
-        for c in held:
-            self.assertEqual(c.request("GET", "/healthz")[0], 200)
+        c = Client(api.port)
+        _, app, _ = c.request("POST", "/api/v1/apps", {"name": unique()})
+        c.request("POST", f"/api/v1/apps/{app['token']}/chats")
+        # Two idle keep-alive connections: a newcomer takes the place of one of them.
+        held = [c, Client(api.port)]
+        self.assertEqual(held[1].request("GET", "/healthz")[0], 200)
+        newcomer = raw_connection(api.port)
+        newcomer.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        self.assertTrue(read_all(newcomer).startswith(b"HTTP/1.1 200"))
+        for h in held:
+            h.close()
+
+        def open_connections():
+            probe = Client(api.port)
+            _, text, _ = probe.request("GET", "/metrics")
+            probe.close()
+            return sample(text.decode() if isinstance(text, bytes) else text, "chat_http_connections_open")
+        # The server notices the closes on its own time: wait until only the probe's is counted.
+        wait_until(lambda: open_connections() <= 1, what="the closed connections forgotten")
+        # Two connections busy with a request each (streams): nothing to take, the third gets 503.
+        path = f"/api/v1/apps/{app['token']}/chats/1/stream"
+        streams = [Sse(api.port, path) for _ in range(2)]
+        self.assertEqual([st.resp.status for st in streams], [200, 200])
         s = raw_connection(api.port)
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         reply = read_all(s)
         self.assertTrue(reply.startswith(b"HTTP/1.1 503"), reply[:80])
         self.assertIn(b"too many connections", reply)
         check_raw_reply("GET", "/healthz", reply)
-        for c in held:
-            c.close()
+        for st in streams:
+            st.close()
         wait_until(lambda: Client(api.port).request("GET", "/healthz")[0] == 200, what="capacity back")
 
     def test_header_limit_and_timeouts(self):

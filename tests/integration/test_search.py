@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from harness import Client, ctl, start_api, start_worker, unique, wait_until
 
-MAPPING_VERSION = 3  # store::current_mapping_version
+MAPPING_VERSION = 4  # store::current_mapping_version
 
 procs = []
 api = None

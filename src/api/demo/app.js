@@ -2,6 +2,11 @@
 // SSE stream, sending, editing and search, all through the public HTTP API of the server that served
 // the page. No framework, no build step. Everything a server or a user wrote is put into the page as
 // text (textContent), never as HTML.
+//
+// Access: the page may hold the application's secret (from creating it, or pasted), in memory only
+// (never in localStorage or the address): with it, it plays the customer's server (restricts the
+// application, adds members, mints user tokens). Signed in as a user, every request carries that
+// user's token instead, and the page shows what that user may see.
 "use strict";
 
 (() => {
@@ -10,12 +15,16 @@
   const HISTORY_PAGE = 50;
   const SEARCH_PAGE = 20;
 
-  // What is open. `mine` holds the numbers this page sent (the API has no authors; this is only how
-  // the page tells its own messages apart). `live` is the current EventSource; `liveGen` tells the
-  // handlers of a replaced one that they are stale.
+  // What is open. `mine` holds the numbers this page sent without a user (an open application's
+  // messages have no sender); signed in, a message is mine when its sender is the user. `live` is the
+  // current EventSource; `liveGen` tells the handlers of a replaced one that they are stale.
   const state = {
     token: null,
     appName: "",
+    access: "open",
+    secret: null,     // the application's secret: memory only
+    user: null,       // the user signed in, and its token
+    userToken: null,
     chat: null,
     created: [],
     byNumber: new Map(),
@@ -40,8 +49,12 @@
 
   // One request; resolves to the parsed JSON body, rejects with an ApiError carrying the API's
   // {"error": {"code", "message"}} (or what the network said).
+  // The credential of the page's requests: the user's token when signed in, else the secret, if any.
+  const credential = () => state.userToken || state.secret;
+
   async function api(method, path, body, headers = {}) {
     const init = { method, headers: { Accept: "application/json", ...headers } };
+    if (!init.headers.Authorization && credential()) init.headers.Authorization = "Bearer " + credential();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -141,16 +154,22 @@
   async function openApp(token, chat) {
     token = token.trim();
     if (!token) return;
-    const app = await api("GET", `/apps/${enc(token)}`);
+    if (state.token !== token) forgetCredentials();
+    let app;
+    try {
+      app = await api("GET", `/apps/${enc(token)}`);
+    } catch (e) {
+      if (e.status !== 401) throw e;
+      // A restricted application: the page needs its secret (or a user token minted with it).
+      state.token = token;
+      app = { token, name: "(restricted)", access: "restricted" };
+      showApp(app);
+      $("chats-panel").hidden = true;
+      throw e;
+    }
     closeChat();
     if (state.token !== app.token) state.created = [];
-    state.token = app.token;
-    state.appName = app.name;
-    $("app-name").textContent = app.name;
-    $("app-token").textContent = app.token;
-    $("app-badge").hidden = false;
-    $("app-panel").hidden = true;
-    $("chats-panel").hidden = false;
+    showApp(app);
     clearError();
     remember();
     await loadChats();
@@ -158,12 +177,103 @@
     if (chat && state.token === app.token) await openChat(chat).catch(showError);
   }
 
+  function showApp(app) {
+    state.token = app.token;
+    state.appName = app.name;
+    state.access = app.access || "open";
+    $("app-name").textContent = app.name;
+    $("app-token").textContent = app.token;
+    $("app-badge").hidden = false;
+    $("app-panel").hidden = true;
+    $("chats-panel").hidden = false;
+    $("access-panel").hidden = false;
+    showAccess();
+  }
+
+  function forgetCredentials() {
+    state.secret = null;
+    state.user = null;
+    state.userToken = null;
+  }
+
+  // The access panel: the mode, whether the page holds the secret, who is signed in.
+  function showAccess() {
+    const restricted = state.access === "restricted";
+    $("access-mode").textContent = restricted
+      ? "restricted: every request needs the secret or a user token"
+      : "open: no credential needed";
+    $("secret-form").hidden = Boolean(state.secret);
+    $("secret-held").hidden = !state.secret;
+    $("toggle-access").hidden = !state.secret;
+    $("toggle-access").textContent = restricted ? "Make open" : "Make restricted";
+    $("signin-form").hidden = !state.secret || Boolean(state.user);
+    $("signed-in").hidden = !state.user;
+    $("signed-in-user").textContent = state.user || "";
+    $("member-form").hidden = !state.secret || state.chat === null;
+  }
+
+  // Calls as the customer's server: with the secret, whoever is signed in.
+  const asServer = () => ({ Authorization: "Bearer " + state.secret });
+
+  async function useSecret(secret) {
+    secret = secret.trim();
+    if (!secret) return;
+    const app = await api("GET", appPath(), undefined, { Authorization: "Bearer " + secret });
+    state.secret = secret;
+    $("secret-input").value = "";
+    closeChat();
+    showApp(app);
+    await loadChats();
+  }
+
+  async function toggleAccess() {
+    const app = await api("PUT", appPath(), { access: state.access === "restricted" ? "open" : "restricted" },
+                          asServer());
+    state.access = app.access;
+    showAccess();
+  }
+
+  // A user's token, minted by the server with the secret (a customer's server may use any JWT library).
+  async function signIn(user) {
+    user = user.trim();
+    if (!user) return;
+    const r = await api("POST", `${appPath()}/users/${enc(user)}/tokens`, { ttl: 3600 }, asServer());
+    state.user = user;
+    state.userToken = r.token;
+    $("user-input").value = "";
+    state.created = [];
+    closeChat();
+    showAccess();
+    await loadChats();
+  }
+
+  async function signOut() {
+    state.user = null;
+    state.userToken = null;
+    state.created = [];
+    closeChat();
+    showAccess();
+    await loadChats();
+  }
+
+  async function addMember(user) {
+    user = user.trim();
+    if (!user || state.chat === null) return;
+    await api("PUT", `${chatPath()}/members/${enc(user)}`, undefined, asServer());
+    $("member-input").value = "";
+    $("chat-meta").textContent = `${state.appName} · ${user} added`;
+  }
+
   function leaveApp() {
     closeChat();
     state.token = null;
+    forgetCredentials();
     $("app-badge").hidden = true;
     $("app-panel").hidden = false;
     $("chats-panel").hidden = true;
+    $("access-panel").hidden = true;
+    $("secret-once").hidden = true;
+    $("secret-value").textContent = "";
     $("chat-list").replaceChildren();
     remember();
     $("token-input").focus();
@@ -173,6 +283,11 @@
     const app = await api("POST", "/apps", { name });
     $("app-name-input").value = "";
     await openApp(app.token);
+    // Shown once by the API, kept in this page's memory only, and shown to the person this once.
+    state.secret = app.secret;
+    $("secret-value").textContent = app.secret;
+    $("secret-once").hidden = false;
+    showAccess();
   }
 
   // --- chats ----------------------------------------------------------------------------------
@@ -227,6 +342,7 @@
     $("chat-view").hidden = true;
     $("search-panel").hidden = true;
     $("placeholder").hidden = false;
+    $("member-form").hidden = true;
     setLive("idle", "not connected");
   }
 
@@ -244,6 +360,7 @@
     $("chat-view").hidden = false;
     $("search-panel").hidden = false;
     $("search-status").textContent = "Finds stored messages, usually a second after they are sent.";
+    showAccess();
     // The newest stored page first, then the stream from just below it: the stream replays that page
     // again (shown once: messages are keyed by number) and every message above it, stored or not
     // yet, so nothing between the page and live delivery is missed.
@@ -295,17 +412,21 @@
       list.insertBefore(item, next);
       if (fresh) item.classList.add("fresh");
     }
-    item.classList.toggle("mine", state.mine.has(m.number));
+    item.classList.toggle("mine", isMine(m));
     if (!item.querySelector(".edit-form")) item.querySelector(".bubble").textContent = m.body;
     item.dataset.body = m.body;
     const wasEdited = edited || item.dataset.edited === "1" || (m.updated_at && m.updated_at !== m.created_at);
     item.dataset.edited = wasEdited ? "1" : "0";
     const meta = item.querySelector(".meta");
     meta.replaceChildren(...[
+      m.sender ? el("span", { class: "sender", text: m.sender }) : null,
       el("span", { class: "num", text: `#${m.number}` }),
       el("span", { text: timeOf(m.created_at) }),
       wasEdited ? el("span", { class: "edited", text: "edited" }) : null,
-      el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) }),
+      // A user edits only its own messages (the API answers 403 otherwise): no button on the others'.
+      !state.user || m.sender === state.user
+        ? el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) })
+        : null,
     ].filter(Boolean));
     if (edited) {
       item.classList.remove("flash");
@@ -313,7 +434,13 @@
       item.classList.add("flash");
     }
     updateEmpty();
-    if (fresh && (follow || state.mine.has(m.number))) scrollToBottom();
+    if (fresh && (follow || isMine(m))) scrollToBottom();
+  }
+
+  // Signed in: the user's messages (the server set their sender). Otherwise: what this page sent.
+  function isMine(m) {
+    if (state.user) return m.sender === state.user;
+    return state.mine.has(m.number);
   }
 
   async function send(text) {
@@ -330,7 +457,8 @@
     }
     if (state.chat !== chat) return;
     state.mine.add(r.number);
-    upsert({ number: r.number, body: r.body, created_at: r.created_at, updated_at: r.created_at }, true);
+    upsert({ number: r.number, body: r.body, sender: r.sender, created_at: r.created_at, updated_at: r.created_at },
+           true);
   }
 
   function startEdit(number) {
@@ -375,7 +503,9 @@
     closeLive();
     const gen = state.liveGen;
     const chat = state.chat;
-    const es = new EventSource(`${API}${chatPath()}/stream?after=${after}`);
+    // A browser cannot set headers on an EventSource: the credential rides as ?access_token=.
+    const cred = credential();
+    const es = new EventSource(`${API}${chatPath()}/stream?after=${after}` + (cred ? `&access_token=${enc(cred)}` : ""));
     state.live = es;
     let last = after;
     setLive("connecting", "connecting…");
@@ -516,6 +646,20 @@
       busy($("open-app"), () => openApp($("token-input").value))();
     });
     $("leave-app").addEventListener("click", leaveApp);
+    $("secret-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("use-secret"), () => useSecret($("secret-input").value))();
+    });
+    $("toggle-access").addEventListener("click", busy($("toggle-access"), toggleAccess));
+    $("signin-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("sign-in"), () => signIn($("user-input").value))();
+    });
+    $("sign-out").addEventListener("click", () => signOut().catch(showError));
+    $("member-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy($("add-member"), () => addMember($("member-input").value))();
+    });
     $("copy-token").addEventListener("click", () => {
       if (navigator.clipboard) navigator.clipboard.writeText(state.token).catch(() => {});
     });
@@ -559,7 +703,8 @@
     const chat = hash.get("app") ? hash.get("chat") : saved.chat;
     if (token) {
       $("token-input").value = token;
-      openApp(token, chat ? Number(chat) : null).catch((e) => { leaveApp(); showError(e); });
+      // A restricted application stays open, waiting for its secret; any other failure leaves it.
+      openApp(token, chat ? Number(chat) : null).catch((e) => { if (e.status !== 401) leaveApp(); showError(e); });
     } else {
       $("app-name-input").focus();
     }

@@ -11,6 +11,7 @@
 
 #include "domain/creation.hpp"
 #include "domain/event.hpp"
+#include "domain/live.hpp"
 
 using namespace chat;
 using chat::api::creation_flow;
@@ -43,6 +44,8 @@ struct fake_stores final : api::creation_stores {
     };
     std::vector<published_event> published;
     std::vector<std::uint64_t> registered;
+    std::vector<std::string> creators;       // of each registration ("" for none)
+    std::vector<std::string> limited_users;  // the user of each rate-limit call ("" for none)
     int recover_calls = 0;
     std::vector<std::string> unknown;
     std::uint64_t next_number = 0;
@@ -55,7 +58,8 @@ struct fake_stores final : api::creation_stores {
         return r;
     }
 
-    task<store::rate_decision> take_token(const std::string&) override {
+    task<store::rate_decision> take_token(const std::string&, const std::string& user) override {
+        limited_users.push_back(user);
         co_return next(tokens, core::result<store::rate_decision>(store::rate_decision{}));
     }
     task<store::allocation> allocate(const store::allocation_request& req) override {
@@ -75,8 +79,10 @@ struct fake_stores final : api::creation_stores {
         published.push_back({std::move(event), std::move(creation_id), std::move(after_confirm)});
         co_return next(publishes, core::result<void>{});
     }
-    task<void> register_chat(const std::string&, std::uint64_t chat, std::uint64_t, std::int64_t) override {
+    task<void> register_chat(const std::string&, std::uint64_t chat, std::uint64_t, std::int64_t,
+                             const std::optional<std::string>& creator) override {
         registered.push_back(chat);
+        creators.push_back(creator.value_or(""));
         co_return next(registrations, core::result<void>{});
     }
 };
@@ -236,4 +242,42 @@ TEST(creation_flow, the_rate_limit_refuses_before_a_number_is_taken_and_fails_op
     creation_flow unlimited(off, quick(0));
     EXPECT_TRUE(run(unlimited.create_chat("tok", std::nullopt, "r")));  // limit off: not even asked
     EXPECT_EQ(off.tokens.size(), 1u);
+}
+
+TEST(creation_flow, a_user_message_carries_its_sender_everywhere_and_draws_from_the_user_bucket) {
+    fake_stores s;
+    api::creation_settings settings = quick(0);
+    settings.user_rate_limit_rps = 5;
+    creation_flow flow(s, settings);
+    auto m = run(flow.create_message("tok", 3, "hello", std::nullopt, "r", std::string("ann")));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->sender, std::optional<std::string>("ann"));
+    EXPECT_EQ(s.limited_users, (std::vector<std::string>{"ann"}));
+    auto ev = domain::decode(s.published[0].event);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(std::get<domain::message_created>(*ev).sender, std::optional<std::string>("ann"));
+    auto entry = domain::parse_pending(s.published[0].after_confirm.front()[3]);
+    EXPECT_EQ(std::get<domain::acknowledged>(*entry).sender, std::optional<std::string>("ann"));
+    auto live = domain::decode_live(s.published[0].after_confirm.back()[2]);
+    ASSERT_TRUE(live);
+    EXPECT_EQ(live->sender, std::optional<std::string>("ann"));
+    // The same key from another sender is another request.
+    EXPECT_NE(s.allocated_requests[0].fingerprint, store::fingerprint("hello"));
+
+    // No sender (an open application without a credential): no user bucket, the old fingerprint.
+    ASSERT_TRUE(run(flow.create_message("tok", 3, "hello", std::nullopt, "r")));
+    EXPECT_EQ(s.limited_users.size(), 1u);  // the application limit is off: not asked at all
+    EXPECT_EQ(s.allocated_requests[1].fingerprint, store::fingerprint("hello"));
+}
+
+TEST(creation_flow, a_user_chat_names_its_creator_in_the_event_and_the_registration) {
+    fake_stores s;
+    creation_flow flow(s, quick());
+    ASSERT_TRUE(run(flow.create_chat("tok", std::nullopt, "r", std::string("ann"))));
+    auto ev = domain::decode(s.published[0].event);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(std::get<domain::chat_created>(*ev).creator, std::optional<std::string>("ann"));
+    EXPECT_EQ(s.creators, (std::vector<std::string>{"ann"}));
+    ASSERT_TRUE(run(flow.create_chat("tok", std::nullopt, "r")));
+    EXPECT_EQ(s.allocated_requests[1].fingerprint, store::fingerprint("POST chats"));
 }

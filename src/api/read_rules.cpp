@@ -1,0 +1,57 @@
+#include "api/read_rules.hpp"
+
+#include "domain/creation.hpp"
+
+namespace chat::api {
+
+using core::errc;
+using core::make_error;
+
+core::result<store::chat_row> read_chat(read_port& port, std::uint64_t chat) {
+    auto row = port.stored_chat(chat);
+    if (!row) return row.error();
+    if (*row) return **row;
+    // Acknowledged but not stored yet: Redis knows it (read-your-writes).
+    auto meta = port.registered_chat(chat);
+    if (!meta) return meta.error();
+    if (*meta) return store::chat_row{chat, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
+    // Not even registered (Redis was away after the confirm): the handed-out mark knows the number but
+    // not whether its creation was acknowledged, so the honest answer is "retry", not 200 or 404.
+    auto handed_out = port.chat_handed_out(chat);
+    if (!handed_out) return handed_out.error();
+    if (*handed_out) return make_error(errc::unavailable, "chat is still being created; retry shortly");
+    return make_error(errc::not_found, "chat not found");
+}
+
+std::optional<core::error> chat_absence(read_port& port, std::uint64_t chat) {
+    auto found = read_chat(port, chat);
+    if (found) return std::nullopt;
+    return found.error();
+}
+
+core::result<store::message_row> read_message(read_port& port, std::uint64_t chat, std::uint64_t number,
+                                              std::int64_t now_ms) {
+    auto row = port.stored_message(chat, number);
+    if (!row) return row.error();
+    if (*row) return **row;
+    auto pending = port.pending_entry(chat, number);
+    if (!pending) return pending.error();
+    auto seen = domain::read_pending(*pending, now_ms);
+    if (seen.message)
+        return store::message_row{chat,
+                                  number,
+                                  std::move(seen.message->body),
+                                  seen.message->created_at_ms,
+                                  seen.message->created_at_ms,
+                                  std::move(seen.message->sender)};
+    // The worker commits a message, then clears its pending entry: if it did both between our two
+    // reads, the row is committed now. (Found by chat_load at 9,600 reads/s.)
+    row = port.stored_message(chat, number);
+    if (!row) return row.error();
+    if (*row) return **row;
+    if (seen.state == domain::pending_state::being_created)
+        return make_error(errc::unavailable, "message is still being stored; retry shortly");
+    return make_error(errc::not_found, "message not found");
+}
+
+}  // namespace chat::api
