@@ -224,7 +224,8 @@ def access_step():
                 r = load(API_PORT, "--connections", str(CONNECTIONS), "--duration", CLOSED, "--warmup", "2s",
                          "--mix", f"{op}=100", "--apps", "4", "--chats", "25", "--replay", "0", *extra)
                 runs[mode].append(op_figures(r, op))
-                log(f"  {op} {mode}: {runs[mode][-1]['throughput']}/s, p99 {runs[mode][-1]['p99']:.2f} ms")
+                log(f"  {op} {mode}: {runs[mode][-1]['throughput']}/s, p99 {runs[mode][-1]['p99']:.2f} ms, "
+                    f"errors {runs[mode][-1]['errors']}")
         median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
         open_rate = median([f["throughput"] for f in runs["open"]])
         token_rate = median([f["throughput"] for f in runs["user_token"]])
@@ -640,7 +641,8 @@ def main():
     global es_baseline
     only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
     only_cluster = os.environ.get("BENCH_ONLY_CLUSTER") == "1"
-    env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0)
+    only_access = os.environ.get("BENCH_ONLY_ACCESS") == "1"
+    env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0, CHAT_USER_RATE_LIMIT_RPS=0)
     worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1")
     require_free(API_PORT, CEILING_PORT, WORKER_METRICS_PORT, *LIVE_API_PORTS, LIVE_WORKER_METRICS_PORT,
                  CLUSTER_API_PORT, CLUSTER_WORKER_METRICS_PORT)
@@ -649,6 +651,15 @@ def main():
     procs = []
     try:
         if os.environ.get("BENCH_ONLY_SEARCH") == "1" or only_live or only_cluster:
+            raise SkipHttp()
+        if only_access:
+            api = Proc("api", [os.path.join(BUILD, "chat_api_server")], **env)
+            procs.append(api)
+            worker = Proc("worker", [os.path.join(BUILD, "chat_worker")], **worker_env)
+            procs.append(worker)
+            wait_http(f"http://127.0.0.1:{API_PORT}/readyz")
+            log(f"user tokens beside the open mode ({ACCESS_ROUNDS} interleaved rounds)")
+            result["access"] = access_step()
             raise SkipHttp()
         log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
         result["ceiling_http"] = http_ceiling()
@@ -697,24 +708,27 @@ def main():
         procs.append(w)
         log(f"  {result['closed_loop_no_worker']['create_chat']}")
     except SkipHttp:
-        log("BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
+        log("BENCH_ONLY_ACCESS=1: the access step only" if only_access else
+            "BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
             "BENCH_ONLY_CLUSTER=1: the cluster step only" if only_cluster else
             "BENCH_ONLY_SEARCH=1: the search benchmark only")
     finally:
         for p in procs:
             p.stop()
 
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live and not only_cluster:
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live and not only_cluster and not only_access:
         log("micro-benchmarks")
         result["micro_ns"] = micro()
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1" and not only_cluster:
+    if (os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1" and not only_cluster
+            and not only_access):
         log("live delivery")
         result["live"] = live()
-    if os.environ.get("BENCH_SKIP_CLUSTER") != "1" and os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live:
+    if (os.environ.get("BENCH_SKIP_CLUSTER") != "1" and os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live
+            and not only_access):
         log(f"message creation on the cluster stack beside the single-node stack ({CLUSTER_ROUNDS} rounds)")
         result["cluster"] = cluster_step(env, worker_env)
         log(f"  closed loop cluster/single {result['cluster']['closed_loop_ratio']}")
-    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live and not only_cluster:
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live and not only_cluster and not only_access:
         log(f"search benchmark ({SEARCH_MESSAGES} messages, vocabularies {SEARCH_VOCABULARIES})")
         result["search"] = search()
 

@@ -13,6 +13,8 @@ using core::make_error;
 namespace {
 // Bounds on what a server caches: cleared whole past it (a cache, never the truth).
 constexpr std::size_t max_entries = 100000;
+// Verified tokens are larger (a JWT each): fewer.
+constexpr std::size_t max_tokens = 20000;
 }  // namespace
 
 access_control::access_control(access_stores& stores, std::function<std::int64_t()> wall_ms)
@@ -90,6 +92,30 @@ task<bool> access_control::is_member(const domain::app_access& app, std::uint64_
     co_return loaded->member;
 }
 
+core::result<domain::verified_token> access_control::verified(const domain::app_access& app, const std::string& jwt) {
+    // Keyed by the application and the whole token: a token verified for one application proves
+    // nothing for another, and a key is never a hash that two tokens could share.
+    std::string key = app.token;
+    key.push_back('\0');
+    key += jwt;
+    {
+        std::lock_guard lock(mu_);
+        if (auto it = tokens_.find(key); it != tokens_.end()) {
+            // Only while the secret that signed it is still one of the application's.
+            bool signer_kept = std::any_of(app.secrets.begin(), app.secrets.end(),
+                                           [&](const auto& s) { return s.id == it->second.secret_id; });
+            if (signer_kept) return it->second;
+            tokens_.erase(it);
+        }
+    }
+    auto checked = domain::verify_user_token(app, jwt);
+    if (!checked) return checked;
+    std::lock_guard lock(mu_);
+    if (tokens_.size() >= max_tokens) tokens_.clear();
+    tokens_.emplace(std::move(key), *checked);
+    return checked;
+}
+
 task<caller> access_control::authenticate(const std::string& token, const std::string& credential) {
     auto app = co_await app_of(token);
     if (!app) co_return app.error();
@@ -102,7 +128,7 @@ task<caller> access_control::authenticate(const std::string& token, const std::s
         stores_.secret_used(c.app->app_id, c.who.secret_id);
         co_return c;
     }
-    auto token_ok = domain::verify_user_token(*c.app, credential);
+    auto token_ok = verified(*c.app, credential);
     if (!token_ok) co_return token_ok.error();
     // The clock first: an expired token needs no lookup.
     if (auto held = domain::check_claims(token_ok->claims, wall_ms_(), 0); !held) co_return held.error();
@@ -177,6 +203,7 @@ void access_control::forget(const domain::access_event& e) {
 
 void access_control::forget_all() {
     std::lock_guard lock(mu_);
+    tokens_.clear();
     apps_.clear();
     revocations_.clear();
     members_.clear();

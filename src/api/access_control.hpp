@@ -88,6 +88,10 @@ class access_control {
 
   private:
     task<std::shared_ptr<const domain::app_access>> app_of(const std::string& token);
+    // A user token's signature and claims, verified once per server: later requests with the same
+    // token (every request of a session) skip libjwt and the JSON. The clock and the revocation are
+    // judged on every request (check_claims), the signing secret's presence too.
+    core::result<domain::verified_token> verified(const domain::app_access& app, const std::string& jwt);
     task<std::int64_t> revocation_of(std::uint64_t app_id, const std::string& user);
     task<bool> is_member(const domain::app_access& app, std::uint64_t chat, const std::string& user);
 
@@ -105,6 +109,7 @@ class access_control {
     std::unordered_map<std::string, entry<std::shared_ptr<const domain::app_access>>> apps_;
     std::map<user_key, entry<std::int64_t>> revocations_;
     std::map<member_key, entry<bool>> members_;
+    std::unordered_map<std::string, domain::verified_token> tokens_;  // application token \0 JWT
 };
 
 }  // namespace chat::api
