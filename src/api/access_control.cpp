@@ -92,7 +92,8 @@ task<bool> access_control::is_member(const domain::app_access& app, std::uint64_
     co_return loaded->member;
 }
 
-core::result<domain::verified_token> access_control::verified(const domain::app_access& app, const std::string& jwt) {
+core::result<domain::verified_token> access_control::verified(const domain::app_access& app,
+                                                              const std::string& jwt) {
     // Keyed by the application and the whole token: a token verified for one application proves
     // nothing for another, and a key is never a hash that two tokens could share.
     std::string key = app.token;

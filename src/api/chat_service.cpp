@@ -15,9 +15,11 @@
 #include "domain/creation.hpp"
 #include "domain/event.hpp"
 #include "store/amqp.hpp"
+#include "store/erasure_store.hpp"
 #include "store/live.hpp"
 #include "store/numbering.hpp"
 #include "store/rate_limit.hpp"
+#include "store/read_state.hpp"
 
 namespace chat::api {
 
@@ -54,12 +56,28 @@ class store_read_port final : public read_port {
     result<std::optional<std::string>> pending_entry(std::uint64_t chat, std::uint64_t number) override {
         return store::get_pending(c_.redis, token_, chat, number);
     }
+    result<store::deletion_marks> deletions(std::uint64_t chat,
+                                            std::optional<std::uint64_t> number) override {
+        return store::deletion_marks_of(c_.redis, token_, chat, number);
+    }
 
   private:
     connections& c_;
     const std::string& token_;
     std::uint64_t app_id_;
 };
+
+// A page of messages as lists show it: deletions Redis knows of and MariaDB not yet become tombstones
+// too; in a deleted chat, nothing.
+result<std::vector<store::message_row>> listed(connections& c, const std::string& token, std::uint64_t chat,
+                                               result<std::vector<store::message_row>> rows) {
+    if (!rows || rows->empty()) return rows;
+    auto marks = store::deletion_marks_of(c.redis, token, chat);
+    if (!marks) return marks.error();
+    if (marks->chat_deleted) return make_error(errc::not_found, "chat not found");
+    as_listed(*rows, *marks);
+    return rows;
+}
 
 // How often a server writes the last-use times of secrets it saw used.
 constexpr auto secret_use_flush_interval = std::chrono::seconds(30);
@@ -416,7 +434,9 @@ task<std::vector<store::message_row>> chat_service::list_messages(std::string to
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return lagging(c, [&](auto& db) { return store::list_messages(db, *app_id, chat, after, limit); });
+        auto rows =
+            lagging(c, [&](auto& db) { return store::list_messages(db, *app_id, chat, after, limit); });
+        return listed(c, token, chat, std::move(rows));
     });
 }
 
@@ -426,8 +446,9 @@ task<std::vector<store::message_row>> chat_service::list_messages_before(std::st
     co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_row>> {
         auto app_id = resolve_app(c, token);
         if (!app_id) return app_id.error();
-        return lagging(
+        auto rows = lagging(
             c, [&](auto& db) { return store::list_messages_before(db, *app_id, chat, before, limit); });
+        return listed(c, token, chat, std::move(rows));
     });
 }
 
@@ -448,6 +469,10 @@ task<store::message_row> chat_service::edit_message(std::string token, std::uint
         auto id = resolve_app(c, token);
         if (!id) return id.error();
         app_id = *id;
+        auto marks = store::deletion_marks_of(c.redis, token, chat, number);
+        if (!marks) return marks.error();
+        if (marks->chat_deleted) return make_error(errc::not_found, "message not found");
+        if (marks->messages.count(number)) return make_error(errc::gone, "message was deleted");
         // A user's edit changes the row only if the user sent it: checked by the UPDATE itself, so a
         // message stored between a check and the update cannot slip through.
         std::optional<std::string> only_sender;
@@ -463,6 +488,9 @@ task<store::message_row> chat_service::edit_message(std::string token, std::uint
                 if (*sender && domain::may_change_message(editor, **sender) != domain::verdict::allow)
                     return make_error(errc::forbidden, "only its sender may change a message");
             }
+            auto stored = store::find_message(c.mysql, app_id, chat, number);
+            if (!stored) return stored.error();
+            if (*stored && (*stored)->deleted()) return make_error(errc::gone, "message was deleted");
             if (attempt > 0) break;
             auto pending = store::get_pending(c.redis, token, chat, number);
             if (pending &&
@@ -488,12 +516,195 @@ task<store::message_row> chat_service::edit_message(std::string token, std::uint
     if (!row) co_return row.error();
     // Live subscribers hear of the edit; best effort (the edit is stored either way).
     // (A named value: GCC 12 miscompiles a braced temporary inside a co_await expression.)
-    const domain::live_event edited{
-        domain::live_kind::updated, token,      chat, number, row->body, row->created_at_ms,
-        row->updated_at_ms,         row->sender};
+    const domain::live_event edited{domain::live_kind::updated,
+                                    token,
+                                    chat,
+                                    number,
+                                    row->body,
+                                    row->created_at_ms,
+                                    row->updated_at_ms,
+                                    row->sender,
+                                    std::nullopt,
+                                    row->version,
+                                    row->edited_at_ms};
     auto sent = co_await store::publish_live(redis_, edited);
     if (!sent) spdlog::warn("live fan-out of an edit skipped");
     co_return row;
+}
+
+// ---- lifecycle ----------------------------------------------------------------------------------
+
+task<void> chat_service::delete_message(const caller& who, std::uint64_t chat, std::uint64_t number,
+                                        std::string request_id) {
+    const std::string& token = who.token();
+    const std::uint64_t app_id = who.app->app_id;
+    // It must exist (stored, or acknowledged: a deletion may overtake its creation in the queue) and
+    // be the caller's.
+    auto found = co_await admitted(token, [&](connections& c) -> result<store::message_row> {
+        store_read_port port(c, token, app_id);
+        return read_message(port, chat, number, core::now_ms());
+    });
+    if (!found && found.error().code == errc::gone) co_return result<void>{};  // deleted already
+    if (!found) co_return found.error();
+    if (domain::may_change_message(who.who, found->sender) != domain::verdict::allow)
+        co_return make_error(errc::forbidden, "only its sender may delete a message");
+    const auto now = core::now_ms();
+    const domain::message_deleted ev{app_id, token, chat, number, now, std::move(request_id)};
+    // After the confirm: every read sees the deletion at once, then subscribers hear of it.
+    auto after_confirm = store::deletion_commands(token, chat, number, now);
+    const domain::live_event deleted{domain::live_kind::deleted, token, chat,          number, {},
+                                     found->created_at_ms,       now,   found->sender, now};
+    after_confirm.push_back(store::live_publish_command(deleted));
+    auto body = domain::encode(domain::event{ev});
+    auto published = co_await pub_.async_publish(std::move(body), core::make_creation_id(),
+                                                 std::move(after_confirm), asio::use_awaitable);
+    if (!published) co_return published.error();
+    co_return result<void>{};
+}
+
+task<std::vector<store::message_version>> chat_service::list_versions(std::string token, std::uint64_t chat,
+                                                                      std::uint64_t number) {
+    co_return co_await admitted(token, [&](connections& c) -> result<std::vector<store::message_version>> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        store_read_port port(c, token, *app_id);
+        auto current = read_message(port, chat, number, core::now_ms());
+        if (!current) return current.error();
+        auto older = store::list_versions(c.mysql, *app_id, chat, number);
+        if (!older) return older.error();
+        std::vector<store::message_version> out;
+        // (An edit between the two reads leaves a version that is also the current one: shown once.)
+        for (auto& v : *older)
+            if (v.version < current->version) out.push_back(std::move(v));
+        out.push_back(
+            {current->version, current->body, current->edited_at_ms.value_or(current->created_at_ms)});
+        return out;
+    });
+}
+
+task<void> chat_service::delete_chat(const caller& who, std::uint64_t chat, std::string request_id) {
+    const std::string& token = who.token();
+    const std::uint64_t app_id = who.app->app_id;
+    auto found = co_await admitted(token, [&](connections& c) -> result<store::chat_row> {
+        store_read_port port(c, token, app_id);
+        return read_chat(port, chat);
+    });
+    if (!found) co_return found.error();
+    const auto now = core::now_ms();
+    const domain::chat_deleted ev{app_id, token, chat, now, std::move(request_id)};
+    // After the confirm: no message is numbered in it any more, reads answer 404, its streams end.
+    const domain::live_event gone{domain::live_kind::chat_deleted, token, chat, 0, {}, 0, now};
+    store::publisher::redis_commands after_confirm{store::chat_deletion_command(token, chat, now),
+                                                   store::live_publish_command(gone)};
+    auto body = domain::encode(domain::event{ev});
+    auto published = co_await pub_.async_publish(std::move(body), core::make_creation_id(),
+                                                 std::move(after_confirm), asio::use_awaitable);
+    if (!published) co_return published.error();
+    co_return result<void>{};
+}
+
+task<std::int64_t> chat_service::erase_user(const caller& who, std::string user, std::string request_id) {
+    const std::string& token = who.token();
+    const auto now = core::now_ms();
+    // Its tokens go at once, like POST …/revoke (an access change, written in the request path).
+    auto revoked = co_await admitted(
+        token, [&](connections& c) { return store::put_revocation(c.mysql, who.app->app_id, user, now); });
+    if (!revoked) co_return revoked.error();
+    domain::access_event changed{.what = domain::access_event::kind::user,
+                                 .token = token,
+                                 .app_id = who.app->app_id,
+                                 .user = user,
+                                 .before_ms = now};
+    co_await announce(changed);
+    const domain::user_erased ev{who.app->app_id, token, user, now, std::move(request_id)};
+    store::publisher::redis_commands after_confirm{store::erasure_queued_command(token, user, now)};
+    auto body = domain::encode(domain::event{ev});
+    auto published = co_await pub_.async_publish(std::move(body), core::make_creation_id(),
+                                                 std::move(after_confirm), asio::use_awaitable);
+    if (!published) co_return published.error();
+    co_return now;
+}
+
+task<user_erasure> chat_service::erasure_status(const caller& who, std::string user) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<user_erasure> {
+        auto recorded = store::user_erasure(c.mysql, who.app->app_id, user);
+        if (!recorded) return recorded.error();
+        if (*recorded) {
+            const auto& r = **recorded;
+            return user_erasure{r.finished_at_ms ? user_erasure::state::done : user_erasure::state::running,
+                                r.requested_at_ms, r.finished_at_ms, r.erased};
+        }
+        auto queued = store::erasure_queued(c.redis, who.token(), user);
+        if (!queued) return queued.error();
+        if (!*queued) return make_error(errc::not_found, "no erasure of this user was requested");
+        return user_erasure{user_erasure::state::queued, **queued, std::nullopt, 0};
+    });
+}
+
+task<store::read_state> chat_service::mark_read(const caller& who, std::uint64_t chat, std::uint64_t number,
+                                                std::string request_id) {
+    if (!who.who.is_user())
+        co_return make_error(errc::forbidden, "a read marker is a user's: this needs a user token");
+    const std::string& token = who.token();
+    const std::string& user = who.who.user;
+    bool moved = false;
+    auto state = co_await admitted(token, [&](connections& c) -> result<store::read_state> {
+        store_read_port port(c, token, who.app->app_id);
+        if (auto absent = chat_absence(port, chat)) return *absent;
+        auto move = store::move_marker(c.redis, token, chat, user, number);
+        if (!move) return move.error();
+        if (!*move) return make_error(errc::invalid_field, "number is above the chat's last message");
+        moved = (*move)->moved;
+        auto states = store::read_states(c.redis, token, {chat}, user);
+        if (!states) return states.error();
+        if (states->empty()) return make_error(errc::internal, "no read state");
+        return states->front();
+    });
+    if (!state) co_return state.error();
+    // MariaDB keeps a copy (Redis is recovered from it): the marker as it is now, on every accepted
+    // call, so a retry after a failed publish still writes it (the worker keeps the highest).
+    const domain::read_marked ev{who.app->app_id,      token, chat, user, state->marker, core::now_ms(),
+                                 std::move(request_id)};
+    store::publisher::redis_commands after_confirm;
+    if (moved) {
+        domain::live_event read{domain::live_kind::read, token, chat, state->marker, {}, 0,
+                                core::now_ms(),          user};
+        after_confirm.push_back(store::live_publish_command(read));
+    }
+    auto body = domain::encode(domain::event{ev});
+    auto published = co_await pub_.async_publish(std::move(body), core::make_creation_id(),
+                                                 std::move(after_confirm), asio::use_awaitable);
+    if (!published) co_return published.error();
+    co_return state;
+}
+
+task<std::map<std::string, std::uint64_t>> chat_service::read_markers(std::string token, std::uint64_t chat) {
+    co_return co_await admitted(token, [&](connections& c) -> result<std::map<std::string, std::uint64_t>> {
+        auto app_id = resolve_app(c, token);
+        if (!app_id) return app_id.error();
+        store_read_port port(c, token, *app_id);
+        if (auto absent = chat_absence(port, chat)) return *absent;
+        return store::markers(c.redis, token, chat);
+    });
+}
+
+task<std::vector<store::read_state>> chat_service::read_states(std::string token,
+                                                               std::vector<std::uint64_t> chats,
+                                                               std::string user) {
+    if (chats.empty()) co_return std::vector<store::read_state>{};
+    co_return co_await pool_.run(
+        [&](connections& c) { return store::read_states(c.redis, token, chats, user); });
+}
+
+task<store::app_row> chat_service::set_retention(const caller& who, std::optional<int> days) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<store::app_row> {
+        auto ok = store::set_retention(c.mysql, who.app->app_id, days, core::now_ms());
+        if (!ok) return ok.error();
+        auto app = store::find_app(c.mysql, who.token());
+        if (!app) return app.error();
+        if (!*app) return make_error(errc::not_found, "application not found");
+        return **app;
+    });
 }
 
 task<store::search_page> chat_service::search(std::string token, std::uint64_t chat,

@@ -69,6 +69,19 @@ class chat_service final : public service, private access_stores {
     task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                           std::string body, std::string request_id,
                                           domain::principal editor) override;
+    task<void> delete_message(const caller& c, std::uint64_t chat, std::uint64_t number,
+                              std::string request_id) override;
+    task<std::vector<store::message_version>> list_versions(std::string token, std::uint64_t chat,
+                                                            std::uint64_t number) override;
+    task<void> delete_chat(const caller& c, std::uint64_t chat, std::string request_id) override;
+    task<std::int64_t> erase_user(const caller& c, std::string user, std::string request_id) override;
+    task<user_erasure> erasure_status(const caller& c, std::string user) override;
+    task<store::read_state> mark_read(const caller& c, std::uint64_t chat, std::uint64_t number,
+                                      std::string request_id) override;
+    task<std::map<std::string, std::uint64_t>> read_markers(std::string token, std::uint64_t chat) override;
+    task<std::vector<store::read_state>> read_states(std::string token, std::vector<std::uint64_t> chats,
+                                                     std::string user) override;
+    task<store::app_row> set_retention(const caller& c, std::optional<int> days) override;
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
                                     std::size_t from, std::size_t size,
                                     store::search_options options) override;

@@ -18,6 +18,7 @@
 #include "core/random.hpp"
 #include "core/time.hpp"
 #include "domain/access.hpp"
+#include "domain/lifecycle.hpp"
 #include "domain/search_query.hpp"
 #include "domain/validation.hpp"
 
@@ -91,6 +92,7 @@ json::object app_json(const store::app_row& a) {
     return {{"token", a.token},
             {"name", a.name},
             {"access", domain::name_of(a.access)},
+            {"retention_days", a.retention_days ? json::value(*a.retention_days) : json::value(nullptr)},
             {"chats_count", a.chats_count},
             {"chat_count", a.chats_count},
             {"created_at", core::iso8601(a.created_at_ms)},
@@ -130,24 +132,57 @@ result<std::optional<std::string>> sender_of(const caller& who, const json::obje
 }
 
 json::object chat_json(const store::chat_row& c) {
-    return {{"number", c.number},
-            {"messages_count", c.messages_count},
-            {"message_count", c.messages_count},
-            {"created_at", core::iso8601(c.created_at_ms)},
-            {"updated_at", core::iso8601(c.updated_at_ms)}};
+    json::object o{{"number", c.number},
+                   {"messages_count", c.messages_count},
+                   {"message_count", c.messages_count},
+                   {"created_at", core::iso8601(c.created_at_ms)},
+                   {"updated_at", core::iso8601(c.updated_at_ms)}};
+    if (c.last_read) o["last_read"] = *c.last_read;
+    if (c.unread) o["unread"] = *c.unread;
+    return o;
 }
 
 }  // namespace
 
-// The JSON of a message, as GET .../messages/{m} returns it (also the data of live events).
+namespace {
+json::value time_or_null(const std::optional<std::int64_t>& ms) {
+    if (!ms) return nullptr;
+    return json::value(core::iso8601(*ms));
+}
+}  // namespace
+
 json::object message_json(std::uint64_t chat_number, const store::message_row& m) {
+    json::value body = nullptr;
+    if (!m.deleted()) body = json::value(m.body);
     return {{"number", m.number},
             {"chat_number", chat_number},
-            {"body", m.body},
-            {"content", m.body},
+            {"body", body},
+            {"content", body},
             {"sender", user_or_null(m.sender)},
+            {"version", m.version},
             {"created_at", core::iso8601(m.created_at_ms)},
-            {"updated_at", core::iso8601(m.updated_at_ms)}};
+            {"updated_at", core::iso8601(m.updated_at_ms)},
+            {"edited_at", time_or_null(m.edited_at_ms)},
+            {"deleted_at", time_or_null(m.deleted_at_ms)}};
+}
+
+store::message_row row_of(const domain::live_event& e) {
+    store::message_row row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms, e.sender, e.version};
+    row.edited_at_ms = e.edited_at_ms;
+    row.deleted_at_ms = e.deleted_at_ms;
+    if (e.kind == domain::live_kind::deleted && !row.deleted_at_ms) row.deleted_at_ms = e.updated_at_ms;
+    return row;
+}
+
+json::object live_data(const domain::live_event& e) {
+    switch (e.kind) {
+        case domain::live_kind::read:
+            return {{"chat_number", e.chat}, {"user", user_or_null(e.sender)}, {"last_read", e.number}};
+        case domain::live_kind::chat_deleted:
+            return {{"chat_number", e.chat}, {"deleted_at", core::iso8601(e.updated_at_ms)}};
+        default:
+            return message_json(e.chat, row_of(e));
+    }
 }
 
 handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
@@ -193,6 +228,16 @@ handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::get_message, a::read_chat);
     add(verb::put, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::edit_message,
         a::write_chat);
+    // Lifecycle: who may delete a message is decided like an edit (its sender, or the application).
+    add(verb::delete_, "/api/v1/apps/:token/chats/:chat/messages/:message", &handlers::delete_message,
+        a::write_chat);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/messages/:message/versions", &handlers::list_versions,
+        a::read_chat);
+    add(verb::delete_, "/api/v1/apps/:token/chats/:chat", &handlers::delete_chat, a::delete_chat);
+    add(verb::put, "/api/v1/apps/:token/chats/:chat/read", &handlers::mark_read, a::read_chat);
+    add(verb::get, "/api/v1/apps/:token/chats/:chat/read", &handlers::read_markers, a::read_chat);
+    add(verb::delete_, "/api/v1/apps/:token/users/:user", &handlers::erase_user, a::manage_users);
+    add(verb::get, "/api/v1/apps/:token/users/:user/erasure", &handlers::erasure_status, a::manage_users);
 }
 
 void handlers::add(http::verb v, std::string_view pattern, handler_ptr fn,
@@ -416,7 +461,8 @@ asio::awaitable<result<response>> handlers::update_app(request_context& ctx) {
     auto body = json_body(ctx.req);
     if (!body) co_return body.error();
     const auto* access_v = body->if_contains("access");
-    if (access_v == nullptr) {
+    const auto* retention_v = body->if_contains("retention_days");
+    if (access_v == nullptr && retention_v == nullptr) {
         // The reference's rename: a name is required.
         auto raw = string_field(*body, {"name"});
         if (!raw) co_return raw.error();
@@ -426,11 +472,25 @@ asio::awaitable<result<response>> handlers::update_app(request_context& ctx) {
         if (!app) co_return app.error();
         co_return json_response(http::status::ok, app_json(*app), ctx.req);
     }
-    // Changing access always needs the secret, in either mode.
+    // Changing access or retention always needs the secret, in either mode.
     auto refused = co_await svc_.authorize(*ctx.who, domain::action::configure_app, std::nullopt, "");
     if (refused) co_return *refused;
-    auto mode = access_v->is_string() ? domain::parse_access_mode(access_v->as_string()) : std::nullopt;
-    if (!mode) co_return make_error(errc::invalid_field, "access must be \"open\" or \"restricted\"");
+    std::optional<domain::access_mode> mode;
+    if (access_v != nullptr) {
+        mode = access_v->is_string() ? domain::parse_access_mode(access_v->as_string()) : std::nullopt;
+        if (!mode) co_return make_error(errc::invalid_field, "access must be \"open\" or \"restricted\"");
+    }
+    std::optional<std::optional<int>> retention;
+    if (retention_v != nullptr) {
+        std::optional<std::int64_t> days;
+        if (retention_v->is_int64()) days = retention_v->as_int64();
+        if (!retention_v->is_null() && !days)
+            co_return make_error(errc::invalid_field,
+                                 "retention_days must be a whole number of days or null");
+        auto parsed = domain::parse_retention_days(days);
+        if (!parsed) co_return parsed.error();
+        retention = *parsed;
+    }
     std::optional<std::string> name;
     if (body->contains("name")) {
         auto raw = string_field(*body, {"name"});
@@ -439,12 +499,20 @@ asio::awaitable<result<response>> handlers::update_app(request_context& ctx) {
         if (!normalized) co_return normalized.error();
         name = std::move(*normalized);
     }
+    // Each change answers the application as it is after it: the last one is the answer.
+    result<store::app_row> app = make_error(errc::internal, "nothing changed");
     if (name) {
-        auto renamed = co_await svc_.rename_app(ctx.token(), std::move(*name));
-        if (!renamed) co_return renamed.error();
+        app = co_await svc_.rename_app(ctx.token(), std::move(*name));
+        if (!app) co_return app.error();
     }
-    auto app = co_await svc_.set_access(*ctx.who, *mode);
-    if (!app) co_return app.error();
+    if (retention) {
+        app = co_await svc_.set_retention(*ctx.who, *retention);
+        if (!app) co_return app.error();
+    }
+    if (mode) {
+        app = co_await svc_.set_access(*ctx.who, *mode);
+        if (!app) co_return app.error();
+    }
     co_return json_response(http::status::ok, app_json(*app), ctx.req);
 }
 
@@ -579,10 +647,28 @@ asio::awaitable<result<response>> handlers::create_chat(request_context& ctx) {
     co_return res;
 }
 
+// With a user token, each chat carries the user's read marker and unread count.
+asio::awaitable<std::optional<core::error>> handlers::with_read_state(request_context& ctx,
+                                                                      std::vector<store::chat_row>& chats) {
+    if (!ctx.who->who.is_user() || chats.empty()) co_return std::nullopt;
+    std::vector<std::uint64_t> numbers;
+    for (const auto& c : chats) numbers.push_back(c.number);
+    auto states = co_await svc_.read_states(ctx.token(), std::move(numbers), ctx.who->who.user);
+    if (!states) co_return states.error();
+    for (std::size_t i = 0; i < chats.size() && i < states->size(); ++i) {
+        const auto& st = (*states)[i];
+        chats[i].last_read = st.marker;
+        chats[i].unread = domain::unread(st.last_number, st.marker, st.deleted_above);
+    }
+    co_return std::nullopt;
+}
+
 asio::awaitable<result<response>> handlers::get_chat(request_context& ctx) {
     auto chat = co_await svc_.get_chat(ctx.token(), *ctx.chat);
     if (!chat) co_return chat.error();
-    co_return json_response(http::status::ok, chat_json(*chat), ctx.req);
+    std::vector<store::chat_row> one{std::move(*chat)};
+    if (auto failed = co_await with_read_state(ctx, one)) co_return *failed;
+    co_return json_response(http::status::ok, chat_json(one.front()), ctx.req);
 }
 
 asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
@@ -600,6 +686,7 @@ asio::awaitable<result<response>> handlers::list_chats(request_context& ctx) {
     }
     auto chats = co_await svc_.list_chats(ctx.token(), *after, *limit, std::move(filter));
     if (!chats) co_return chats.error();
+    if (auto failed = co_await with_read_state(ctx, *chats)) co_return *failed;
     json::array items;
     for (const auto& c : *chats) items.push_back(chat_json(c));
     json::value next = nullptr;
@@ -797,6 +884,83 @@ asio::awaitable<result<response>> handlers::edit_message(request_context& ctx) {
     co_return json_response(http::status::ok, message_json(*ctx.chat, *msg), ctx.req);
 }
 
+asio::awaitable<result<response>> handlers::delete_message(request_context& ctx) {
+    auto done = co_await svc_.delete_message(*ctx.who, *ctx.chat, *ctx.message, ctx.request_id);
+    if (!done) co_return done.error();
+    co_return no_content(ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_versions(request_context& ctx) {
+    auto versions = co_await svc_.list_versions(ctx.token(), *ctx.chat, *ctx.message);
+    if (!versions) co_return versions.error();
+    json::array items;
+    for (const auto& v : *versions)
+        items.push_back(
+            json::object{{"version", v.version}, {"body", v.body}, {"at", core::iso8601(v.at_ms)}});
+    co_return json_response(http::status::ok, json::object{{"versions", std::move(items)}}, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::delete_chat(request_context& ctx) {
+    auto done = co_await svc_.delete_chat(*ctx.who, *ctx.chat, ctx.request_id);
+    if (!done) co_return done.error();
+    co_return no_content(ctx.req);
+}
+
+namespace {
+json::object erasure_json(const std::string& user, const user_erasure& e) {
+    static constexpr std::string_view names[] = {"queued", "running", "done"};
+    json::value finished = nullptr;
+    if (e.finished_at_ms) finished = core::iso8601(*e.finished_at_ms);
+    return {{"user", user},
+            {"status", names[static_cast<int>(e.status)]},
+            {"requested_at", core::iso8601(e.requested_at_ms)},
+            {"finished_at", finished},
+            {"erased_messages", e.erased}};
+}
+}  // namespace
+
+asio::awaitable<result<response>> handlers::erase_user(request_context& ctx) {
+    auto requested = co_await svc_.erase_user(*ctx.who, ctx.user, ctx.request_id);
+    if (!requested) co_return requested.error();
+    user_erasure queued;
+    queued.requested_at_ms = *requested;
+    co_return json_response(http::status::accepted, erasure_json(ctx.user, queued), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::erasure_status(request_context& ctx) {
+    auto status = co_await svc_.erasure_status(*ctx.who, ctx.user);
+    if (!status) co_return status.error();
+    co_return json_response(http::status::ok, erasure_json(ctx.user, *status), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::mark_read(request_context& ctx) {
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    const auto* n = body->if_contains("number");
+    if (n == nullptr || !n->is_int64() || n->as_int64() < 0)
+        co_return make_error(errc::invalid_field, "number must be a message number (0 or more)");
+    auto state = co_await svc_.mark_read(*ctx.who, *ctx.chat, static_cast<std::uint64_t>(n->as_int64()),
+                                         ctx.request_id);
+    if (!state) co_return state.error();
+    co_return json_response(
+        http::status::ok,
+        json::object{{"chat_number", *ctx.chat},
+                     {"user", ctx.who->who.user},
+                     {"last_read", state->marker},
+                     {"unread", domain::unread(state->last_number, state->marker, state->deleted_above)}},
+        ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::read_markers(request_context& ctx) {
+    auto markers = co_await svc_.read_markers(ctx.token(), *ctx.chat);
+    if (!markers) co_return markers.error();
+    json::array items;
+    for (const auto& [user, number] : *markers)
+        items.push_back(json::object{{"user", user}, {"last_read", number}});
+    co_return json_response(http::status::ok,
+                            json::object{{"chat_number", *ctx.chat}, {"markers", std::move(items)}}, ctx.req);
+}
+
 namespace {
 // sort, since and until of a search (since <= created_at < until).
 result<store::search_options> search_options(request_context& ctx) {
@@ -854,6 +1018,9 @@ asio::awaitable<result<response>> handlers::search(request_context& ctx) {
     for (const auto& h : page->hits) {
         auto m = message_json(
             chat, store::message_row{chat, h.number, h.body, h.created_at_ms, h.updated_at_ms, h.sender});
+        // The index knows the body, not its history: a hit shows no version, edit or deletion time
+        // (a deleted message is never a hit).
+        for (const char* absent : {"version", "edited_at", "deleted_at"}) m.erase(absent);
         m["highlight"] = h.highlight;
         hits.push_back(std::move(m));
     }

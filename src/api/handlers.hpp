@@ -109,6 +109,15 @@ class handlers {
     boost::asio::awaitable<core::result<response>> stream_header(request_context& ctx);
     boost::asio::awaitable<core::result<response>> websocket_refused(request_context& ctx);
     boost::asio::awaitable<core::result<response>> edit_message(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> delete_message(request_context& ctx);
+    boost::asio::awaitable<std::optional<core::error>> with_read_state(request_context& ctx,
+                                                                       std::vector<store::chat_row>& chats);
+    boost::asio::awaitable<core::result<response>> list_versions(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> delete_chat(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> erase_user(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> erasure_status(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> mark_read(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> read_markers(request_context& ctx);
     boost::asio::awaitable<core::result<response>> search(request_context& ctx);
     boost::asio::awaitable<core::result<response>> autocomplete(request_context& ctx);
     boost::asio::awaitable<core::result<response>> healthz(request_context& ctx);

@@ -1,6 +1,7 @@
 #include "api/live_feed.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
@@ -13,15 +14,28 @@ using core::errc;
 
 namespace {
 
+// A stored message as its feed sends it: a tombstone goes out as its deletion.
 domain::live_event from_row(const std::string& token, std::uint64_t chat, const store::message_row& m) {
-    return domain::live_event{domain::live_kind::created,
-                              token,
-                              chat,
-                              m.number,
-                              m.body,
-                              m.created_at_ms,
-                              m.updated_at_ms,
-                              m.sender};
+    domain::live_event e{domain::live_kind::created,
+                         token,
+                         chat,
+                         m.number,
+                         m.body,
+                         m.created_at_ms,
+                         m.updated_at_ms,
+                         m.sender};
+    if (m.deleted_at_ms) {
+        e.kind = domain::live_kind::deleted;
+        e.body.clear();
+        e.deleted_at_ms = m.deleted_at_ms;
+    }
+    return e;
+}
+
+// A number storage says was deleted, without its row (the deletion is acknowledged, not stored yet).
+domain::live_event tombstone(const std::string& token, std::uint64_t chat, std::uint64_t number) {
+    auto now = core::now_ms();
+    return domain::live_event{domain::live_kind::deleted, token, chat, number, {}, 0, now, {}, now};
 }
 
 }  // namespace
@@ -71,12 +85,27 @@ asio::awaitable<feed_end> chat_feed::follow() {
     for (;;) {
         if (stopped_) co_return feed_end::stopped;
         for (auto& e : sub_->take()) {
-            if (e.kind == domain::live_kind::updated) {
-                // Only for messages the client has: a later creation event carries the new body.
-                if (e.number > seq_.delivered()) continue;
-                bool sent = co_await send(e);
-                if (!sent) co_return feed_end::client_gone;
-                continue;
+            switch (e.kind) {
+                case domain::live_kind::chat_deleted:
+                    co_return feed_end::chat_deleted;
+                case domain::live_kind::read:
+                    if (!co_await send(e)) co_return feed_end::client_gone;
+                    continue;
+                case domain::live_kind::updated:
+                    // Only for messages the client has: a later creation event carries the new body.
+                    if (e.number > seq_.delivered()) continue;
+                    if (!co_await send(e)) co_return feed_end::client_gone;
+                    continue;
+                case domain::live_kind::deleted:
+                    if (e.number <= seq_.delivered()) {
+                        if (!co_await send(e)) co_return feed_end::client_gone;
+                        continue;
+                    }
+                    // Not delivered yet: its slot goes out as the deletion, whichever event fills it.
+                    deleted_ahead_[e.number] = e.deleted_at_ms.value_or(e.updated_at_ms);
+                    break;
+                case domain::live_kind::created:
+                    break;
             }
             if (!seq_.offer(e, clock::now())) co_return feed_end::slow;
         }
@@ -105,8 +134,17 @@ asio::awaitable<feed_end> chat_feed::follow() {
     }
 }
 
-asio::awaitable<bool> chat_feed::send(const domain::live_event& e) {
+asio::awaitable<bool> chat_feed::send(const domain::live_event& event) {
     if (stopped_) co_return false;
+    domain::live_event e = event;
+    if (auto it = deleted_ahead_.find(e.number);
+        it != deleted_ahead_.end() && e.kind == domain::live_kind::created) {
+        e.kind = domain::live_kind::deleted;
+        e.body.clear();
+        e.deleted_at_ms = it->second;
+    }
+    if (e.kind == domain::live_kind::created || e.kind == domain::live_kind::deleted)
+        deleted_ahead_.erase(deleted_ahead_.begin(), deleted_ahead_.upper_bound(e.number));
     double lag = -1;
     if (e.kind == domain::live_kind::created && !replaying_)
         lag = std::max<std::int64_t>(0, core::now_ms() - e.created_at_ms) / 1000.0;
@@ -134,6 +172,8 @@ asio::awaitable<bool> chat_feed::fill_gaps(clock::duration grace) {
         if (stopped_) co_return false;
         if (m) {
             seq_.offer(from_row(token_, chat_, *m), clock::now());
+        } else if (m.error().code == errc::gone) {
+            seq_.offer(tombstone(token_, chat_, *gap), clock::now());
         } else if (m.error().code == errc::not_found) {
             seq_.skip(*gap, clock::now());
         } else {

@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,11 +41,12 @@ class feed_sink {
 };
 
 enum class feed_end {
-    client_gone,  // the sink failed
-    slow,         // the subscriber's buffer overflowed: it must resume from what it received
-    shutdown,     // the server is draining
-    stopped,      // stop() was called (a WebSocket unsubscribe or the socket's end)
-    revoked,      // the caller's access was withdrawn (member removed, token revoked or expired...)
+    client_gone,   // the sink failed
+    slow,          // the subscriber's buffer overflowed: it must resume from what it received
+    shutdown,      // the server is draining
+    stopped,       // stop() was called (a WebSocket unsubscribe or the socket's end)
+    revoked,       // the caller's access was withdrawn (member removed, token revoked or expired...)
+    chat_deleted,  // the chat was deleted
 };
 
 // Where a feed starts, decided when it opens (see live_streams::open_feed).
@@ -84,6 +86,8 @@ class chat_feed {
     std::string token_;
     std::uint64_t chat_;
     domain::sequencer seq_;
+    // Deletions of numbers not delivered yet: their creation goes out as a tombstone.
+    std::map<std::uint64_t, std::int64_t> deleted_ahead_;
     bool replay_first_;
     bool replaying_ = true;
     bool stopped_ = false;

@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/read_rules.hpp"
 #include "api/views.hpp"
 #include "core/metrics.hpp"
 #include "core/random.hpp"
@@ -33,10 +34,6 @@ std::optional<std::uint64_t> decimal(std::string_view s) {
     if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || (s.size() > 1 && s[0] == '0'))
         return std::nullopt;
     return v;
-}
-
-store::message_row to_row(const domain::live_event& e) {
-    return store::message_row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms, e.sender};
 }
 
 // Writes SSE text on a response whose header is sent: chunks in HTTP/1.1, raw bytes (a body delimited
@@ -69,15 +66,17 @@ class sse_writer {
     bool chunked_;
 };
 
-// id: is the message number for creations only: a browser's Last-Event-ID then always names the last
-// message created, and a resume neither repeats nor skips one. Updates carry no id.
-std::string sse_event(const domain::live_event& e) {
+// id: is the number of the message whose slot the event fills (its creation, or its tombstone when it
+// was deleted before the client saw it): a browser's Last-Event-ID then always names the last slot
+// delivered, and a resume neither repeats nor skips one. Updates, later deletions, read markers carry
+// no id.
+std::string sse_event(const domain::live_event& e, bool fills_slot) {
     std::string out;
-    if (e.kind == domain::live_kind::created) out += "id: " + std::to_string(e.number) + "\n";
+    if (fills_slot) out += "id: " + std::to_string(e.number) + "\n";
     out += "event: ";
     out += domain::event_name(e.kind);
     out += "\ndata: ";
-    out += json::serialize(message_json(e.chat, to_row(e)));
+    out += json::serialize(live_data(e));
     out += "\n\n";
     return out;
 }
@@ -119,12 +118,19 @@ namespace {
 // An SSE response as a feed's sink.
 class sse_sink final : public feed_sink {
   public:
-    explicit sse_sink(sse_writer& out) : out_(out) {}
-    asio::awaitable<bool> deliver(const domain::live_event& e) override { return out_.write(sse_event(e)); }
+    sse_sink(sse_writer& out, std::uint64_t after) : out_(out), last_slot_(after) {}
+    asio::awaitable<bool> deliver(const domain::live_event& e) override {
+        // The feed delivers slots in order, and a later event about a message is below the last slot.
+        bool fills_slot = (e.kind == domain::live_kind::created || e.kind == domain::live_kind::deleted) &&
+                          e.number > last_slot_;
+        if (fills_slot) last_slot_ = e.number;
+        return out_.write(sse_event(e, fills_slot));
+    }
     asio::awaitable<bool> idle() override { return out_.write(": keep-alive\n\n"); }
 
   private:
     sse_writer& out_;
+    std::uint64_t last_slot_;
 };
 
 }  // namespace
@@ -173,7 +179,8 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
 
     sse_writer out(stream, chunked);
     if (!co_await out.write("retry: 1000\n\n")) co_return;
-    sse_sink sink(out);
+    sse_sink sink(out, opened->after);
+    const std::string token = who.token();
     chat_feed feed(svc_, std::move(*opened), sink, settings_, std::move(who), chat);
     switch (co_await feed.run()) {
         case feed_end::client_gone:
@@ -187,6 +194,11 @@ asio::awaitable<void> live_streams::serve_sse(beast::tcp_stream& stream, const r
                                          "events arrived faster than this client read them; "
                                          "reconnect with Last-Event-ID to resume"));
             break;
+        case feed_end::chat_deleted: {
+            domain::live_event gone{domain::live_kind::chat_deleted, token, chat, 0, {}, 0, core::now_ms()};
+            co_await out.write(sse_event(gone, false));
+            break;
+        }
         case feed_end::shutdown:
         case feed_end::stopped:
             co_await out.write(
@@ -215,7 +227,12 @@ task<std::vector<store::message_row>> live_streams::wait_for_messages(const call
             auto m = co_await svc_.get_message(token, chat, n);
             if (m)
                 pending.push_back(std::move(*m));
-            else if (m.error().code != errc::not_found || !pending.empty())
+            else if (m.error().code == errc::gone) {
+                store::message_row gone;
+                gone.chat_number = chat;
+                gone.number = n;
+                pending.push_back(tombstone_of(std::move(gone), core::now_ms()));
+            } else if (m.error().code != errc::not_found || !pending.empty())
                 break;  // still being created (or a hole after what we have): stop at it
         }
         if (!pending.empty()) co_return pending;
@@ -225,8 +242,9 @@ task<std::vector<store::message_row>> live_streams::wait_for_messages(const call
         // message still being stored), or at the deadline.
         co_await sub->wait(std::min(deadline, clock::now() + std::chrono::seconds(1)));
         for (auto& e : sub->take())
-            if (e.kind == domain::live_kind::created && e.number == after + 1)
-                co_return std::vector<store::message_row>{to_row(e)};
+            if ((e.kind == domain::live_kind::created || e.kind == domain::live_kind::deleted) &&
+                e.number == after + 1)
+                co_return std::vector<store::message_row>{row_of(e)};
     }
 }
 

@@ -27,6 +27,7 @@
 #include "core/metrics.hpp"
 #include "core/random.hpp"
 #include "core/spawn.hpp"
+#include "core/time.hpp"
 #include "domain/ws_protocol.hpp"
 
 namespace chat::api {
@@ -42,12 +43,21 @@ namespace {
 using ws_stream = websocket::stream<beast::tcp_stream&>;
 constexpr int max_sends_in_flight = 32;
 
+// A message event carries the message; read.updated its marker; chat.deleted the chat.
 std::string event_frame(const domain::live_event& e) {
-    store::message_row row{e.chat, e.number, e.body, e.created_at_ms, e.updated_at_ms, e.sender};
-    return json::serialize(json::object{{"event", domain::event_name(e.kind)},
-                                        {"chat", e.chat},
-                                        {"number", e.number},
-                                        {"message", message_json(e.chat, row)}});
+    json::object frame{{"event", domain::event_name(e.kind)}, {"chat", e.chat}};
+    switch (e.kind) {
+        case domain::live_kind::read:
+            frame["read"] = live_data(e);
+            break;
+        case domain::live_kind::chat_deleted:
+            frame["deleted"] = live_data(e);
+            break;
+        default:
+            frame["number"] = e.number;
+            frame["message"] = live_data(e);
+    }
+    return json::serialize(frame);
 }
 
 // The timers below are condition variables: they never expire, cancel() wakes every waiter. (Setting
@@ -306,6 +316,12 @@ asio::awaitable<void> ws_connection::follow(std::shared_ptr<chat_entry> entry,
     // Otherwise the sink refused: the chat was unsubscribed or the socket is closing already.
     if (end == feed_end::slow) begin_close(close_kind::slow);
     if (end == feed_end::shutdown) begin_close(close_kind::shutdown);
+    if (end == feed_end::chat_deleted && !entry->cancelled) {
+        // The chat's last frame: it is gone, so is the subscription.
+        chats_.erase(entry->chat);
+        push(event_frame(domain::live_event{
+            domain::live_kind::chat_deleted, who_.token(), entry->chat, 0, {}, 0, core::now_ms()}));
+    }
     if (end == feed_end::revoked && !entry->cancelled) {
         // This chat only (a removed member); the socket's own watch ends the whole socket when the
         // credential itself no longer holds.

@@ -3,6 +3,7 @@
 // router, handlers) can run over a fake in unit tests and fuzz targets; api::chat_service
 // (api/chat_service.hpp) is the real one. Implementations are called from the I/O threads, concurrently.
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "core/error.hpp"
 #include "store/access_repository.hpp"
 #include "store/elastic.hpp"
+#include "store/read_state.hpp"
 #include "store/repository.hpp"
 
 namespace chat::api {
@@ -31,6 +33,13 @@ struct issued_secret {
 struct minted_token {
     std::string token;
     std::int64_t expires_at_ms = 0;
+};
+// A user's erasure as GET …/users/{user}/erasure shows it.
+struct user_erasure {
+    enum class state { queued, running, done } status = state::queued;
+    std::int64_t requested_at_ms = 0;
+    std::optional<std::int64_t> finished_at_ms;
+    std::uint64_t erased = 0;
 };
 // Which chats a list shows: a user's own (member), within a token's `chats` claim.
 struct chat_filter {
@@ -92,6 +101,30 @@ class service {
     virtual task<store::message_row> edit_message(std::string token, std::uint64_t chat, std::uint64_t number,
                                                   std::string body, std::string request_id,
                                                   domain::principal editor) = 0;
+    // ---- lifecycle (domain/lifecycle.hpp). Deletions and erasures go through the queue like creations.
+    // 204: the deletion is acknowledged (a message deleted already answers the same); a user deletes only
+    // its own messages (errc::forbidden).
+    virtual task<void> delete_message(const caller& c, std::uint64_t chat, std::uint64_t number,
+                                      std::string request_id) = 0;
+    // Every body the message had, oldest first (its current one last).
+    virtual task<std::vector<store::message_version>> list_versions(std::string token, std::uint64_t chat,
+                                                                    std::uint64_t number) = 0;
+    virtual task<void> delete_chat(const caller& c, std::uint64_t chat, std::string request_id) = 0;
+    // Queues the erasure of a user (and revokes its tokens at once); returns when it was requested.
+    virtual task<std::int64_t> erase_user(const caller& c, std::string user, std::string request_id) = 0;
+    virtual task<user_erasure> erasure_status(const caller& c, std::string user) = 0;
+    // The caller's (a user's) read marker moves forward to `number`; 422 when above the chat's last.
+    virtual task<store::read_state> mark_read(const caller& c, std::uint64_t chat, std::uint64_t number,
+                                              std::string request_id) = 0;
+    // Every user's marker in the chat ("seen by").
+    virtual task<std::map<std::string, std::uint64_t>> read_markers(std::string token,
+                                                                    std::uint64_t chat) = 0;
+    // A user's read state in each of `chats` (same order).
+    virtual task<std::vector<store::read_state>> read_states(std::string token,
+                                                             std::vector<std::uint64_t> chats,
+                                                             std::string user) = 0;
+    virtual task<store::app_row> set_retention(const caller& c, std::optional<int> days) = 0;
+
     virtual task<store::search_page> search(std::string token, std::uint64_t chat,
                                             std::vector<std::string> fragments, std::size_t from,
                                             std::size_t size, store::search_options options) = 0;

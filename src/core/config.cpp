@@ -150,6 +150,8 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     // The count columns may never lag more than an hour.
     r.integer("CHAT_COUNT_REFRESH_INTERVAL_S", c.count_refresh_interval_s, 1, 3600);
     r.integer("CHAT_RECOVERY_CHECK_INTERVAL_S", c.recovery_check_interval_s, 1, 3600);
+    r.integer("CHAT_ERASURE_INTERVAL_MS", c.erasure_interval_ms, 10, 3600000);
+    r.integer("CHAT_RETENTION_INTERVAL_S", c.retention_interval_s, 1, 86400);
     r.integer("CHAT_RETRY_MAX_BACKOFF_MS", c.retry_max_backoff_ms, 10, 600000);
     r.integer("CHAT_WORKER_METRICS_PORT", c.worker_metrics_port, 0, 65535);
     r.str("CHAT_LOG_LEVEL", c.log_level);

@@ -130,6 +130,10 @@ struct config {
     int batch_delay_ms = 50;
     int count_refresh_interval_s = 60;
     int recovery_check_interval_s = 5;
+    // How often a worker looks for erasures to run (a deleted chat's messages, an erased user's) and
+    // applies retention; one worker at a time does each (named locks).
+    int erasure_interval_ms = 1000;
+    int retention_interval_s = 600;
     int retry_max_backoff_ms = 5000;
     int worker_metrics_port = 9464;  // Prometheus /metrics of the worker (on http_host); 0: off
 

@@ -16,6 +16,10 @@ std::string app_unregistered(std::string_view token) {
     return fmt::format("chat:app:{{{}}}:unregistered", token);
 }
 
+std::string app_erasures(std::string_view token) {
+    return fmt::format("chat:app:{{{}}}:erasures", token);
+}
+
 std::string app_rate(std::string_view token) {
     return fmt::format("chat:app:{{{}}}:rate", token);
 }
@@ -27,6 +31,18 @@ std::string user_rate(std::string_view token, std::string_view user) {
 
 std::string chat(std::string_view token, std::uint64_t chat_number) {
     return fmt::format("chat:chat:{{{}:{}}}", token, chat_number);
+}
+
+std::string chat_pending_deletions(std::string_view token, std::uint64_t chat_number) {
+    return fmt::format("chat:chat:{{{}:{}}}:deleting", token, chat_number);
+}
+
+std::string chat_deleted(std::string_view token, std::uint64_t chat_number) {
+    return fmt::format("chat:chat:{{{}:{}}}:deleted", token, chat_number);
+}
+
+std::string chat_reads(std::string_view token, std::uint64_t chat_number) {
+    return fmt::format("chat:chat:{{{}:{}}}:reads", token, chat_number);
 }
 
 std::string chat_pending(std::string_view token, std::uint64_t chat_number) {

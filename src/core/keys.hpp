@@ -22,6 +22,16 @@ std::string chat_idempotency(std::string_view token, std::uint64_t chat_number,
 // Sorted set: chat number -> created_at (ms) of chats handed out but not yet registered (see
 // store::unregistered_chat). Lets message creation tell "not stored yet" (503) from "never" (404).
 std::string app_unregistered(std::string_view token);
+// Hash: message number -> deleted_at (ms) of deletions acknowledged but maybe not stored yet (reads see
+// them at once, across API servers); the worker removes an entry once MariaDB holds the tombstone.
+std::string chat_pending_deletions(std::string_view token, std::uint64_t chat_number);
+// Sorted set of the chat's deleted message numbers (score = number): what unread counts leave out.
+std::string chat_deleted(std::string_view token, std::uint64_t chat_number);
+// Hash: user -> the highest message number the user has read in the chat (its read marker).
+std::string chat_reads(std::string_view token, std::uint64_t chat_number);
+// Hash: user -> requested_at (ms) of user erasures acknowledged by the broker (their status reads
+// "queued" until the worker records the job in MariaDB).
+std::string app_erasures(std::string_view token);
 // Hash: tokens, ts (ms): the application's rate-limit bucket (same slot as the application's hash).
 std::string app_rate(std::string_view token);
 // Hash: tokens, ts (ms): a user's creation rate-limit bucket (the application's slot: one script call

@@ -196,12 +196,15 @@ std::string_view name_of(action a) {
             return "write_chat";
         case action::manage_members:
             return "manage_members";
+        case action::delete_chat:
+            return "delete_chat";
     }
     return "unknown";
 }
 
 bool is_chat_action(action a) {
-    return a == action::read_chat || a == action::write_chat || a == action::manage_members;
+    return a == action::read_chat || a == action::write_chat || a == action::manage_members ||
+           a == action::delete_chat;
 }
 
 namespace {
@@ -229,7 +232,8 @@ verdict decide(const principal& p, action a, access_mode mode, std::optional<std
         case principal::kind::user:
             break;
     }
-    if (secret_only(a) || a == action::rename_app) return verdict::forbidden;
+    // A chat's deletion erases every member's messages: the application's to decide, not a user's.
+    if (secret_only(a) || a == action::rename_app || a == action::delete_chat) return verdict::forbidden;
     // A token limited to some chats works in those; it does not make new ones.
     if (a == action::create_chat) return p.chats ? verdict::forbidden : verdict::allow;
     if (a != action::read_chat && a != action::write_chat) return verdict::allow;

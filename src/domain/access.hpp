@@ -115,6 +115,7 @@ enum class action {
     read_chat,       // GET of a chat, its members, messages, history, long poll, stream, search
     write_chat,      // POST a message, PUT a message (own messages only: may_change_message)
     manage_members,  // PUT, DELETE /apps/{token}/chats/{chat}/members/{user}
+    delete_chat,     // DELETE /apps/{token}/chats/{chat}: the application's (secret, or open token)
 };
 std::string_view name_of(action a);
 // Actions on one chat: the user's membership (and `chats` claim) decides them in a restricted app.

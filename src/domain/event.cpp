@@ -40,6 +40,38 @@ struct encoder {
         put_user(o, "sender", e.sender);
         return o;
     }
+    json::object operator()(const message_deleted& e) const {
+        json::object o{{"type", "message.deleted"},    {"app_id", e.app_id}, {"token", e.token},
+                       {"chat_number", e.chat_number}, {"number", e.number}, {"deleted_at", e.deleted_at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
+    }
+    json::object operator()(const chat_deleted& e) const {
+        json::object o{{"type", "chat.deleted"},
+                       {"app_id", e.app_id},
+                       {"token", e.token},
+                       {"number", e.number},
+                       {"deleted_at", e.deleted_at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
+    }
+    json::object operator()(const user_erased& e) const {
+        json::object o{{"type", "user.erased"},
+                       {"app_id", e.app_id},
+                       {"token", e.token},
+                       {"user", e.user},
+                       {"requested_at", e.requested_at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
+    }
+    json::object operator()(const read_marked& e) const {
+        json::object o{{"type", "read.updated"}, {"app_id", e.app_id},
+                       {"token", e.token},       {"chat_number", e.chat_number},
+                       {"user", e.user},         {"number", e.number},
+                       {"at", e.at_ms}};
+        put_request_id(o, e.request_id);
+        return o;
+    }
     json::object operator()(const message_edited& e) const {
         json::object o{{"type", "message.edited"},
                        {"app_id", e.app_id},
@@ -110,6 +142,20 @@ std::string check(const event& e) {
         if (m->sender && !validate_user_id(*m->sender)) return "malformed sender";
     } else if (const auto* ed = std::get_if<message_edited>(&e)) {
         if (ed->app_id == 0 || ed->chat_number == 0 || ed->number == 0) return "ids must be positive";
+    } else if (const auto* d = std::get_if<message_deleted>(&e)) {
+        if (d->app_id == 0 || d->chat_number == 0 || d->number == 0) return "ids must be positive";
+        if (!is_plausible_token(d->token)) return "malformed token";
+    } else if (const auto* cd = std::get_if<chat_deleted>(&e)) {
+        if (cd->app_id == 0 || cd->number == 0) return "ids must be positive";
+        if (!is_plausible_token(cd->token)) return "malformed token";
+    } else if (const auto* u = std::get_if<user_erased>(&e)) {
+        if (u->app_id == 0) return "ids must be positive";
+        if (!is_plausible_token(u->token)) return "malformed token";
+        if (!validate_user_id(u->user)) return "malformed user";
+    } else if (const auto* r = std::get_if<read_marked>(&e)) {
+        if (r->app_id == 0 || r->chat_number == 0) return "ids must be positive";
+        if (!is_plausible_token(r->token)) return "malformed token";
+        if (!validate_user_id(r->user)) return "malformed user";
     }
     return {};
 }
@@ -147,6 +193,18 @@ core::result<event> decode(std::string_view text) {
                               f.i64("created_at"),
                               f.optional_str("request_id"),
                               f.optional_user("sender")};
+    } else if (type == "message.deleted") {
+        out = message_deleted{f.u64("app_id"), f.str("token"),      f.u64("chat_number"),
+                              f.u64("number"), f.i64("deleted_at"), f.optional_str("request_id")};
+    } else if (type == "chat.deleted") {
+        out = chat_deleted{f.u64("app_id"), f.str("token"), f.u64("number"), f.i64("deleted_at"),
+                           f.optional_str("request_id")};
+    } else if (type == "user.erased") {
+        out = user_erased{f.u64("app_id"), f.str("token"), f.str("user"), f.i64("requested_at"),
+                          f.optional_str("request_id")};
+    } else if (type == "read.updated") {
+        out = read_marked{f.u64("app_id"), f.str("token"), f.u64("chat_number"),        f.str("user"),
+                          f.u64("number"), f.i64("at"),    f.optional_str("request_id")};
     } else if (type == "message.edited") {
         out = message_edited{f.u64("app_id"), f.u64("chat_number"), f.u64("number"),
                              f.optional_str("request_id")};

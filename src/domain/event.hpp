@@ -45,7 +45,50 @@ struct message_edited {
     std::string request_id = {};
 };
 
-using event = std::variant<chat_created, message_created, message_edited>;
+// A message deleted (DELETE …/messages/{m}): the worker makes its row a tombstone, whether the
+// creation was stored before or comes later (domain/lifecycle.hpp).
+struct message_deleted {
+    std::uint64_t app_id = 0;
+    std::string token;
+    std::uint64_t chat_number = 0;
+    std::uint64_t number = 0;
+    std::int64_t deleted_at_ms = 0;
+    std::string request_id = {};
+};
+
+// A chat deleted (DELETE …/chats/{n}): the worker marks it and queues the erasure of its messages.
+struct chat_deleted {
+    std::uint64_t app_id = 0;
+    std::string token;
+    std::uint64_t number = 0;
+    std::int64_t deleted_at_ms = 0;
+    std::string request_id = {};
+};
+
+// A user erased (DELETE …/users/{user}): memberships and markers go, and the erasure of every message
+// the user sent is queued.
+struct user_erased {
+    std::uint64_t app_id = 0;
+    std::string token;
+    std::string user;
+    std::int64_t requested_at_ms = 0;
+    std::string request_id = {};
+};
+
+// A read marker moved (PUT …/chats/{n}/read): the worker keeps MariaDB's copy, which Redis is recovered
+// from.
+struct read_marked {
+    std::uint64_t app_id = 0;
+    std::string token;
+    std::uint64_t chat_number = 0;
+    std::string user;
+    std::uint64_t number = 0;
+    std::int64_t at_ms = 0;
+    std::string request_id = {};
+};
+
+using event = std::variant<chat_created, message_created, message_edited, message_deleted, chat_deleted,
+                           user_erased, read_marked>;
 
 std::string encode(const event& e);
 // The request id an event carries ("" when none).

@@ -9,7 +9,19 @@ using core::errc;
 using core::make_error;
 
 std::string_view event_name(live_kind k) {
-    return k == live_kind::created ? "message.created" : "message.updated";
+    switch (k) {
+        case live_kind::created:
+            return "message.created";
+        case live_kind::updated:
+            return "message.updated";
+        case live_kind::deleted:
+            return "message.deleted";
+        case live_kind::read:
+            return "read.updated";
+        case live_kind::chat_deleted:
+            break;
+    }
+    return "chat.deleted";
 }
 
 std::string encode(const live_event& e) {
@@ -17,6 +29,9 @@ std::string encode(const live_event& e) {
                    {"number", e.number},           {"body", e.body},   {"created_at", e.created_at_ms},
                    {"updated_at", e.updated_at_ms}};
     if (e.sender) o["sender"] = *e.sender;
+    if (e.deleted_at_ms) o["deleted_at"] = *e.deleted_at_ms;
+    if (e.version != 1) o["version"] = e.version;
+    if (e.edited_at_ms) o["edited_at"] = *e.edited_at_ms;
     return json::serialize(o);
 }
 
@@ -57,14 +72,20 @@ core::result<live_event> decode_live(std::string_view text) {
     auto number = u64(*o, "number");
     auto created = i64(*o, "created_at");
     auto updated = i64(*o, "updated_at");
-    if (!kind || !token || !body || !chat || !number || !created || !updated || *chat == 0 || *number == 0)
+    if (!kind || !token || !body || !chat || !number || !created || !updated || *chat == 0)
         return make_error(errc::bad_request, "live event lacks a field");
-    if (*kind == "message.created")
-        e.kind = live_kind::created;
-    else if (*kind == "message.updated")
-        e.kind = live_kind::updated;
-    else
-        return make_error(errc::bad_request, "unknown live event kind");
+    bool known = false;
+    for (auto k : {live_kind::created, live_kind::updated, live_kind::deleted, live_kind::read,
+                   live_kind::chat_deleted})
+        if (*kind == event_name(k)) {
+            e.kind = k;
+            known = true;
+        }
+    if (!known) return make_error(errc::bad_request, "unknown live event kind");
+    // A message event names its message; a read marker may be 0, a chat's deletion names none.
+    bool of_a_message =
+        e.kind == live_kind::created || e.kind == live_kind::updated || e.kind == live_kind::deleted;
+    if (of_a_message && *number == 0) return make_error(errc::bad_request, "live event lacks a field");
     e.token = std::string(*token);
     e.body = std::string(*body);
     e.chat = *chat;
@@ -72,6 +93,10 @@ core::result<live_event> decode_live(std::string_view text) {
     e.created_at_ms = *created;
     e.updated_at_ms = *updated;
     if (const auto* sender = str(*o, "sender")) e.sender = std::string(*sender);
+    if (auto deleted = i64(*o, "deleted_at")) e.deleted_at_ms = *deleted;
+    if (auto version = u64(*o, "version"); version && *version > 0 && *version <= UINT32_MAX)
+        e.version = static_cast<std::uint32_t>(*version);
+    if (auto edited = i64(*o, "edited_at")) e.edited_at_ms = *edited;
     return e;
 }
 

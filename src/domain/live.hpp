@@ -15,7 +15,10 @@
 
 namespace chat::domain {
 
-enum class live_kind { created, updated };
+// created / updated / deleted: a message (deleted: `number`, its deletion time in updated_at, no
+// body); read: a read marker moved (`sender` is the user, `number` its marker); chat_deleted: the chat
+// is gone, its feeds end.
+enum class live_kind { created, updated, deleted, read, chat_deleted };
 
 // One message event as it travels between API servers (Redis pub/sub, see store/live.hpp).
 struct live_event {
@@ -27,11 +30,15 @@ struct live_event {
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;
     std::optional<std::string> sender = {};
+    std::optional<std::int64_t> deleted_at_ms = {};  // a tombstone (kind deleted, or created in a replay)
+    std::uint32_t version = 1;                       // of an update: the body's version
+    std::optional<std::int64_t> edited_at_ms = {};
 };
 
 std::string encode(const live_event& e);
 core::result<live_event> decode_live(std::string_view json);
-// "message.created" / "message.updated": the SSE event name and the WebSocket "event" field.
+// "message.created", "message.updated", "message.deleted", "read.updated", "chat.deleted": the SSE event
+// name and the WebSocket "event" field.
 std::string_view event_name(live_kind k);
 
 // Orders the message numbers of one chat for one subscriber. Everything up to `delivered()` was

@@ -203,6 +203,7 @@ core::result<std::vector<chat_row>> list_user_chats(mysql_connection& db, std::u
         "SELECT c.number, c.messages_count, c.created_at, c.updated_at FROM chat_members m "
         "JOIN chats c ON c.application_id = m.application_id AND c.number = m.chat_number "
         "WHERE m.application_id = {} AND m.user_id = {} AND m.member = 1 AND m.chat_number > {}{} "
+        "AND c.deleted_at IS NULL "
         "ORDER BY m.chat_number LIMIT {}",
         app_id, *u, after, chat_number_filter("m.chat_number", only), limit));
     if (!rows) return rows.error();

@@ -313,7 +313,13 @@ std::string suffix_key(std::uint64_t app_id, std::uint64_t chat_number) {
 }
 }  // namespace
 
-std::string document_source(const message_doc& d, int mapping_version) {
+std::string document_source(const message_doc& doc, int mapping_version) {
+    message_doc tombstone;
+    if (doc.deleted) {
+        tombstone = message_doc{doc.app_id,        doc.chat_number,   doc.number,   {},
+                                doc.created_at_ms, doc.updated_at_ms, std::nullopt, true};
+    }
+    const message_doc& d = doc.deleted ? tombstone : doc;
     json::object source{
         {"app_id", d.app_id}, {"chat_number", d.chat_number},  {"number", d.number},
         {"body", d.body},     {"created_at", d.created_at_ms}, {"updated_at", d.updated_at_ms}};

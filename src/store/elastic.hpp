@@ -32,6 +32,9 @@ struct message_doc {
     std::int64_t created_at_ms = 0;
     std::int64_t updated_at_ms = 0;  // also the document's external version: an older edit never wins
     std::optional<std::string> sender = {};
+    // A tombstone (the message was deleted): the document keeps no body, no sender and no terms, so
+    // nothing finds it; its version (the row's updated_at, moved by the deletion) keeps older ones out.
+    bool deleted = false;
 };
 
 struct search_hit {

@@ -22,7 +22,8 @@ core::result<void> index_outbox::record(const std::vector<outbox_key>& keys, std
 core::result<std::vector<outbox_entry>> index_outbox::oldest(std::size_t limit) {
     auto rows = db_.query(fmt::format(
         "SELECT o.application_id, o.chat_number, o.number, o.version, m.number, m.body, m.created_at, "
-        "m.updated_at, m.sender FROM index_outbox o LEFT JOIN messages m ON m.application_id = "
+        "m.updated_at, m.sender, m.deleted_at IS NOT NULL FROM index_outbox o LEFT JOIN messages m ON "
+        "m.application_id = "
         "o.application_id "
         "AND m.chat_number = o.chat_number AND m.number = o.number ORDER BY o.queued_at LIMIT {}",
         limit));
@@ -38,7 +39,8 @@ core::result<std::vector<outbox_entry>> index_outbox::oldest(std::size_t limit) 
                                 r[5].value_or(""),
                                 core::parse_sql_datetime(r[6].value_or("")),
                                 core::parse_sql_datetime(r[7].value_or("")),
-                                r[8]};
+                                r[8],
+                                r[9] == "1"};
         out.push_back(std::move(e));
     }
     return out;

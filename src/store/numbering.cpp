@@ -24,6 +24,7 @@ namespace {
 const std::string allocate_script = R"lua(
 local app_id = redis.call('HGET', KEYS[1], 'app_id')
 if not app_id then return {0} end
+if redis.call('HEXISTS', KEYS[1], 'deleted') == 1 then return {0} end
 local idem, mark, pending
 local i = 2
 if ARGV[5] == '1' then idem = KEYS[i]; i = i + 1 end
@@ -273,11 +274,11 @@ core::result<std::optional<std::int64_t>> unregistered_chat(redis_connection& r,
 
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number) {
-    auto reply =
-        r.command({"HMGET", core::keys::chat(token, chat_number), "app_id", "seq", "created_at", "creator"});
+    auto reply = r.command(
+        {"HMGET", core::keys::chat(token, chat_number), "app_id", "seq", "created_at", "creator", "deleted"});
     if (!reply) return reply.error();
     const redisReply* rep = reply->get();
-    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 4)
+    if (is_error(rep) || rep->type != REDIS_REPLY_ARRAY || rep->elements != 5)
         return unavailable("redis", storage_unavailable, "HMGET failed");
     if (rep->element[0]->type == REDIS_REPLY_NIL) return std::optional<chat_meta>{};
     chat_meta m;
@@ -285,6 +286,8 @@ core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const 
     m.last_number = to_u64(reply_string(rep->element[1]));
     m.created_at_ms = static_cast<std::int64_t>(to_u64(reply_string(rep->element[2])));
     if (rep->element[3]->type == REDIS_REPLY_STRING) m.creator = reply_string(rep->element[3]);
+    if (rep->element[4]->type == REDIS_REPLY_STRING)
+        m.deleted_at_ms = static_cast<std::int64_t>(to_u64(reply_string(rep->element[4])));
     return std::optional<chat_meta>{m};
 }
 

@@ -82,6 +82,7 @@ struct chat_meta {
     std::uint64_t last_number = 0;
     std::int64_t created_at_ms = 0;
     std::optional<std::string> creator;
+    std::optional<std::int64_t> deleted_at_ms;  // deleted: no message is numbered in it any more
 };
 core::result<std::optional<chat_meta>> get_chat_meta(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat_number);

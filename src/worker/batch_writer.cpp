@@ -3,30 +3,61 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <map>
-#include <tuple>
+#include <set>
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
+#include "domain/lifecycle.hpp"
 
 namespace chat::worker {
 
-using core::errc;
-using core::make_error;
-using core::sql_datetime;
-
 namespace {
 
-using chat_key = std::pair<std::uint64_t, std::uint64_t>;                     // app, number
-using message_key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;  // app, chat, number
-
-struct stored_message {
-    std::string creation_id;
-    std::string body;
-    std::int64_t created_at_ms = 0;
-    std::int64_t updated_at_ms = 0;
-    std::optional<std::string> sender;
+// The events of a batch by kind, in batch order (index = position in the batch).
+struct sorted_events {
+    std::vector<domain::chat_created> chats;
+    std::vector<std::size_t> chat_at;
+    std::vector<domain::message_created> messages;
+    std::vector<std::size_t> message_at;
+    std::vector<domain::message_deleted> message_deletions;
+    std::vector<domain::chat_deleted> chat_deletions;
+    std::vector<domain::user_erased> user_erasures;
+    std::vector<domain::read_marked> markers;
+    std::vector<std::size_t> edited_at;  // positions of message_edited events
 };
+
+sorted_events sort(const std::vector<domain::event>& events) {
+    sorted_events s;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        const auto& ev = events[i];
+        if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
+            s.chats.push_back(*c);
+            s.chat_at.push_back(i);
+        } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
+            s.messages.push_back(*m);
+            s.message_at.push_back(i);
+        } else if (const auto* d = std::get_if<domain::message_deleted>(&ev)) {
+            s.message_deletions.push_back(*d);
+        } else if (const auto* cd = std::get_if<domain::chat_deleted>(&ev)) {
+            s.chat_deletions.push_back(*cd);
+        } else if (const auto* u = std::get_if<domain::user_erased>(&ev)) {
+            s.user_erasures.push_back(*u);
+        } else if (const auto* r = std::get_if<domain::read_marked>(&ev)) {
+            s.markers.push_back(*r);
+        } else if (std::get_if<domain::message_edited>(&ev)) {
+            s.edited_at.push_back(i);
+        }
+    }
+    return s;
+}
+
+store::message_doc doc_of(const store::message_key& k, const store::message_state& s) {
+    const auto& [app, chat, number] = k;
+    // A tombstone's document has no body and so no terms: nothing finds it, and its version (the row's
+    // updated_at, moved forward by the deletion) keeps every older document from coming back.
+    return store::message_doc{app,      chat,     number, s.body, s.created_at_ms, s.updated_at_ms,
+                              s.sender, s.deleted};
+}
 
 }  // namespace
 
@@ -34,7 +65,7 @@ core::result<batch_outcome> batch_writer::write(const std::vector<domain::event>
     std::vector<store::message_doc> docs;
     auto outcome = write_sql(events, docs);
     if (!outcome) {
-        db_.disconnect();  // a failed transaction may leave the session in any state
+        sql_.abandon();
         return outcome.error();
     }
     if (docs.empty()) return outcome;
@@ -53,7 +84,7 @@ core::result<batch_outcome> batch_writer::write(const std::vector<domain::event>
     keys.reserve(docs.size());
     for (const auto& d : docs) keys.push_back({d.app_id, d.chat_number, d.number});
     if (auto ok = outbox_.record(keys, core::now_ms()); !ok) {
-        db_.disconnect();
+        sql_.abandon();
         return ok.error();
     }
     core::metrics::index_deferred(docs.size());
@@ -61,152 +92,131 @@ core::result<batch_outcome> batch_writer::write(const std::vector<domain::event>
     return outcome;
 }
 
+// Creations the batch stored into a deleted chat, or from a user erased after they were sent, become
+// tombstones in the same transaction (the erasure job may have passed them while they were queued).
+core::result<void> batch_writer::erase_on_arrival(const std::vector<domain::message_created>& messages,
+                                                  const std::map<store::chat_key, store::chat_state>& chats,
+                                                  const std::set<store::user_key>& senders,
+                                                  batch_outcome& out) {
+    if (messages.empty()) return {};
+    auto erased = sql_.user_erasures({senders.begin(), senders.end()});
+    if (!erased) return erased.error();
+    std::vector<domain::message_deleted> late;
+    const auto now = core::now_ms();
+    for (const auto& m : messages) {
+        auto chat = chats.find({m.app_id, m.chat_number});
+        std::optional<std::int64_t> sender_erased;
+        if (m.sender)
+            if (auto e = erased->find({m.app_id, *m.sender}); e != erased->end()) sender_erased = e->second;
+        bool chat_deleted = chat != chats.end() && chat->second.deleted;
+        if (!domain::erased_on_arrival(chat_deleted, sender_erased, m.created_at_ms)) continue;
+        late.push_back({m.app_id, m.token, m.chat_number, m.number, now, m.request_id});
+        out.erased_on_arrival.push_back({m.token, m.chat_number, m.number});
+    }
+    return sql_.delete_messages(late);
+}
+
 core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::event>& events,
                                                     std::vector<store::message_doc>& docs) {
     batch_outcome out;
-    std::string chat_values, message_values, chat_keys, message_keys;
-    // A user id quoted for SQL, or NULL.
-    auto quoted_user = [&](const std::optional<std::string>& user) -> core::result<std::string> {
-        if (!user) return std::string("NULL");
-        return db_.quote(*user);
-    };
-    for (const auto& ev : events) {
-        if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
-            auto at = sql_datetime(c->created_at_ms);
-            auto creator = quoted_user(c->creator);
-            if (!creator) return creator.error();
-            chat_values += fmt::format("{}({}, {}, '{}', '{}', '{}', {})", chat_values.empty() ? "" : ",",
-                                       c->app_id, c->number, c->creation_id, at, at, *creator);
-            chat_keys += fmt::format("{}({}, {})", chat_keys.empty() ? "" : ",", c->app_id, c->number);
-        } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
-            auto body = db_.quote(m->body);
-            if (!body) return body.error();
-            auto sender = quoted_user(m->sender);
-            if (!sender) return sender.error();
-            auto at = sql_datetime(m->created_at_ms);
-            message_values +=
-                fmt::format("{}({}, {}, {}, {}, '{}', '{}', '{}', {})", message_values.empty() ? "" : ",",
-                            m->app_id, m->chat_number, m->number, *body, m->creation_id, at, at, *sender);
-            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", m->app_id,
-                                        m->chat_number, m->number);
-        } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
-            message_keys += fmt::format("{}({}, {}, {})", message_keys.empty() ? "" : ",", e->app_id,
-                                        e->chat_number, e->number);
-        }
+    auto s = sort(events);
+    // Every row the batch touches, read back after its writes to judge each event.
+    std::set<store::chat_key> chat_keys;
+    std::set<store::message_key> message_keys;
+    std::set<store::user_key> senders;
+    for (const auto& c : s.chats) chat_keys.insert({c.app_id, c.number});
+    for (const auto& m : s.messages) {
+        message_keys.insert({m.app_id, m.chat_number, m.number});
+        chat_keys.insert({m.app_id, m.chat_number});
+        if (m.sender) senders.insert({m.app_id, *m.sender});
     }
-    store::transaction tx(db_);
-    if (auto ok = tx.begin(); !ok) return ok.error();
-    if (!chat_values.empty()) {
-        auto r = db_.execute(
-            "INSERT INTO chats (application_id, number, creation_id, created_at, updated_at, creator) "
-            "VALUES " +
-            chat_values + " ON DUPLICATE KEY UPDATE number = number");
-        if (!r) return r.error();
-    }
-    if (!message_values.empty()) {
-        auto r = db_.execute(
-            "INSERT INTO messages (application_id, chat_number, number, body, creation_id, created_at, "
-            "updated_at, sender) "
-            "VALUES " +
-            message_values + " ON DUPLICATE KEY UPDATE number = number");
-        if (!r) return r.error();
-    }
-    std::map<chat_key, std::string> stored_chats;
-    if (!chat_keys.empty()) {
-        auto rows = db_.query(
-            "SELECT application_id, number, creation_id FROM chats WHERE (application_id, number) IN (" +
-            chat_keys + ")");
-        if (!rows) return rows.error();
-        for (const auto& r : *rows)
-            stored_chats[{store::to_u64(r[0]), store::to_u64(r[1])}] = r[2].value_or("");
-    }
-    std::map<message_key, stored_message> stored_messages;
-    if (!message_keys.empty()) {
-        auto rows = db_.query(
-            "SELECT application_id, chat_number, number, creation_id, body, created_at, updated_at, sender "
-            "FROM messages "
-            "WHERE (application_id, chat_number, number) IN (" +
-            message_keys + ")");
-        if (!rows) return rows.error();
-        for (const auto& r : *rows)
-            stored_messages[{store::to_u64(r[0]), store::to_u64(r[1]), store::to_u64(r[2])}] = stored_message{
-                r[3].value_or(""), r[4].value_or(""), core::parse_sql_datetime(r[5].value_or("")),
-                core::parse_sql_datetime(r[6].value_or("")), r[7]};
+    for (const auto& d : s.message_deletions) message_keys.insert({d.app_id, d.chat_number, d.number});
+    for (auto i : s.edited_at) {
+        const auto& e = std::get<domain::message_edited>(events[i]);
+        message_keys.insert({e.app_id, e.chat_number, e.number});
     }
 
-    std::string marks, members;
-    auto mark = [&](std::uint64_t app, std::uint64_t chat) {
-        marks += fmt::format("{}({}, {})", marks.empty() ? "" : ",", app, chat);
-    };
-    std::map<message_key, bool> indexed;
-    for (std::size_t i = 0; i < events.size(); ++i) {
-        const auto& ev = events[i];
-        if (const auto* c = std::get_if<domain::chat_created>(&ev)) {
-            auto it = stored_chats.find({c->app_id, c->number});
-            if (it == stored_chats.end() || it->second != c->creation_id) {
-                out.rejected.push_back(
-                    {i, fmt::format("number conflict: chat {} of application {} is stored by "
-                                    "another creation",
-                                    c->number, c->app_id)});
-                continue;
-            }
-            out.stored_chats.push_back(*c);
-            if (c->creator) {
-                // The creator is the first member (an earlier removal's row stays as it is).
-                auto user = db_.quote(*c->creator);
-                if (!user) return user.error();
-                auto at = sql_datetime(c->created_at_ms);
-                members += fmt::format("{}({}, {}, {}, 1, '{}', '{}')", members.empty() ? "" : ",", c->app_id,
-                                       c->number, *user, at, at);
-            }
-            mark(c->app_id, 0);          // the application's chats_count
-            mark(c->app_id, c->number);  // its messages may have been stored before it
-        } else if (const auto* m = std::get_if<domain::message_created>(&ev)) {
-            message_key k{m->app_id, m->chat_number, m->number};
-            auto it = stored_messages.find(k);
-            if (it == stored_messages.end() || it->second.creation_id != m->creation_id) {
-                out.rejected.push_back(
-                    {i, fmt::format("number conflict: message {} of chat {} of application {} "
-                                    "is stored by another creation",
-                                    m->number, m->chat_number, m->app_id)});
-                continue;
-            }
-            out.stored_messages.push_back({m->token, m->chat_number, m->number});
-            mark(m->app_id, m->chat_number);
-            if (!indexed[k]) {
-                indexed[k] = true;
-                const auto& s = it->second;
-                docs.push_back({m->app_id, m->chat_number, m->number, s.body, s.created_at_ms,
-                                s.updated_at_ms, s.sender});
-            }
-        } else if (const auto* e = std::get_if<domain::message_edited>(&ev)) {
-            message_key k{e->app_id, e->chat_number, e->number};
-            auto it = stored_messages.find(k);
-            if (it == stored_messages.end()) {
-                out.rejected.push_back({i, "edited message is not stored"});
-                continue;
-            }
-            if (!indexed[k]) {
-                indexed[k] = true;
-                const auto& s = it->second;
-                docs.push_back({e->app_id, e->chat_number, e->number, s.body, s.created_at_ms,
-                                s.updated_at_ms, s.sender});
-            }
+    if (auto ok = sql_.begin(); !ok) return ok.error();
+    // Creations first, deletions after: within a batch as across batches, a deletion wins whatever the
+    // order its creation and it arrived in.
+    if (auto ok = sql_.insert_chats(s.chats); !ok) return ok.error();
+    if (auto ok = sql_.insert_messages(s.messages); !ok) return ok.error();
+    if (auto ok = sql_.delete_messages(s.message_deletions); !ok) return ok.error();
+    if (auto ok = sql_.delete_chats(s.chat_deletions); !ok) return ok.error();
+    if (auto ok = sql_.erase_users(s.user_erasures); !ok) return ok.error();
+    if (auto ok = sql_.save_markers(s.markers); !ok) return ok.error();
+    auto stored_chats = sql_.read_chats({chat_keys.begin(), chat_keys.end()});
+    if (!stored_chats) return stored_chats.error();
+    if (auto ok = erase_on_arrival(s.messages, *stored_chats, senders, out); !ok) return ok.error();
+    auto stored_messages = sql_.read_messages({message_keys.begin(), message_keys.end()});
+    if (!stored_messages) return stored_messages.error();
+
+    std::set<store::chat_key> marks;
+    std::vector<store::member_grant> members;
+    for (std::size_t k = 0; k < s.chats.size(); ++k) {
+        const auto& c = s.chats[k];
+        auto it = stored_chats->find({c.app_id, c.number});
+        auto outcome = it == stored_chats->end() ? domain::creation_outcome::conflict
+                                                 : domain::judge_creation(it->second.creation_id,
+                                                                          it->second.deleted, c.creation_id);
+        if (outcome == domain::creation_outcome::conflict) {
+            out.rejected.push_back(
+                {s.chat_at[k],
+                 fmt::format("number conflict: chat {} of application {} is stored by another creation",
+                             c.number, c.app_id)});
+            continue;
         }
+        if (outcome == domain::creation_outcome::deleted) continue;  // deleted before it was stored
+        out.stored_chats.push_back(c);
+        if (c.creator) members.push_back({c.app_id, c.number, *c.creator, c.created_at_ms});
+        marks.insert({c.app_id, 0});         // the application's chats_count
+        marks.insert({c.app_id, c.number});  // its messages may have been stored before it
     }
-    if (!members.empty()) {
-        auto r = db_.execute(
-            "INSERT INTO chat_members (application_id, chat_number, user_id, member, added_at, updated_at) "
-            "VALUES " +
-            members + " ON DUPLICATE KEY UPDATE member = member");
-        if (!r) return r.error();
+    std::set<store::message_key> indexed;
+    auto index = [&](const store::message_key& k) {
+        auto it = stored_messages->find(k);
+        if (it == stored_messages->end() || !indexed.insert(k).second) return;
+        docs.push_back(doc_of(k, it->second));
+    };
+    for (std::size_t k = 0; k < s.messages.size(); ++k) {
+        const auto& m = s.messages[k];
+        store::message_key key{m.app_id, m.chat_number, m.number};
+        auto it = stored_messages->find(key);
+        auto outcome =
+            it == stored_messages->end()
+                ? domain::creation_outcome::conflict
+                : domain::judge_creation(it->second.creation_id, it->second.deleted, m.creation_id);
+        if (outcome == domain::creation_outcome::conflict) {
+            out.rejected.push_back(
+                {s.message_at[k],
+                 fmt::format("number conflict: message {} of chat {} of application {} is stored "
+                             "by another creation",
+                             m.number, m.chat_number, m.app_id)});
+            continue;
+        }
+        // Stored, or its tombstone is: either way its pending entry has served its purpose.
+        out.stored_messages.push_back({m.token, m.chat_number, m.number});
+        marks.insert({m.app_id, m.chat_number});
+        index(key);
     }
-    if (!marks.empty()) {
-        auto r = db_.execute("INSERT INTO count_marks (application_id, chat_number) VALUES " + marks +
-                             " ON DUPLICATE KEY UPDATE version = version + 1");
-        if (!r) return r.error();
+    for (const auto& d : s.message_deletions) {
+        out.deleted_messages.push_back({d.token, d.chat_number, d.number});
+        marks.insert({d.app_id, d.chat_number});
+        index({d.app_id, d.chat_number, d.number});
     }
-    if (auto ok = tx.commit(); !ok) return ok.error();
+    for (auto i : s.edited_at) {
+        const auto& e = std::get<domain::message_edited>(events[i]);
+        store::message_key key{e.app_id, e.chat_number, e.number};
+        if (!stored_messages->count(key)) {
+            out.rejected.push_back({i, "edited message is not stored"});
+            continue;
+        }
+        index(key);
+    }
+    for (const auto& d : s.chat_deletions) marks.insert({d.app_id, 0});
+    if (auto ok = sql_.add_members(members); !ok) return ok.error();
+    if (auto ok = sql_.mark_counts({marks.begin(), marks.end()}); !ok) return ok.error();
+    if (auto ok = sql_.commit(); !ok) return ok.error();
     return out;
 }
 

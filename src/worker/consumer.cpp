@@ -3,12 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <thread>
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/spawn.hpp"
 #include "core/time.hpp"
+#include "store/read_state.hpp"
 
 namespace chat::worker {
 
@@ -22,7 +24,10 @@ consumer::consumer(const core::config& cfg, std::atomic<bool>& stop, index_healt
       db_(cfg.mysql),
       redis_(cfg.redis),
       es_(cfg.es_url, cfg.es_index),
-      writer_(db_, es_, health) {}
+      sql_(db_),
+      sink_(es_),
+      outbox_(db_),
+      writer_(sql_, sink_, outbox_, health) {}
 
 bool consumer::out_of_time() {
     if (!stop_) return false;
@@ -194,6 +199,15 @@ bool consumer::after_store(const batch_outcome& stored) {
     // Best effort, after the data is durable: a failure only delays read-your-writes cleanup.
     if (auto ok = store::clear_pending(redis_, stored.stored_messages); !ok)
         spdlog::warn("pending cleanup skipped: {}", ok.error().message);
+    // A stored deletion is read from MariaDB from now on (its entry only covered the time before).
+    if (auto ok = store::clear_pending_deletions(redis_, stored.deleted_messages); !ok)
+        spdlog::warn("pending deletions cleanup skipped: {}", ok.error().message);
+    // Unread counts leave out what was erased on arrival (the API marked the explicit deletions).
+    std::map<std::pair<std::string, std::uint64_t>, std::vector<std::uint64_t>> erased;
+    for (const auto& e : stored.erased_on_arrival) erased[{e.token, e.chat_number}].push_back(e.number);
+    for (const auto& [chat, numbers] : erased)
+        if (auto ok = store::add_deleted(redis_, chat.first, chat.second, numbers); !ok)
+            spdlog::warn("deleted numbers not marked in Redis: {}", ok.error().message);
     if (stored.stored_chats.empty()) return true;
     auto seeded = store::is_seeded(redis_);
     if (!seeded) {

@@ -66,6 +66,9 @@ class consumer {
     store::mysql_connection db_;
     store::redis_connection redis_;
     store::elastic_client es_;
+    store::mysql_batch_statements sql_;
+    elastic_sink sink_;
+    store::index_outbox outbox_;
     batch_writer writer_;
     int crash_streak_ = 0;   // batches in a row that ended in an exception (a bug)
     int crash_delay_ = 100;  // back-off after such a batch, ms

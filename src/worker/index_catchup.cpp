@@ -7,6 +7,7 @@
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
+#include "store/batch_store.hpp"
 
 namespace chat::worker {
 
@@ -26,10 +27,10 @@ void index_catchup::sleep_for(std::chrono::milliseconds d) {
 }
 
 core::result<std::optional<std::size_t>> index_catchup::drain() {
-    auto locked = db_.query(fmt::format("SELECT GET_LOCK('{}', 0)", lock_name));
+    store::named_lock lock(db_, lock_name);
+    auto locked = lock.try_acquire();
     if (!locked) return locked.error();
-    if (locked->empty() || !locked->front()[0] || *locked->front()[0] != "1")
-        return std::optional<std::size_t>{};
+    if (!*locked) return std::optional<std::size_t>{};
     std::size_t indexed = 0;
     core::result<void> outcome;
     for (int round = 0; round < bulks_per_lock && !stop_; ++round) {
@@ -57,7 +58,6 @@ core::result<std::optional<std::size_t>> index_catchup::drain() {
         if (entries->size() < entries_per_bulk) break;
     }
     if (auto age = outbox_.backlog_age_s(core::now_ms()); age) core::metrics::index_backlog_age().Set(*age);
-    (void)db_.query(fmt::format("SELECT RELEASE_LOCK('{}')", lock_name));
     if (!outcome) return outcome.error();
     return std::optional<std::size_t>{indexed};
 }

@@ -7,7 +7,9 @@
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
+#include "store/erasure_store.hpp"
 #include "store/numbering.hpp"
+#include "store/read_state.hpp"
 
 namespace chat::worker {
 
@@ -17,18 +19,9 @@ using core::make_error;
 jobs::jobs(const core::config& cfg, std::atomic<bool>& stop)
     : cfg_(cfg), stop_(stop), db_(cfg.mysql), redis_(cfg.redis), amqp_(cfg.amqp) {}
 
-core::result<bool> jobs::lock(const char* name) {
-    auto rows = db_.query(fmt::format("SELECT GET_LOCK('{}', 0)", name));
-    if (!rows) return rows.error();
-    return !rows->empty() && rows->front()[0] && *rows->front()[0] == "1";
-}
-
-void jobs::unlock(const char* name) {
-    (void)db_.query(fmt::format("SELECT RELEASE_LOCK('{}')", name));
-}
-
 core::result<std::optional<std::size_t>> jobs::refresh_counts() {
-    auto locked = lock("chat.count_refresh");
+    store::named_lock lock(db_, "chat.count_refresh");
+    auto locked = lock.try_acquire();
     if (!locked) return locked.error();
     if (!*locked) return std::optional<std::size_t>{};  // another worker is on it
     std::size_t refreshed = 0;
@@ -37,11 +30,7 @@ core::result<std::optional<std::size_t>> jobs::refresh_counts() {
     // keeps its row and is counted again next run, instead of keeping this run going forever.
     std::uint64_t after_app = 0, after_chat = 0;
     while (!stop_) {
-        auto marks =
-            db_.query(fmt::format("SELECT application_id, chat_number, version FROM count_marks WHERE "
-                                  "(application_id, chat_number) > "
-                                  "({}, {}) ORDER BY application_id, chat_number LIMIT 500",
-                                  after_app, after_chat));
+        auto marks = store::count_marks_after(db_, {after_app, after_chat}, 500);
         if (!marks) {
             out = marks.error();
             break;
@@ -49,27 +38,9 @@ core::result<std::optional<std::size_t>> jobs::refresh_counts() {
         if (marks->empty()) break;
         bool failed = false;
         for (const auto& m : *marks) {
-            auto app = store::to_u64(m[0]);
-            auto chat = store::to_u64(m[1]);
-            auto version = store::to_u64(m[2]);
-            after_app = app;
-            after_chat = chat;
-            // COUNT(*) over a primary-key prefix: an index range scan of this one chat or application.
-            auto sql = chat == 0
-                           ? fmt::format(
-                                 "UPDATE applications SET chats_count = (SELECT COUNT(*) FROM chats WHERE "
-                                 "application_id = {0}) WHERE id = {0}",
-                                 app)
-                           : fmt::format(
-                                 "UPDATE chats SET messages_count = (SELECT COUNT(*) FROM messages WHERE "
-                                 "application_id = {0} AND chat_number = {1}) WHERE application_id = {0} AND "
-                                 "number = {1}",
-                                 app, chat);
-            auto r = db_.execute(sql);
-            if (r)
-                r = db_.execute(fmt::format(
-                    "DELETE FROM count_marks WHERE application_id = {} AND chat_number = {} AND version = {}",
-                    app, chat, version));
+            after_app = m.app_id;
+            after_chat = m.chat;
+            auto r = store::refresh_count(db_, m);
             if (!r) {
                 out = r.error();
                 failed = true;
@@ -80,7 +51,6 @@ core::result<std::optional<std::size_t>> jobs::refresh_counts() {
         if (failed) break;
         out = std::optional<std::size_t>{refreshed};
     }
-    unlock("chat.count_refresh");
     return out;
 }
 
@@ -108,13 +78,10 @@ core::result<bool> jobs::recover_numbering() {
     auto seeded = store::is_seeded(redis_);
     if (!seeded) return seeded.error();
     if (*seeded) return false;
-    auto locked = lock("chat.recovery");
+    store::named_lock lock(db_, "chat.recovery");
+    auto locked = lock.try_acquire();
     if (!locked) return locked.error();
     if (!*locked) return false;
-    struct unlocker {
-        jobs* j;
-        ~unlocker() { j->unlock("chat.recovery"); }
-    } guard{this};
     seeded = store::is_seeded(redis_);
     if (!seeded) return seeded.error();
     if (*seeded) return false;
@@ -166,6 +133,73 @@ core::result<bool> jobs::recover_numbering() {
     return true;
 }
 
+core::result<void> jobs::note_deleted(const std::string& token, const std::vector<store::message_key>& keys) {
+    std::map<std::uint64_t, std::vector<std::uint64_t>> by_chat;
+    for (const auto& [a, c, n] : keys) by_chat[c].push_back(n);
+    for (const auto& [chat, numbers] : by_chat)
+        if (auto ok = store::add_deleted(redis_, token, chat, numbers); !ok) return ok.error();
+    return {};
+}
+
+core::result<std::optional<std::size_t>> jobs::run_erasures() {
+    store::named_lock lock(db_, "chat.erasure");
+    auto locked = lock.try_acquire();
+    if (!locked) return locked.error();
+    if (!*locked) return std::optional<std::size_t>{};
+    // A pass erases for at most a few seconds, a bounded batch at a time, so that it yields the lock
+    // and a long erasure (a chat of millions) shows progress in its status meanwhile.
+    constexpr int batch = 1000;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    std::size_t erased = 0;
+    auto jobs_todo = store::unfinished_erasures(db_, 20);
+    if (!jobs_todo) return jobs_todo.error();
+    for (const auto& job : *jobs_todo) {
+        if (job.what == store::erasure_job::kind::user) {
+            // Its read markers go first, in Redis (where reads find them) and in MariaDB.
+            auto chats = store::marker_chats(db_, job.app_id, job.user);
+            if (!chats) return chats.error();
+            if (auto ok = store::drop_markers(redis_, job.token, *chats, job.user); !ok) return ok.error();
+            if (auto ok = store::delete_markers(db_, job.app_id, job.user); !ok) return ok.error();
+        }
+        for (;;) {
+            if (stop_ || std::chrono::steady_clock::now() >= until) return std::optional<std::size_t>{erased};
+            auto keys = store::erase_step(db_, job, batch, core::now_ms());
+            if (!keys) return keys.error();
+            if (keys->empty()) {
+                if (auto ok = store::finish_erasure(db_, job.id, core::now_ms()); !ok) return ok.error();
+                spdlog::info("erasure {} finished: {} messages erased", job.id, job.erased + erased);
+                break;
+            }
+            erased += keys->size();
+            if (auto ok = note_deleted(job.token, *keys); !ok) return ok.error();
+        }
+    }
+    return std::optional<std::size_t>{erased};
+}
+
+core::result<std::optional<std::size_t>> jobs::apply_retention() {
+    store::named_lock lock(db_, "chat.retention");
+    auto locked = lock.try_acquire();
+    if (!locked) return locked.error();
+    if (!*locked) return std::optional<std::size_t>{};
+    auto rules = store::retention_rules(db_);
+    if (!rules) return rules.error();
+    std::size_t erased = 0;
+    for (const auto& rule : *rules) {
+        auto cutoff = core::now_ms() - static_cast<std::int64_t>(rule.days) * 86'400'000;
+        for (;;) {
+            if (stop_) return std::optional<std::size_t>{erased};
+            auto keys = store::erase_older_than(db_, rule.app_id, cutoff, 1000, core::now_ms());
+            if (!keys) return keys.error();
+            if (keys->empty()) break;
+            erased += keys->size();
+            if (auto ok = note_deleted(rule.token, *keys); !ok) return ok.error();
+        }
+    }
+    if (erased > 0) spdlog::info("retention: {} messages erased", erased);
+    return std::optional<std::size_t>{erased};
+}
+
 void jobs::sample_queue_depth() {
     if (!amqp_.is_open())
         if (auto ok = amqp_.open(false); !ok) return;  // counted as a dependency error
@@ -179,6 +213,8 @@ void jobs::run() {
     auto next_counts = std::chrono::steady_clock::now() + std::chrono::seconds(cfg_.count_refresh_interval_s);
     auto next_recovery = std::chrono::steady_clock::now();
     auto next_depth = std::chrono::steady_clock::now();
+    auto next_erasure = std::chrono::steady_clock::now();
+    auto next_retention = std::chrono::steady_clock::now();
     while (!stop_) {
         auto now = std::chrono::steady_clock::now();
         if (now >= next_recovery) {
@@ -200,6 +236,20 @@ void jobs::run() {
         if (now >= next_depth) {
             sample_queue_depth();
             next_depth = now + std::chrono::seconds(5);
+        }
+        if (now >= next_erasure) {
+            if (auto r = run_erasures(); !r) {
+                spdlog::warn("erasure: {}", r.error().message);
+                db_.disconnect();  // the lock, if held, goes with the session
+            }
+            next_erasure = now + std::chrono::milliseconds(cfg_.erasure_interval_ms);
+        }
+        if (now >= next_retention) {
+            if (auto r = apply_retention(); !r) {
+                spdlog::warn("retention: {}", r.error().message);
+                db_.disconnect();
+            }
+            next_retention = now + std::chrono::seconds(cfg_.retention_interval_s);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }

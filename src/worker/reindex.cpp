@@ -65,12 +65,14 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
     auto started = std::chrono::steady_clock::now();
     while (true) {
         // Keyset paging over the primary key: every page is an index range scan.
-        auto rows = db.query(fmt::format(
-            "SELECT application_id, chat_number, number, body, created_at, updated_at, sender FROM messages "
-            "WHERE (application_id, chat_number, number) > ({}, {}, {}) ORDER BY application_id, "
-            "chat_number, number "
-            "LIMIT {}",
-            a, c, n, opts.page));
+        auto rows = db.query(
+            fmt::format("SELECT application_id, chat_number, number, body, created_at, updated_at, sender, "
+                        "deleted_at IS NOT NULL "
+                        "FROM messages "
+                        "WHERE (application_id, chat_number, number) > ({}, {}, {}) ORDER BY application_id, "
+                        "chat_number, number "
+                        "LIMIT {}",
+                        a, c, n, opts.page));
         if (!rows) return rows.error();
         if (rows->empty()) break;
         std::vector<store::message_doc> docs;
@@ -80,7 +82,7 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
             c = store::to_u64(r[1]);
             n = store::to_u64(r[2]);
             docs.push_back({a, c, n, r[3].value_or(""), core::parse_sql_datetime(r[4].value_or("")),
-                            core::parse_sql_datetime(r[5].value_or("")), r[6]});
+                            core::parse_sql_datetime(r[5].value_or("")), r[6], r[7] == "1"});
         }
         // External versions: a copy older than what a worker already wrote (an edit) is ignored.
         if (auto ok = es.bulk_index_into({{report.new_index, store::current_mapping_version}}, docs); !ok)

@@ -140,6 +140,53 @@ class fake_service final : public api::service, private api::access_stores {
         r.updated_at_ms = 3;
         co_return r;
     }
+    // Lifecycle: message 2 is "member"'s, every chat's marker is at 1 of 3.
+    task<void> delete_message(const api::caller& c, std::uint64_t chat, std::uint64_t number,
+                              std::string) override {
+        if (auto e = fail(c.token(), chat, number)) co_return *e;
+        if (domain::may_change_message(c.who, row(chat, number, "").sender) != domain::verdict::allow)
+            co_return core::make_error(core::errc::forbidden, "only its sender may delete a message");
+        co_return core::result<void>{};
+    }
+    task<std::vector<store::message_version>> list_versions(std::string token, std::uint64_t chat,
+                                                            std::uint64_t number) override {
+        if (auto e = fail(token, chat, number)) co_return *e;
+        co_return std::vector<store::message_version>{{1, "hullo", 1}, {2, "hello", 2}};
+    }
+    task<void> delete_chat(const api::caller& c, std::uint64_t chat, std::string) override {
+        if (auto e = fail(c.token(), chat)) co_return *e;
+        co_return core::result<void>{};
+    }
+    task<std::int64_t> erase_user(const api::caller& c, std::string, std::string) override {
+        if (auto e = fail(c.token())) co_return *e;
+        co_return std::int64_t{5};
+    }
+    task<api::user_erasure> erasure_status(const api::caller& c, std::string) override {
+        if (auto e = fail(c.token())) co_return *e;
+        co_return api::user_erasure{api::user_erasure::state::done, 5, 6, 2};
+    }
+    task<store::read_state> mark_read(const api::caller& c, std::uint64_t chat, std::uint64_t number,
+                                      std::string) override {
+        if (auto e = fail(c.token(), chat)) co_return *e;
+        if (!c.who.is_user()) co_return core::make_error(core::errc::forbidden, "a read marker is a user's");
+        if (number > 3)
+            co_return core::make_error(core::errc::invalid_field, "number is above the chat's last");
+        co_return store::read_state{std::max<std::uint64_t>(number, 1), 3, 0};
+    }
+    task<std::map<std::string, std::uint64_t>> read_markers(std::string token, std::uint64_t chat) override {
+        if (auto e = fail(token, chat)) co_return *e;
+        co_return std::map<std::string, std::uint64_t>{{"member", 1}};
+    }
+    task<std::vector<store::read_state>> read_states(std::string token, std::vector<std::uint64_t> chats,
+                                                     std::string) override {
+        if (auto e = fail(token)) co_return *e;
+        co_return std::vector<store::read_state>(chats.size(), store::read_state{1, 3, 0});
+    }
+    task<store::app_row> set_retention(const api::caller& c, std::optional<int> days) override {
+        auto a = app(c.token(), "x");
+        a.retention_days = days;
+        co_return a;
+    }
     task<store::search_page> search(std::string token, std::uint64_t chat, std::vector<std::string> fragments,
                                     std::size_t, std::size_t size, store::search_options) override {
         if (auto e = fail(token, chat)) co_return *e;

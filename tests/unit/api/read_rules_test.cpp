@@ -1,5 +1,5 @@
-// The read rules over a fake port: stored, acknowledged, being created, absent; and the second look
-// at MariaDB that closes the race with the worker.
+// The read rules over a fake port: stored, acknowledged, being created, absent, deleted; and the second
+// look at MariaDB that closes the race with the worker.
 #include "api/read_rules.hpp"
 
 #include <gtest/gtest.h>
@@ -31,6 +31,10 @@ struct fake_port final : api::read_port {
     }
     core::result<std::optional<std::string>> pending_entry(std::uint64_t, std::uint64_t) override {
         return pending;
+    }
+    store::deletion_marks marks;
+    core::result<store::deletion_marks> deletions(std::uint64_t, std::optional<std::uint64_t>) override {
+        return marks;
     }
 };
 
@@ -77,4 +81,47 @@ TEST(read_rules, a_fresh_placeholder_is_retry_and_an_old_one_a_gap) {
     EXPECT_EQ(api::read_message(p, 1, 3, now).error().code, core::errc::not_found);
     p.pending.reset();
     EXPECT_EQ(api::read_message(p, 1, 3, now).error().code, core::errc::not_found);
+}
+
+TEST(read_rules, a_deletion_acknowledged_or_stored_answers_gone_and_a_deleted_chat_absent) {
+    fake_port p;
+    p.stored = {store::message_row{1, 3, "stored", 1, 1}};
+    EXPECT_TRUE(api::read_message(p, 1, 3, 10));
+    // Acknowledged, not stored yet: Redis's mark decides before MariaDB's row.
+    p.marks.messages[3] = 9;
+    EXPECT_EQ(api::read_message(p, 1, 3, 10).error().code, core::errc::gone);
+    // Stored as a tombstone.
+    p.marks.messages.clear();
+    store::message_row tomb{1, 3, "", 1, 9};
+    tomb.deleted_at_ms = 9;
+    p.stored = {tomb};
+    EXPECT_EQ(api::read_message(p, 1, 3, 10).error().code, core::errc::gone);
+    // A deletion of a message still being created also wins.
+    p.stored = {std::nullopt};
+    p.pending = domain::encode(domain::acknowledged{"hi", 5, std::nullopt});
+    p.marks.messages[3] = 9;
+    EXPECT_EQ(api::read_message(p, 1, 3, 10).error().code, core::errc::gone);
+    // The chat deleted: neither the message nor the chat exist any more.
+    p.marks.chat_deleted = true;
+    EXPECT_EQ(api::read_message(p, 1, 3, 10).error().code, core::errc::not_found);
+    store::chat_row deleted_chat{1, 2, 1, 2};
+    deleted_chat.deleted_at_ms = 5;
+    p.chat = deleted_chat;
+    EXPECT_EQ(api::read_chat(p, 1).error().code, core::errc::not_found);
+}
+
+TEST(read_rules, a_list_shows_a_tombstone_in_each_deleted_place) {
+    std::vector<store::message_row> rows{{1, 1, "a", 1, 1}, {1, 2, "b", 1, 1}, {1, 3, "c", 1, 1}};
+    rows[2].deleted_at_ms = 7;
+    rows[2].body = "left over";
+    store::deletion_marks marks;
+    marks.messages[1] = 8;
+    api::as_listed(rows, marks);
+    ASSERT_EQ(rows.size(), 3u);
+    EXPECT_EQ(rows[0].deleted_at_ms, std::optional<std::int64_t>(8));
+    EXPECT_EQ(rows[0].body, "");
+    EXPECT_FALSE(rows[1].deleted());
+    EXPECT_EQ(rows[1].body, "b");
+    EXPECT_EQ(rows[2].deleted_at_ms, std::optional<std::int64_t>(7));
+    EXPECT_EQ(rows[2].body, "");
 }

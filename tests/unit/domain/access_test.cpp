@@ -40,6 +40,13 @@ const std::map<std::string, action> route_actions = {
     {"get /api/v1/apps/:token/chats/:chat/messages/autocomplete", action::read_chat},
     {"get /api/v1/apps/:token/chats/:chat/messages/:message", action::read_chat},
     {"put /api/v1/apps/:token/chats/:chat/messages/:message", action::write_chat},
+    {"delete /api/v1/apps/:token/chats/:chat/messages/:message", action::write_chat},
+    {"get /api/v1/apps/:token/chats/:chat/messages/:message/versions", action::read_chat},
+    {"delete /api/v1/apps/:token/chats/:chat", action::delete_chat},
+    {"put /api/v1/apps/:token/chats/:chat/read", action::read_chat},
+    {"get /api/v1/apps/:token/chats/:chat/read", action::read_chat},
+    {"delete /api/v1/apps/:token/users/:user", action::manage_users},
+    {"get /api/v1/apps/:token/users/:user/erasure", action::manage_users},
 };
 
 principal anonymous() {
@@ -132,7 +139,7 @@ TEST(access, a_user_reaches_only_its_chats_and_the_rest_looks_absent) {
                 EXPECT_EQ(as_member, verdict::allow) << route;
                 EXPECT_EQ(as_stranger, verdict::allow) << route;
                 break;
-            default:  // managing the application is the secret's
+            default:  // managing the application (and deleting a whole chat) is the secret's
                 EXPECT_EQ(as_member, verdict::forbidden) << route;
                 EXPECT_EQ(as_stranger, verdict::forbidden) << route;
         }
@@ -319,4 +326,12 @@ TEST(access, access_events_round_trip_and_end_exactly_the_connections_they_take_
     for (const char* junk :
          {"", "{}", R"({"kind":"x","token":"t","app_id":1})", R"({"kind":"member","token":"t","app_id":1})"})
         EXPECT_FALSE(decode_access_event(junk)) << junk;
+}
+
+TEST(access, a_chat_is_deleted_by_the_application_never_by_a_user) {
+    for (auto mode : {access_mode::open, access_mode::restricted})
+        EXPECT_EQ(run(user("ann"), action::delete_chat, mode, 1, true), verdict::forbidden);
+    EXPECT_EQ(run(anonymous(), action::delete_chat, access_mode::open, 1, false), verdict::allow);
+    EXPECT_EQ(run(anonymous(), action::delete_chat, access_mode::restricted, 1, false), verdict::unauthorized);
+    EXPECT_EQ(run(secret(), action::delete_chat, access_mode::restricted, 1, false), verdict::allow);
 }
