@@ -43,7 +43,7 @@ BUILD_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-Og -g1"
 # (test_drills) and the cluster modules are test-all's; test_cluster keeps its races and recoveries
 # here and left its restarts to the drills.
 TEST_MODULES=(test_api test_hostile test_openapi test_search test_live test_ws test_ops test_load
-    test_cluster test_access test_deploy_files)
+    test_cluster test_access test_lifecycle test_deploy_files)
 TSAN_MODULES=(test_cluster test_ops test_live)
 CLUSTER_MODULES=(test_redis_cluster test_rabbitmq_cluster test_mysql_replica test_es_cluster)
 

@@ -19,17 +19,18 @@ core::error message_gone() {
 core::result<store::chat_row> read_chat(read_port& port, std::uint64_t chat) {
     auto row = port.stored_chat(chat);
     if (!row) return row.error();
+    // Redis knows of a deletion as soon as it is acknowledged, MariaDB once the worker stored it. (With
+    // Redis away, a stored chat is still read: MariaDB's answer stands.)
+    auto meta = port.registered_chat(chat);
+    const bool deleted_in_redis = meta && *meta && (*meta)->deleted_at_ms;
     if (*row) {
-        if ((*row)->deleted_at_ms) return chat_not_found();
+        if ((*row)->deleted_at_ms || deleted_in_redis) return chat_not_found();
         return **row;
     }
-    // Acknowledged but not stored yet: Redis knows it (read-your-writes).
-    auto meta = port.registered_chat(chat);
     if (!meta) return meta.error();
-    if (*meta) {
-        if ((*meta)->deleted_at_ms) return chat_not_found();
-        return store::chat_row{chat, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
-    }
+    if (deleted_in_redis) return chat_not_found();
+    // Acknowledged but not stored yet: Redis knows it (read-your-writes).
+    if (*meta) return store::chat_row{chat, 0, (*meta)->created_at_ms, (*meta)->created_at_ms};
     // Not even registered (Redis was away after the confirm): the handed-out mark knows the number but
     // not whether its creation was acknowledged, so the honest answer is "retry", not 200 or 404.
     auto handed_out = port.chat_handed_out(chat);

@@ -256,6 +256,25 @@ core::result<std::map<user_key, std::int64_t>> mysql_batch_statements::user_eras
     return out;
 }
 
+core::result<void> mysql_batch_statements::erased_senders(
+    const std::map<user_key, std::vector<message_key>>& erased) {
+    for (const auto& [who, keys] : erased) {
+        if (keys.empty()) continue;
+        auto user = db_.quote(who.second);
+        if (!user) return user.error();
+        auto r =
+            db_.execute("UPDATE messages SET sender = NULL WHERE (application_id, chat_number, number) IN (" +
+                        message_key_list(keys) + ")");
+        if (!r) return r.error();
+        r =
+            db_.execute(fmt::format("UPDATE erasures SET erased = erased + {} WHERE application_id = {} AND "
+                                    "kind = 'user' AND user_id = {}",
+                                    keys.size(), who.first, *user));
+        if (!r) return r.error();
+    }
+    return {};
+}
+
 core::result<void> mysql_batch_statements::mark_counts(const std::vector<chat_key>& keys) {
     if (keys.empty()) return {};
     std::string marks;

@@ -73,6 +73,9 @@ class batch_statements {
     // When each (application, user) was last asked to be erased, for those that were.
     virtual core::result<std::map<user_key, std::int64_t>> user_erasures(
         const std::vector<user_key>& keys) = 0;
+    // Messages of erased users erased as they were stored: their sender goes, and each user's erasure
+    // counts them.
+    virtual core::result<void> erased_senders(const std::map<user_key, std::vector<message_key>>& erased) = 0;
     // The counters to refresh (chat 0: the application's chats_count).
     virtual core::result<void> mark_counts(const std::vector<chat_key>& keys) = 0;
 };
@@ -94,6 +97,7 @@ class mysql_batch_statements final : public batch_statements {
     core::result<std::map<message_key, message_state>> read_messages(
         const std::vector<message_key>& keys) override;
     core::result<std::map<user_key, std::int64_t>> user_erasures(const std::vector<user_key>& keys) override;
+    core::result<void> erased_senders(const std::map<user_key, std::vector<message_key>>& erased) override;
     core::result<void> mark_counts(const std::vector<chat_key>& keys) override;
 
   private:

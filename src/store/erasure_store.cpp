@@ -62,7 +62,8 @@ core::result<std::vector<message_key>> erase_selected(mysql_connection& db, cons
 
 core::result<std::vector<erasure_job>> unfinished_erasures(mysql_connection& db, int limit) {
     auto rows = db.query(fmt::format(
-        "SELECT e.id, e.application_id, a.token, e.kind, e.chat_number, e.user_id, e.erased FROM erasures e "
+        "SELECT e.id, e.application_id, a.token, e.kind, e.chat_number, e.user_id, e.erased, e.requested_at "
+        "FROM erasures e "
         "JOIN applications a ON a.id = e.application_id WHERE e.finished_at IS NULL ORDER BY e.id LIMIT {}",
         limit));
     if (!rows) return rows.error();
@@ -70,7 +71,8 @@ core::result<std::vector<erasure_job>> unfinished_erasures(mysql_connection& db,
     for (const auto& r : *rows)
         out.push_back(erasure_job{to_u64(r[0]), to_u64(r[1]), r[2].value_or(""),
                                   r[3] == "user" ? erasure_job::kind::user : erasure_job::kind::chat,
-                                  to_u64(r[4]), r[5].value_or(""), to_u64(r[6])});
+                                  to_u64(r[4]), r[5].value_or(""), to_u64(r[6]),
+                                  core::parse_sql_datetime(r[7].value_or(""))});
     return out;
 }
 
@@ -103,12 +105,12 @@ core::result<std::vector<message_key>> erase_step(mysql_connection& db, const er
     } else {
         auto u = db.quote(job.user);
         if (!u) return u.error();
-        // By the (application_id, sender) index.
+        // By the (application_id, sender) index. Its tombstones too: their sender is the user's data
+        // (the step removes it, so each message is taken once).
         select = fmt::format(
             "SELECT application_id, chat_number, number FROM messages WHERE application_id = {} AND sender = "
-            "{} "
-            "AND deleted_at IS NULL LIMIT {}",
-            job.app_id, *u, limit);
+            "{} AND created_at <= '{}' LIMIT {}",
+            job.app_id, *u, sql_datetime(job.requested_at_ms), limit);
     }
     auto keys = erase_selected(db, select, job.what == erasure_job::kind::user, now_ms);
     if (!keys) return keys.error();

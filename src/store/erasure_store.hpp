@@ -23,6 +23,7 @@ struct erasure_job {
     std::uint64_t chat = 0;  // kind::chat
     std::string user;        // kind::user
     std::uint64_t erased = 0;
+    std::int64_t requested_at_ms = 0;  // a user's messages sent after it are not the erasure's
 };
 
 // Jobs not finished yet, oldest first.

@@ -102,6 +102,7 @@ core::result<void> batch_writer::erase_on_arrival(const std::vector<domain::mess
     auto erased = sql_.user_erasures({senders.begin(), senders.end()});
     if (!erased) return erased.error();
     std::vector<domain::message_deleted> late;
+    std::map<store::user_key, std::vector<store::message_key>> of_erased_users;
     const auto now = core::now_ms();
     for (const auto& m : messages) {
         auto chat = chats.find({m.app_id, m.chat_number});
@@ -112,8 +113,11 @@ core::result<void> batch_writer::erase_on_arrival(const std::vector<domain::mess
         if (!domain::erased_on_arrival(chat_deleted, sender_erased, m.created_at_ms)) continue;
         late.push_back({m.app_id, m.token, m.chat_number, m.number, now, m.request_id});
         out.erased_on_arrival.push_back({m.token, m.chat_number, m.number});
+        if (sender_erased && m.created_at_ms <= *sender_erased)
+            of_erased_users[{m.app_id, *m.sender}].emplace_back(m.app_id, m.chat_number, m.number);
     }
-    return sql_.delete_messages(late);
+    if (auto ok = sql_.delete_messages(late); !ok) return ok.error();
+    return sql_.erased_senders(of_erased_users);
 }
 
 core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::event>& events,

@@ -108,6 +108,13 @@ TEST(read_rules, a_deletion_acknowledged_or_stored_answers_gone_and_a_deleted_ch
     deleted_chat.deleted_at_ms = 5;
     p.chat = deleted_chat;
     EXPECT_EQ(api::read_chat(p, 1).error().code, core::errc::not_found);
+    // Stored, its deletion acknowledged but not stored yet: Redis's mark decides.
+    p.chat = store::chat_row{1, 2, 1, 2};
+    EXPECT_TRUE(api::read_chat(p, 1));
+    store::chat_meta meta{1, 2, 1, std::nullopt};
+    meta.deleted_at_ms = 5;
+    p.meta = meta;
+    EXPECT_EQ(api::read_chat(p, 1).error().code, core::errc::not_found);
 }
 
 TEST(read_rules, a_list_shows_a_tombstone_in_each_deleted_place) {

@@ -79,6 +79,14 @@ struct fake_db final : store::batch_statements {
             if (auto it = erasures.find(k); it != erasures.end()) out[k] = it->second;
         return out;
     }
+    std::map<user_key, std::size_t> erased_counts;
+    core::result<void> erased_senders(const std::map<user_key, std::vector<message_key>>& erased) override {
+        for (const auto& [who, keys] : erased) {
+            erased_counts[who] += keys.size();
+            for (const auto& k : keys) messages.at(k).sender.reset();
+        }
+        return {};
+    }
     core::result<void> mark_counts(const std::vector<chat_key>& keys) override {
         marked.insert(marked.end(), keys.begin(), keys.end());
         return {};
@@ -195,6 +203,8 @@ TEST(batch_writer, a_creation_sent_before_its_sender_was_erased_is_erased_on_arr
     h.write({created(1, "before words", 1400, "ann"), created(2, "after words", 1600, "ann"),
              created(3, "bob words", 1400, "bob")});
     EXPECT_TRUE(h.row(1).deleted);
+    EXPECT_EQ(h.row(1).sender, std::nullopt);  // the user's data: its id goes with the body
+    EXPECT_EQ((h.db.erased_counts[{1, "ann"}]), 1u);
     EXPECT_FALSE(h.row(2).deleted);  // the id written again after its erasure
     EXPECT_FALSE(h.row(3).deleted);
     EXPECT_FALSE(h.index.finds("before"));
