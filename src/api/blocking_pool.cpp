@@ -62,7 +62,7 @@ result<bool> heal_chat(blocking_pool::connections& c, const std::string& token, 
     if (!app_id) return app_id.error();
     auto row = store::find_chat(c.mysql, *app_id, chat);
     if (!row) return row.error();
-    if (!*row) return false;
+    if (!*row || (*row)->deleted_at_ms) return false;  // a deleted chat takes no message
     auto seq = store::highest_message_number(c.mysql, *app_id, chat);
     if (!seq) return seq.error();
     if (auto ok = store::register_chat(c.redis, token, chat, *app_id, (*row)->created_at_ms, *seq); !ok)

@@ -549,7 +549,8 @@ task<void> chat_service::delete_message(const caller& who, std::uint64_t chat, s
     if (domain::may_change_message(who.who, found->sender) != domain::verdict::allow)
         co_return make_error(errc::forbidden, "only its sender may delete a message");
     const auto now = core::now_ms();
-    const domain::message_deleted ev{app_id, token, chat, number, now, std::move(request_id)};
+    const domain::message_deleted ev{
+        app_id, token, chat, number, now, std::move(request_id), found->created_at_ms};
     // After the confirm: every read sees the deletion at once, then subscribers hear of it.
     auto after_confirm = store::deletion_commands(token, chat, number, now);
     const domain::live_event deleted{domain::live_kind::deleted, token, chat,          number, {},

@@ -13,6 +13,7 @@
 #include "domain/creation.hpp"
 #include "domain/event.hpp"
 #include "store/live.hpp"
+#include "store/read_state.hpp"
 
 namespace chat::api {
 
@@ -116,6 +117,8 @@ task<created_message> creation_flow::create_message(std::string token, std::uint
     // (retry) until the worker stored the message.
     auto after_confirm = store::pending_commands(
         token, chat, alloc->number, domain::encode(domain::acknowledged{body, alloc->created_at_ms, sender}));
+    // A user has read what it sends: its own messages never count as unread to it.
+    if (sender) after_confirm.push_back(store::sender_read_command(token, chat, *sender, alloc->number));
     after_confirm.push_back(store::live_publish_command(
         domain::live_event{domain::live_kind::created, token, chat, alloc->number, body, alloc->created_at_ms,
                            alloc->created_at_ms, sender}));

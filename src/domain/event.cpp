@@ -43,6 +43,7 @@ struct encoder {
     json::object operator()(const message_deleted& e) const {
         json::object o{{"type", "message.deleted"},    {"app_id", e.app_id}, {"token", e.token},
                        {"chat_number", e.chat_number}, {"number", e.number}, {"deleted_at", e.deleted_at_ms}};
+        if (e.created_at_ms > 0) o["created_at"] = e.created_at_ms;
         put_request_id(o, e.request_id);
         return o;
     }
@@ -106,6 +107,12 @@ struct fields {
         auto* v = o.if_contains(k);
         if (v && v->is_string() && v->as_string().size() <= 128) return std::string(v->as_string());
         return {};
+    }
+    // An optional time (0 when absent or not a number).
+    std::int64_t optional_i64(std::string_view k) {
+        auto* v = o.if_contains(k);
+        if (v && v->is_int64() && v->as_int64() > 0) return v->as_int64();
+        return 0;
     }
     // An optional user id: absent is none; present, it must be a string (checked further by check()).
     std::optional<std::string> optional_user(std::string_view k) {
@@ -194,8 +201,13 @@ core::result<event> decode(std::string_view text) {
                               f.optional_str("request_id"),
                               f.optional_user("sender")};
     } else if (type == "message.deleted") {
-        out = message_deleted{f.u64("app_id"), f.str("token"),      f.u64("chat_number"),
-                              f.u64("number"), f.i64("deleted_at"), f.optional_str("request_id")};
+        out = message_deleted{f.u64("app_id"),
+                              f.str("token"),
+                              f.u64("chat_number"),
+                              f.u64("number"),
+                              f.i64("deleted_at"),
+                              f.optional_str("request_id"),
+                              f.optional_i64("created_at")};
     } else if (type == "chat.deleted") {
         out = chat_deleted{f.u64("app_id"), f.str("token"), f.u64("number"), f.i64("deleted_at"),
                            f.optional_str("request_id")};

@@ -54,6 +54,8 @@ struct message_deleted {
     std::uint64_t number = 0;
     std::int64_t deleted_at_ms = 0;
     std::string request_id = {};
+    // When the message was created (a tombstone stored before its creation keeps it); 0: unknown.
+    std::int64_t created_at_ms = 0;
 };
 
 // A chat deleted (DELETE …/chats/{n}): the worker marks it and queues the erasure of its messages.

@@ -90,9 +90,11 @@ core::result<void> mysql_batch_statements::delete_messages(
     std::vector<message_key> keys;
     for (const auto& d : deletions) {
         auto at = sql_datetime(d.deleted_at_ms);
-        // A missing row (the creation still queued) becomes a tombstone the creation will find.
+        // A missing row (the creation still queued) becomes a tombstone the creation will find; it
+        // keeps the message's creation time when the deletion knows it.
+        auto created = d.created_at_ms > 0 ? sql_datetime(d.created_at_ms) : at;
         values += fmt::format("{}({}, {}, {}, '', '', '{}', '{}', '{}')", sep(values), d.app_id,
-                              d.chat_number, d.number, at, at, at);
+                              d.chat_number, d.number, created, at, at);
         keys.emplace_back(d.app_id, d.chat_number, d.number);
     }
     // updated_at moves forward (the search document's version), so the tombstone document replaces

@@ -173,4 +173,32 @@ core::result<std::vector<message_key>> erase_older_than(mysql_connection& db, st
     return erase_selected(db, select, false, now_ms);
 }
 
+core::result<std::map<chat_key, chat_lifecycle>> lifecycles(mysql_connection& db,
+                                                            const std::vector<chat_key>& chats) {
+    std::map<chat_key, chat_lifecycle> out;
+    if (chats.empty()) return out;
+    std::string list;
+    for (const auto& [a, c] : chats) list += fmt::format("{}({}, {})", list.empty() ? "" : ",", a, c);
+    auto rows = db.query(
+        "SELECT application_id, number, deleted_at FROM chats WHERE deleted_at IS NOT NULL AND "
+        "(application_id, number) IN (" +
+        list + ")");
+    if (!rows) return rows.error();
+    for (const auto& r : *rows)
+        out[{to_u64(r[0]), to_u64(r[1])}].deleted_at_ms = core::parse_sql_datetime(r[2].value_or(""));
+    rows = db.query(
+        "SELECT application_id, chat_number, number FROM messages WHERE deleted_at IS NOT NULL AND "
+        "(application_id, chat_number) IN (" +
+        list + ")");
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) out[{to_u64(r[0]), to_u64(r[1])}].deleted.push_back(to_u64(r[2]));
+    rows = db.query(
+        "SELECT application_id, chat_number, user_id, number FROM read_markers WHERE "
+        "(application_id, chat_number) IN (" +
+        list + ")");
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) out[{to_u64(r[0]), to_u64(r[1])}].markers[r[2].value_or("")] = to_u64(r[3]);
+    return out;
+}
+
 }  // namespace chat::store

@@ -5,6 +5,7 @@
 // their counts are marked, and their search documents are queued in the index outbox, from which the
 // index catch-up writes the (empty) documents of the rows as they are then.
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "core/error.hpp"
 #include "store/batch_store.hpp"
 #include "store/mysql.hpp"
+#include "store/read_state.hpp"
 
 namespace chat::store {
 
@@ -57,5 +59,10 @@ core::result<std::vector<retention_rule>> retention_rules(mysql_connection& db);
 core::result<std::vector<message_key>> erase_older_than(mysql_connection& db, std::uint64_t app_id,
                                                         std::int64_t cutoff_ms, int limit,
                                                         std::int64_t now_ms);
+
+// Recovery (worker/jobs.hpp): what MariaDB keeps of the lives of `chats` (deletion, deleted numbers,
+// markers), for store::restore_lifecycle.
+core::result<std::map<chat_key, chat_lifecycle>> lifecycles(mysql_connection& db,
+                                                            const std::vector<chat_key>& chats);
 
 }  // namespace chat::store

@@ -142,6 +142,17 @@ core::result<std::vector<read_state>> read_states(redis_connection& r, const std
     return out;
 }
 
+std::vector<std::string> sender_read_command(const std::string& token, std::uint64_t chat,
+                                             const std::string& user, std::uint64_t number) {
+    return {"EVAL",
+            move_marker_script,
+            "2",
+            core::keys::chat(token, chat),
+            core::keys::chat_reads(token, chat),
+            user,
+            std::to_string(number)};
+}
+
 core::result<std::optional<marker_move>> move_marker(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat, const std::string& user,
                                                      std::uint64_t number) {
@@ -192,6 +203,36 @@ core::result<void> drop_markers(redis_connection& r, const std::string& token,
     for (auto chat : chats) cmds.push_back({"HDEL", core::keys::chat_reads(token, chat), user});
     auto replies = r.pipeline(cmds);
     if (!replies) return replies.error();
+    return {};
+}
+
+core::result<void> restore_lifecycle(redis_connection& r, const std::string& token, std::uint64_t chat,
+                                     const chat_lifecycle& state) {
+    std::vector<std::vector<std::string>> cmds;
+    if (state.deleted_at_ms) cmds.push_back(chat_deletion_command(token, chat, *state.deleted_at_ms));
+    if (!state.deleted.empty()) {
+        std::vector<std::string> zadd{"ZADD", core::keys::chat_deleted(token, chat)};
+        for (auto n : state.deleted) {
+            zadd.push_back(std::to_string(n));
+            zadd.push_back(std::to_string(n));
+        }
+        cmds.push_back(std::move(zadd));
+    }
+    if (!state.markers.empty()) {
+        // Only forward: a marker moved since (the API serves while this runs) stays.
+        for (const auto& [user, number] : state.markers)
+            cmds.push_back(
+                {"EVAL",
+                 "local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') "
+                 "if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end "
+                 "return 0",
+                 "1", core::keys::chat_reads(token, chat), user, std::to_string(number)});
+    }
+    if (cmds.empty()) return {};
+    auto replies = r.pipeline(cmds);
+    if (!replies) return replies.error();
+    for (const auto& rep : *replies)
+        if (is_error(rep.get())) return script_failed("restore lifecycle");
     return {};
 }
 

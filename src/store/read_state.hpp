@@ -74,11 +74,25 @@ struct marker_move {
 core::result<std::optional<marker_move>> move_marker(redis_connection& r, const std::string& token,
                                                      std::uint64_t chat, const std::string& user,
                                                      std::uint64_t number);
+// After the broker confirmed a user's message: its sender has read it (its marker moves forward to
+// it, never back), to run in the publisher's after-confirm pipeline.
+std::vector<std::string> sender_read_command(const std::string& token, std::uint64_t chat,
+                                             const std::string& user, std::uint64_t number);
 // Every member's marker (user -> number).
 core::result<std::map<std::string, std::uint64_t>> markers(redis_connection& r, const std::string& token,
                                                            std::uint64_t chat);
 // A user's markers go (erasure); `chats`: where it had some.
 core::result<void> drop_markers(redis_connection& r, const std::string& token,
                                 const std::vector<std::uint64_t>& chats, const std::string& user);
+
+// What MariaDB keeps of a chat's life, restored into Redis after a loss of Redis (the worker's
+// recovery): whether it was deleted, its deleted numbers, its read markers.
+struct chat_lifecycle {
+    std::optional<std::int64_t> deleted_at_ms;
+    std::vector<std::uint64_t> deleted;
+    std::map<std::string, std::uint64_t> markers;
+};
+core::result<void> restore_lifecycle(redis_connection& r, const std::string& token, std::uint64_t chat,
+                                     const chat_lifecycle& state);
 
 }  // namespace chat::store

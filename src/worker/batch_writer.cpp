@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <tuple>
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
@@ -94,11 +95,12 @@ core::result<batch_outcome> batch_writer::write(const std::vector<domain::event>
 
 // Creations the batch stored into a deleted chat, or from a user erased after they were sent, become
 // tombstones in the same transaction (the erasure job may have passed them while they were queued).
-core::result<void> batch_writer::erase_on_arrival(const std::vector<domain::message_created>& messages,
-                                                  const std::map<store::chat_key, store::chat_state>& chats,
-                                                  const std::set<store::user_key>& senders,
-                                                  batch_outcome& out) {
-    if (messages.empty()) return {};
+core::result<std::set<store::message_key>> batch_writer::erase_on_arrival(
+    const std::vector<domain::message_created>& messages,
+    const std::map<store::chat_key, store::chat_state>& chats, const std::set<store::user_key>& senders,
+    batch_outcome& out) {
+    std::set<store::message_key> of_erased;
+    if (messages.empty()) return of_erased;
     auto erased = sql_.user_erasures({senders.begin(), senders.end()});
     if (!erased) return erased.error();
     std::vector<domain::message_deleted> late;
@@ -111,13 +113,16 @@ core::result<void> batch_writer::erase_on_arrival(const std::vector<domain::mess
             if (auto e = erased->find({m.app_id, *m.sender}); e != erased->end()) sender_erased = e->second;
         bool chat_deleted = chat != chats.end() && chat->second.deleted;
         if (!domain::erased_on_arrival(chat_deleted, sender_erased, m.created_at_ms)) continue;
-        late.push_back({m.app_id, m.token, m.chat_number, m.number, now, m.request_id});
+        late.push_back({m.app_id, m.token, m.chat_number, m.number, now, m.request_id, m.created_at_ms});
         out.erased_on_arrival.push_back({m.token, m.chat_number, m.number});
-        if (sender_erased && m.created_at_ms <= *sender_erased)
+        if (sender_erased && m.created_at_ms <= *sender_erased) {
             of_erased_users[{m.app_id, *m.sender}].emplace_back(m.app_id, m.chat_number, m.number);
+            of_erased.insert({m.app_id, m.chat_number, m.number});
+        }
     }
     if (auto ok = sql_.delete_messages(late); !ok) return ok.error();
-    return sql_.erased_senders(of_erased_users);
+    if (auto ok = sql_.erased_senders(of_erased_users); !ok) return ok.error();
+    return of_erased;
 }
 
 core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::event>& events,
@@ -151,7 +156,8 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
     if (auto ok = sql_.save_markers(s.markers); !ok) return ok.error();
     auto stored_chats = sql_.read_chats({chat_keys.begin(), chat_keys.end()});
     if (!stored_chats) return stored_chats.error();
-    if (auto ok = erase_on_arrival(s.messages, *stored_chats, senders, out); !ok) return ok.error();
+    auto of_erased_senders = erase_on_arrival(s.messages, *stored_chats, senders, out);
+    if (!of_erased_senders) return of_erased_senders.error();
     auto stored_messages = sql_.read_messages({message_keys.begin(), message_keys.end()});
     if (!stored_messages) return stored_messages.error();
 
@@ -176,6 +182,7 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
         marks.insert({c.app_id, 0});         // the application's chats_count
         marks.insert({c.app_id, c.number});  // its messages may have been stored before it
     }
+    std::map<std::tuple<std::uint64_t, std::uint64_t, std::string>, domain::read_marked> senders_read;
     std::set<store::message_key> indexed;
     auto index = [&](const store::message_key& k) {
         auto it = stored_messages->find(k);
@@ -200,6 +207,14 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
         }
         // Stored, or its tombstone is: either way its pending entry has served its purpose.
         out.stored_messages.push_back({m.token, m.chat_number, m.number});
+        // Its sender has read it (the API moved the marker in Redis; this is MariaDB's copy), unless
+        // the sender was erased since: an erased user keeps no marker.
+        if (m.sender && !of_erased_senders->contains(key)) {
+            auto& read = senders_read[{m.app_id, m.chat_number, *m.sender}];
+            if (m.number > read.number)
+                read = domain::read_marked{m.app_id,  m.token,  m.chat_number,
+                                           *m.sender, m.number, m.created_at_ms};
+        }
         marks.insert({m.app_id, m.chat_number});
         index(key);
     }
@@ -218,6 +233,9 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
         index(key);
     }
     for (const auto& d : s.chat_deletions) marks.insert({d.app_id, 0});
+    std::vector<domain::read_marked> own;
+    for (auto& [key, read] : senders_read) own.push_back(std::move(read));
+    if (auto ok = sql_.save_markers(own); !ok) return ok.error();
     if (auto ok = sql_.add_members(members); !ok) return ok.error();
     if (auto ok = sql_.mark_counts({marks.begin(), marks.end()}); !ok) return ok.error();
     if (auto ok = sql_.commit(); !ok) return ok.error();

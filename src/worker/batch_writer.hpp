@@ -59,9 +59,11 @@ class batch_writer {
   private:
     core::result<batch_outcome> write_sql(const std::vector<domain::event>& events,
                                           std::vector<store::message_doc>& docs);
-    core::result<void> erase_on_arrival(const std::vector<domain::message_created>& messages,
-                                        const std::map<store::chat_key, store::chat_state>& chats,
-                                        const std::set<store::user_key>& senders, batch_outcome& out);
+    // Returns the messages it erased because their sender was erased (whose markers stay erased).
+    core::result<std::set<store::message_key>> erase_on_arrival(
+        const std::vector<domain::message_created>& messages,
+        const std::map<store::chat_key, store::chat_state>& chats, const std::set<store::user_key>& senders,
+        batch_outcome& out);
     store::batch_statements& sql_;
     document_sink& es_;
     index_health& health_;

@@ -116,9 +116,18 @@ core::result<bool> jobs::recover_numbering() {
             after_app, after_chat));
         if (!rows) return rows.error();
         if (rows->empty()) break;
+        // Deletions and read markers of the page's chats, restored with them.
+        std::vector<store::chat_key> page;
+        for (const auto& r : *rows) page.emplace_back(store::to_u64(r[0]), store::to_u64(r[2]));
+        auto lives = store::lifecycles(db_, page);
+        if (!lives) return lives.error();
         for (const auto& r : *rows) {
             after_app = store::to_u64(r[0]);
             after_chat = store::to_u64(r[2]);
+            if (auto life = lives->find({after_app, after_chat}); life != lives->end())
+                if (auto ok = store::restore_lifecycle(redis_, r[1].value_or(""), after_chat, life->second);
+                    !ok)
+                    return ok.error();
             if (auto ok =
                     store::register_chat(redis_, r[1].value_or(""), after_chat, after_app,
                                          core::parse_sql_datetime(r[3].value_or("")), store::to_u64(r[4]));

@@ -15,8 +15,9 @@ import urllib.request
 import jwt
 
 from faultproxy import FaultProxy
-from harness import Client, app_id, ctl, sql, start_api, start_worker, unique, wait_until
+from harness import Client, app_id, ctl, redis_cli, sql, start_api, start_worker, unique, wait_until
 from test_live import Sse
+from wsclient import WebSocket
 
 ES_URL = os.environ.get("CHAT_ES_URL", "http://127.0.0.1:19201")
 procs = []
@@ -176,7 +177,8 @@ class NothingComesBack(unittest.TestCase):
         worker.proc.send_signal(signal.SIGSTOP)  # the creation waits in the queue
         try:
             number = app.send(chat, "queued quokkaword")
-            self.assertEqual(app.call("GET", f"/chats/{chat}/messages/{number}")[0], 200)  # read-your-writes
+            s, pending, _ = app.call("GET", f"/chats/{chat}/messages/{number}")
+            self.assertEqual(s, 200)  # read-your-writes
             self.assertEqual(app.call("DELETE", f"/chats/{chat}/messages/{number}")[0], 204)
             self.assertEqual(app.call("GET", f"/chats/{chat}/messages/{number}", server=app.b)[0], 410)
             self.assertIsNone(app.stored(chat, number))
@@ -185,6 +187,9 @@ class NothingComesBack(unittest.TestCase):
         wait_until(lambda: erased_everywhere(app, chat, number), what="tombstone stored")
         self.assertEqual(app.found(chat, "quokkaword"), [])
         self.assertEqual(app.call("GET", f"/chats/{chat}/messages/{number}")[0], 410)
+        # The tombstone keeps the message's creation time (retention and history order by it).
+        tomb = app.call("GET", f"/chats/{chat}/messages")[1]["messages"][0]
+        self.assertEqual((tomb["number"], tomb["created_at"], tomb["body"]), (number, pending["created_at"], None))
 
     def test_a_redelivered_creation_after_the_delete(self):
         app = App()
@@ -218,8 +223,10 @@ class NothingComesBack(unittest.TestCase):
             self.assertEqual(app.call("DELETE", f"/chats/{chat}/messages/{during}")[0], 204)
             wait_until(lambda: (app.stored(chat, indexed) or [None, None])[1] is not None
                        and (app.stored(chat, during) or [None, None])[1] is not None, what="tombstones stored")
-            outbox = sql(f"SELECT COUNT(*) FROM index_outbox WHERE application_id = {app_id(app.token)}")[0][0]
-            self.assertNotEqual(outbox, "0")  # left to the catch-up
+            # Left to the catch-up (recorded once the worker's _bulk failed, after its transaction).
+            wait_until(lambda: sql(f"SELECT COUNT(*) FROM index_outbox WHERE application_id = "
+                                   f"{app_id(app.token)}")[0][0] != "0", what="outbox entries")
+            self.assertNotEqual(app.found(chat, "koalaword"), [])  # the index still has the old document
         finally:
             proxy.restore()
         wait_until(lambda: erased_everywhere(app, chat, indexed) and erased_everywhere(app, chat, during),
@@ -258,11 +265,12 @@ class Live(unittest.TestCase):
             data = json.loads(deleted["data"])
             self.assertEqual((data["number"], data["body"]), (first, None))
             self.assertNotIn("id", deleted)  # the slot was delivered already
-            second = app.send(chat, "two", ann)
+            # Sent with the secret: ann has not read it (her own messages she has).
+            second = app.send(chat, "two", app.secret)
             self.assertEqual(stream.next_event()["id"], str(second))
             self.assertEqual(app.call("PUT", f"/chats/{chat}/read", {"number": second}, ann)[0], 200)
             read = stream.next_event()
-            self.assertEqual(read["event"], "read.updated")
+            self.assertEqual(read["event"], "read.updated", read)
             self.assertEqual(json.loads(read["data"]), {"chat_number": chat, "user": "ann", "last_read": second})
             self.assertEqual(app.as_secret("DELETE", f"/chats/{chat}")[0], 204)
             end = stream.next_event()
@@ -270,6 +278,33 @@ class Live(unittest.TestCase):
             self.assertIsNone(stream.next_event())  # the stream ended
         finally:
             stream.close()
+
+    def test_a_socket_hears_deletions_markers_and_the_end_of_its_chat(self):
+        app = App(restricted=True)
+        ann = mint(app.secret, "ann")
+        chat = app.chat(ann)
+        first = app.send(chat, "one", app.secret)  # not ann's own: she has yet to read it
+        ws = WebSocket(api_a.port, app.path(f"/ws?access_token={ann}"))
+        try:
+            ws.send_json({"subscribe": {"chat": chat, "after": 0}})
+            self.assertEqual(ws.recv_json(), {"subscribed": {"chat": chat, "after": 0}})
+            self.assertEqual(ws.recv_json()["event"], "message.created")
+            self.assertEqual(app.as_secret("DELETE", f"/chats/{chat}/messages/{first}", server=app.b)[0], 204)
+            frame = ws.recv_json()
+            self.assertEqual((frame["event"], frame["chat"], frame["number"]), ("message.deleted", chat, first))
+            self.assertIsNone(frame["message"]["body"])
+            self.assertEqual(app.call("PUT", f"/chats/{chat}/read", {"number": first}, ann)[0], 200)
+            frame = ws.recv_json()
+            self.assertEqual(frame, {"event": "read.updated", "chat": chat,
+                                     "read": {"chat_number": chat, "user": "ann", "last_read": first}})
+            self.assertEqual(app.as_secret("DELETE", f"/chats/{chat}")[0], 204)
+            frame = ws.recv_json()
+            self.assertEqual((frame["event"], frame["chat"]), ("chat.deleted", chat))
+            # The subscription is gone with the chat; the socket stays open for the others.
+            ws.send_json({"unsubscribe": {"chat": chat}})
+            self.assertEqual(ws.recv_json()["error"]["code"], "not_found")
+        finally:
+            ws.close()
 
     def test_a_stream_replays_a_deleted_message_as_its_tombstone(self):
         app = App()
@@ -320,7 +355,7 @@ class ReadState(unittest.TestCase):
         listing = wait_until(lambda: app.call("GET", "/chats", credential=ann)[1]["chats"] and
                              app.call("GET", "/chats", credential=ann)[1], what="listed")
         self.assertEqual([(c["number"], c["last_read"], c["unread"]) for c in listing["chats"]], [(chat, 2, 2)])
-        self.assertEqual(state(bob), (0, 3))
+        self.assertEqual(state(bob), (5, 0))  # a user has read what it sent
         self.assertEqual(app.call("PUT", f"/chats/{chat}/read", {"number": 5}, bob)[0], 200)
         s, seen, _ = app.call("GET", f"/chats/{chat}/read", credential=ann)
         self.assertEqual(seen["markers"], [{"user": "ann", "last_read": 2}, {"user": "bob", "last_read": 5}])
@@ -394,8 +429,38 @@ class EraseUser(unittest.TestCase):
         s, members, _ = app.as_secret("GET", f"/chats/{first}/members")
         self.assertEqual([m["user"] for m in members["members"]], ["bob"])
         s, seen, _ = app.as_secret("GET", f"/chats/{first}/read")
-        self.assertEqual(seen["markers"], [])
+        self.assertEqual(seen["markers"], [{"user": "bob", "last_read": by_bob}])
         self.assertEqual(app.as_secret("GET", "/users/nobody/erasure")[0], 404)
+
+
+class Recovery(unittest.TestCase):
+    def test_a_loss_of_redis_keeps_deletions_markers_and_unread_counts(self):
+        app = App(restricted=True)
+        ann, bob = mint(app.secret, "ann"), mint(app.secret, "bob")
+        chat = app.chat(ann)
+        self.assertEqual(app.as_secret("PUT", f"/chats/{chat}/members/bob")[0], 200)
+        numbers = [app.send(chat, f"r{i}", bob) for i in range(4)]
+        self.assertEqual(app.call("DELETE", f"/chats/{chat}/messages/{numbers[2]}", credential=bob)[0], 204)
+        self.assertEqual(app.call("PUT", f"/chats/{chat}/read", {"number": 1}, ann)[0], 200)
+        gone = app.chat(ann)
+        self.assertEqual(app.as_secret("DELETE", f"/chats/{gone}")[0], 204)
+        before = app.call("GET", f"/chats/{chat}", credential=ann)[1]
+        self.assertEqual((before["last_read"], before["unread"]), (1, 2))
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM read_markers WHERE application_id = {app_id(app.token)}")
+                   == [["2"]] and (app.stored(chat, numbers[2]) or [None, None])[1] is not None
+                   and sql(f"SELECT COUNT(*) FROM chats WHERE application_id = {app_id(app.token)} "
+                           "AND deleted_at IS NOT NULL") == [["1"]], what="stored")
+        redis_cli("FLUSHALL")  # Redis loses markers, deleted sets and counters alike
+
+        def recovered():
+            s, c, _ = app.call("GET", f"/chats/{chat}", credential=ann)
+            return s == 200 and (c["last_read"], c["unread"]) == (1, 2)
+        wait_until(recovered, timeout=120, what="read state recovered")
+        self.assertEqual(app.call("GET", f"/chats/{chat}/messages/{numbers[2]}", credential=ann)[0], 410)
+        self.assertEqual(app.as_secret("GET", f"/chats/{gone}")[0], 404)
+        self.assertEqual(app.call("POST", f"/chats/{gone}/messages", {"body": "x"}, ann)[0], 404)
+        s, seen, _ = app.call("GET", f"/chats/{chat}/read", credential=bob)
+        self.assertEqual(seen["markers"], [{"user": "ann", "last_read": 1}, {"user": "bob", "last_read": 4}])
 
 
 class Retention(unittest.TestCase):

@@ -56,7 +56,14 @@ struct fake_db final : store::batch_statements {
         for (const auto& e : es) erasures[{e.app_id, e.user}] = e.requested_at_ms;
         return {};
     }
-    core::result<void> save_markers(const std::vector<domain::read_marked>&) override { return {}; }
+    std::map<user_key, std::uint64_t> markers;  // (app, user) -> number; one chat in these tests
+    core::result<void> save_markers(const std::vector<domain::read_marked>& ms) override {
+        for (const auto& m : ms) {
+            auto& at = markers[{m.app_id, m.user}];
+            at = std::max(at, m.number);  // GREATEST, as the statement does
+        }
+        return {};
+    }
     core::result<void> add_members(const std::vector<store::member_grant>&) override { return {}; }
     core::result<std::map<chat_key, store::chat_state>> read_chats(
         const std::vector<chat_key>& keys) override {
@@ -209,6 +216,23 @@ TEST(batch_writer, a_creation_sent_before_its_sender_was_erased_is_erased_on_arr
     EXPECT_FALSE(h.row(3).deleted);
     EXPECT_FALSE(h.index.finds("before"));
     EXPECT_TRUE(h.index.finds("after"));
+}
+
+TEST(batch_writer, a_sender_has_read_what_it_sent_unless_it_was_erased) {
+    harness h;
+    h.write({created(1, "a", 1000, "ann"), created(3, "b", 1000, "ann"), created(2, "c", 1000, "bob"),
+             created(4, "d")});
+    EXPECT_EQ((h.db.markers[{1, "ann"}]), 3u);  // the highest of its messages in the batch
+    EXPECT_EQ((h.db.markers[{1, "bob"}]), 2u);
+    h.write({created(5, "e", 1000, "ann")});
+    EXPECT_EQ((h.db.markers[{1, "ann"}]), 5u);
+
+    harness erased;
+    erased.write({domain::user_erased{1, "tok", "cid", 1500, ""}});
+    erased.write({created(1, "before", 1400, "cid")});
+    EXPECT_FALSE(erased.db.markers.contains({1, "cid"}));  // its erasure took its markers
+    erased.write({created(2, "after", 1600, "cid")});
+    EXPECT_EQ((erased.db.markers[{1, "cid"}]), 2u);  // the id used again after its erasure
 }
 
 TEST(batch_writer, a_failed_read_fails_the_batch_for_a_retry) {
