@@ -2,7 +2,9 @@
 (python3-selenium, chromium, chromium-driver; scripts/install-deps.sh). Two API servers and a worker run
 against the test stack; one page on each server opens the same application and chat through the UI,
 each sends a message, and each must show the other's live (the fan-out crosses servers), an edit made
-on one page shows in place on the other, and search finds a sent message once it is stored.
+on one page shows in place on the other, and search finds a sent message once it is stored. The
+message lifecycle: a deleted message stays a tombstone, an edited one shows its history, a user's unread
+counts drop once it viewed a chat, and a deleted chat shows as deleted.
 
 Runs with Debian's python (/usr/bin/python3, which sees python3-selenium): `make test` runs it through
 ctest (tests/CMakeLists.txt, test `browser`). A missing browser, driver or Selenium is a failure, not a
@@ -20,10 +22,11 @@ from harness import Client, app_id, sql, start_api, start_worker, unique, wait_u
 
 try:
     from selenium import webdriver
-    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError as e:  # a failure, not a skip
     raise ImportError(f"the browser test needs python3-selenium under {sys.executable} "
@@ -88,7 +91,10 @@ class Page:
                 return predicate()
             except StaleElementReferenceException:
                 return False
-        return WebDriverWait(self.d, WAIT_S, poll_frequency=0.1).until(check, message=f"{what}; {self.state()}")
+        try:
+            return WebDriverWait(self.d, WAIT_S, poll_frequency=0.1).until(check)
+        except TimeoutException:  # what the page shows now, when the wait gave up
+            raise TimeoutException(f"{what}; {self.state()}") from None
 
     def state(self):
         """What the page shows, for failure messages."""
@@ -124,6 +130,28 @@ class Page:
     def banner(self):
         b = self.el("#banner")
         return None if not b.is_displayed() else self.el("#banner-text").text
+
+    def message(self, n):
+        return self.el(f'#message-list li[data-number="{n}"]')
+
+    def unread(self, chat):
+        """The chat's unread badge as shown: None when the page shows none (hidden or absent). Read in
+        one script call: the badge may change between two."""
+        return self.d.execute_script(
+            "const b = document.querySelector(`#chat-list button[data-chat=\"${arguments[0]}\"] .unread`);"
+            "return b && !b.hidden ? Number(b.textContent) : null;", chat)
+
+    def sign_in(self, secret, user):
+        self.wait(lambda: self.el("#secret-form").is_displayed() or self.el("#secret-held").is_displayed(),
+                  "the access panel")
+        if self.el("#secret-form").is_displayed():
+            self.type_into("#secret-input", secret, submit="#use-secret")
+            self.wait(lambda: self.el("#secret-held").is_displayed(), "the secret held")
+        self.type_into("#user-input", user, submit="#sign-in")
+        self.wait(lambda: self.el("#signed-in-user").text == user, f"signed in as {user}")
+
+    def severe(self):
+        return [e["message"] for e in self.d.get_log("browser") if e["level"] == "SEVERE"]
 
 
 class DemoPage(unittest.TestCase):
@@ -209,7 +237,7 @@ class DemoPage(unittest.TestCase):
                                "AND chat_number = 1 AND number = 2") == [["1"]], timeout=WAIT_S,
                    what="message 2 stored")
         edited = from_b + " (edited)"
-        a.el('#message-list li[data-number="2"] .meta button').click()
+        a.el('#message-list li[data-number="2"] .meta button.edit').click()
         box = a.el('#message-list li[data-number="2"] .edit-form textarea')
         box.clear()
         box.send_keys(edited)
@@ -312,6 +340,118 @@ class DemoPage(unittest.TestCase):
             self.assertEqual(severe, [], p.state())
         if SCREENSHOT:
             a.d.save_screenshot(SCREENSHOT.replace(".png", "-restricted.png"))
+
+    def test_deleted_edited_and_unread_messages(self):
+        c = Client(api_a.port)
+        _, app, _ = c.request("POST", "/api/v1/apps", {"name": unique("lifecycle")})
+        token, secret = app["token"], app["secret"]
+        base = f"/api/v1/apps/{token}"
+
+        def as_(credential):
+            return {"Authorization": f"Bearer {credential}"}
+
+        def call(method, path, credential, body=None):
+            return c.request(method, base + path, body, as_(credential))
+
+        ann = call("POST", "/users/ann/tokens", secret, {"ttl": 3600})[1]["token"]
+        bob = call("POST", "/users/bob/tokens", secret, {"ttl": 3600})[1]["token"]
+        for _ in range(2):
+            self.assertEqual(call("POST", "/chats", secret)[0], 201)
+        # Chat 1: ann's message edited twice, ann's message to delete, bob's. Chat 2: three from bob.
+        for chat, who, body in ((1, ann, "first version"), (1, ann, "delete me"), (1, bob, "from bob"),
+                                (2, bob, "unread one"), (2, bob, "unread two"), (2, bob, "unread three")):
+            self.assertEqual(call("POST", f"/chats/{chat}/messages", who, {"body": body})[0], 201)
+        wait_until(lambda: sql(f"SELECT COUNT(*) FROM messages WHERE application_id = {app_id(token)}") == [["6"]],
+                   timeout=WAIT_S, what="the messages stored")
+        for body in ("second version", "third version"):
+            self.assertEqual(call("PUT", "/chats/1/messages/1", ann, {"body": body})[0], 200)
+
+        p = Page(self, api_a.port, "lifecycle")
+        self.pages.append(p)
+        p.d.execute_script("location.hash = '#app=' + arguments[0];", token)
+        p.sign_in(secret, "ann")
+        # ann has read what she sent: chat 1 holds one unread message for her (bob's), chat 2 three.
+        p.wait(lambda: p.unread(1) == 1 and p.unread(2) == 3, "unread badges of both chats")
+
+        # Viewing chat 1 marks it read up to its last message: the badge goes, the API agrees.
+        p.el('#chat-list button[data-chat="1"]').click()
+        p.wait(lambda: p.live() and len(p.bubbles()) == 3, "chat 1 open")
+        p.wait(lambda: p.unread(1) is None, "chat 1's badge gone once viewed")
+        self.assertEqual(p.el('#chat-list button[data-chat="1"]').get_attribute("data-unread"), "0")
+        chat1 = call("GET", "/chats/1", ann)[1]
+        self.assertEqual((chat1["last_read"], chat1["unread"]), (3, 0))
+        self.assertEqual(p.unread(2), 3, "chat 2 not viewed yet")
+
+        # The edited message says so, and shows its versions, oldest first.
+        self.assertEqual(p.bubbles()[1], "third version")
+        self.assertEqual(p.message(2).find_elements(By.CSS_SELECTOR, ".edited"), [])
+        p.message(1).find_element(By.CSS_SELECTOR, ".meta button.edited").click()
+        p.wait(lambda: p.message(1).find_elements(By.CSS_SELECTOR, ".versions li"), "the history shown")
+        history = [li.text for li in p.message(1).find_elements(By.CSS_SELECTOR, ".versions li")]
+        self.assertEqual([h.split(" ")[0] for h in history], ["v1", "v2", "v3"], history)
+        for h, body in zip(history, ("first version", "second version", "third version")):
+            self.assertTrue(h.endswith(body), history)
+
+        # ann deletes its own message (no delete button on bob's): a tombstone in its place.
+        self.assertEqual(p.message(3).find_elements(By.CSS_SELECTOR, "button.delete"), [])
+        p.message(2).find_element(By.CSS_SELECTOR, "button.delete").click()
+        WebDriverWait(p.d, 5).until(expected_conditions.alert_is_present()).accept()
+        p.wait(lambda: p.bubbles()[2] == "message deleted", "the tombstone")
+        self.assertIn("deleted", p.message(2).get_attribute("class"))
+        self.assertEqual(p.message(2).find_elements(By.CSS_SELECTOR, ".meta button"), [])
+        self.assertEqual(call("GET", "/chats/1/messages/2", ann)[0], 410)
+        self.assertEqual(sorted(p.bubbles()), [1, 2, 3])
+
+        # A reload (the page forgets the secret and the user): the tombstone is still there, from the
+        # history, and the edit too; without a user no badge.
+        p.d.execute_script("location.hash = '#app=' + arguments[0] + '&chat=1';", token)
+        p.wait(lambda: p.live() and len(p.bubbles()) == 3, "chat 1 opened by the link")
+        p.d.refresh()
+        p.wait(lambda: p.live() and len(p.bubbles()) == 3, "chat 1 again after a reload")
+        self.assertFalse(p.el("#signed-in").is_displayed(), "a reload forgets the user")
+        self.assertEqual(p.bubbles(), {1: "third version", 2: "message deleted", 3: "from bob"})
+        self.assertIn("deleted", p.message(2).get_attribute("class"))
+        self.assertTrue(p.message(1).find_element(By.CSS_SELECTOR, ".edited").is_displayed())
+        self.assertEqual((p.unread(1), p.unread(2)), (None, None))
+
+        # Signed in again: chat 2 still has its three unread; viewing it drops the badge to 0, and a
+        # message bob sends meanwhile is read too, as is the tombstone of one he deletes.
+        p.sign_in(secret, "ann")
+        p.el('#chat-list button[data-chat="1"]').click()
+        p.wait(lambda: p.live() and len(p.bubbles()) == 3, "chat 1 open, signed in")
+        p.message(1).find_element(By.CSS_SELECTOR, ".meta button.edited").click()
+        p.wait(lambda: p.unread(2) == 3, "chat 2's badge")
+        if SCREENSHOT:
+            p.wait(lambda: p.message(1).find_elements(By.CSS_SELECTOR, ".versions li"), "the history shown")
+            p.d.save_screenshot(SCREENSHOT.replace(".png", "-lifecycle.png"))
+        p.el('#chat-list button[data-chat="2"]').click()
+        p.wait(lambda: p.live() and len(p.bubbles()) == 3, "chat 2 open")
+        p.wait(lambda: p.unread(2) is None, "chat 2's badge gone once viewed")
+        self.assertEqual(p.el('#chat-list button[data-chat="2"]').get_attribute("data-unread"), "0")
+        self.assertEqual(call("GET", "/chats/2", ann)[1]["unread"], 0)
+        self.assertEqual(call("POST", "/chats/2/messages", bob, {"body": "one more"})[0], 201)
+        p.wait(lambda: p.bubbles().get(4) == "one more", "bob's message live")
+        wait_until(lambda: call("GET", "/chats/2", ann)[1]["last_read"] == 4, timeout=WAIT_S,
+                   what="the live message marked read")
+        self.assertEqual(call("DELETE", "/chats/2/messages/3", bob)[0], 204)
+        p.wait(lambda: p.bubbles().get(3) == "message deleted", "bob's deletion live")
+        self.assertIn("deleted", p.message(3).get_attribute("class"))
+        # bob has read what he sent: "seen by bob" under his last message; then, reading what the
+        # application sent, under that one.
+        p.wait(lambda: p.message(4).find_elements(By.CSS_SELECTOR, ".seen"), "seen by bob (his own)")
+        self.assertEqual(p.message(4).find_element(By.CSS_SELECTOR, ".seen").text, "seen by bob")
+        self.assertEqual(call("POST", "/chats/2/messages", secret, {"body": "from the app"})[0], 201)
+        p.wait(lambda: p.bubbles().get(5) == "from the app", "the application's message live")
+        self.assertEqual(call("PUT", "/chats/2/read", bob, {"number": 5})[0], 200)
+        p.wait(lambda: p.message(5).find_elements(By.CSS_SELECTOR, ".seen"), "seen by bob (read.updated)")
+        self.assertEqual(p.message(4).find_elements(By.CSS_SELECTOR, ".seen"), [])
+
+        # The application deletes chat 2: the page shows it deleted and stops listening.
+        self.assertEqual(call("DELETE", "/chats/2", secret)[0], 204)
+        p.wait(lambda: p.el("#live-text").text == "chat deleted", "the chat's deletion live")
+        self.assertIn("deleted", p.el('#chat-list button[data-chat="2"]').get_attribute("class"))
+        self.assertTrue(p.el("#message-input").get_attribute("disabled"))
+        self.assertEqual(p.severe(), [], p.state())
 
     def test_the_page_resumes_after_its_server_restarts(self):
         # A server of its own, killed and started again on the same port while the page stays open.

@@ -1,5 +1,6 @@
 // The demo client (GET /demo/app.js): an application, its chats, one chat's messages live over the
-// SSE stream, sending, editing and search, all through the public HTTP API of the server that served
+// SSE stream, sending, editing (with its history), deleting (a tombstone stays in place), unread
+// counts and read markers, and search, all through the public HTTP API of the server that served
 // the page. No framework, no build step. Everything a server or a user wrote is put into the page as
 // text (textContent), never as HTML.
 //
@@ -15,9 +16,11 @@
   const HISTORY_PAGE = 50;
   const SEARCH_PAGE = 20;
 
-  // What is open. `mine` holds the numbers this page sent without a user (an open application's
-  // messages have no sender); signed in, a message is mine when its sender is the user. `live` is the
-  // current EventSource; `liveGen` tells the handlers of a replaced one that they are stale.
+  // What is open. `messages` holds the open chat's messages as last shown (by number), `byNumber`
+  // their elements. `mine` holds the numbers this page sent without a user (an open application's
+  // messages have no sender); signed in, a message is mine when its sender is the user. `readUpTo` is
+  // the user's read marker in the open chat, `readBy` every user's ("seen by"). `live` is the current
+  // EventSource; `liveGen` tells the handlers of a replaced one that they are stale.
   const state = {
     token: null,
     appName: "",
@@ -27,9 +30,13 @@
     userToken: null,
     chat: null,
     created: [],
+    messages: new Map(),
     byNumber: new Map(),
     oldest: null,
     mine: new Set(),
+    readUpTo: 0,
+    readTimer: null,
+    readBy: new Map(),
     live: null,
     liveGen: 0,
     retryMs: 1000,
@@ -311,10 +318,41 @@
     const list = $("chat-list");
     list.replaceChildren(...chats.map((c) => el("li", {},
       el("button", { type: "button", "data-chat": String(c.number), onclick: () => openChat(c.number).catch(showError) },
-        el("span", { text: `Chat #${c.number}` }),
+        el("span", {}, el("span", { text: `Chat #${c.number}` }), el("span", { class: "unread", hidden: true })),
         el("span", { class: "when", text: timeOf(c.created_at) })))));
+    for (const c of chats) showUnread(c.number, c.unread);
     $("chats-empty").hidden = chats.length > 0;
     markCurrentChat();
+  }
+
+  const chatButton = (chat) => $("chat-list").querySelector(`button[data-chat="${chat}"]`);
+
+  // A chat's unread badge. Only a user has a read marker: with a user token the API counts the
+  // messages above it (deleted ones not counted); otherwise `unread` is absent and so is the badge.
+  function showUnread(chat, unread) {
+    const b = chatButton(chat);
+    if (!b || typeof unread !== "number") return;
+    b.dataset.unread = String(unread);
+    const badge = b.querySelector(".unread");
+    badge.textContent = String(unread);
+    badge.hidden = unread === 0;
+  }
+
+  // After chat.deleted: listed as deleted, and if open, shown so (its stream has ended).
+  function showChatDeleted(chat, at) {
+    state.created = state.created.filter((c) => c.number !== chat);
+    const b = chatButton(chat);
+    if (b) {
+      b.classList.add("deleted");
+      b.querySelector(".when").textContent = "deleted";
+      showUnread(chat, 0);
+    }
+    if (state.chat !== chat) return;
+    setLive("failed", "chat deleted");
+    $("chat-view").classList.add("deleted");
+    $("chat-meta").textContent = `${state.appName} · deleted ${timeOf(at)}`;
+    $("message-input").disabled = true;
+    $("send").disabled = true;
   }
 
   function markCurrentChat() {
@@ -332,10 +370,18 @@
 
   function closeChat() {
     closeLive();
+    clearTimeout(state.readTimer);
+    state.readTimer = null;
     state.chat = null;
+    state.messages.clear();
     state.byNumber.clear();
     state.oldest = null;
     state.mine.clear();
+    state.readUpTo = 0;
+    state.readBy.clear();
+    $("chat-view").classList.remove("deleted");
+    $("message-input").disabled = false;
+    $("send").disabled = false;
     $("message-list").replaceChildren();
     $("search-results").replaceChildren();
     $("search-more").hidden = true;
@@ -349,9 +395,11 @@
   async function openChat(number) {
     number = Number(number);
     const token = state.token;
-    await api("GET", `/apps/${enc(token)}/chats/${number}`);  // 404 for an unknown chat, shown as such
+    const chat = await api("GET", `/apps/${enc(token)}/chats/${number}`);  // 404 for an unknown chat, shown as such
     closeChat();
     state.chat = number;
+    state.readUpTo = chat.last_read || 0;
+    showUnread(number, chat.unread);
     markCurrentChat();
     remember();
     $("chat-title").textContent = `Chat #${number}`;
@@ -364,8 +412,12 @@
     // The newest stored page first, then the stream from just below it: the stream replays that page
     // again (shown once: messages are keyed by number) and every message above it, stored or not
     // yet, so nothing between the page and live delivery is missed.
-    const r = await api("GET", `${chatPath()}/messages?before=latest&limit=${HISTORY_PAGE}`);
+    const [r, seen] = await Promise.all([
+      api("GET", `${chatPath()}/messages?before=latest&limit=${HISTORY_PAGE}`),
+      api("GET", `${chatPath()}/read`),
+    ]);
     if (state.chat !== number || state.token !== token) return;
+    for (const k of seen.markers) state.readBy.set(k.user, k.last_read);
     for (const m of r.messages) upsert(m, false);
     state.oldest = r.messages.length ? r.messages[0].number : null;
     $("load-older").hidden = !r.next_before;
@@ -393,9 +445,15 @@
     $("messages-empty").hidden = state.byNumber.size > 0;
   }
 
-  // Shows a message, or updates the one with its number in place (an edit, or the stream's copy of
-  // a message this page already showed). Messages stay in number order.
-  function upsert(m, fresh, edited = false) {
+  // Shows a message, or updates the one with its number in place (an edit, a deletion, or the
+  // stream's copy of a message this page already showed). Messages stay in number order. `m` may be
+  // partial: it is laid over what is shown. A deleted message stays as a tombstone (body null,
+  // deleted_at set) and never turns back; an older version never replaces a newer one.
+  function upsert(m, fresh, flash = false) {
+    const prev = state.messages.get(m.number);
+    if (prev && !m.deleted_at && (prev.deleted_at || m.version < prev.version)) return;
+    m = { ...prev, ...m };
+    state.messages.set(m.number, m);
     let item = state.byNumber.get(m.number);
     const follow = nearBottom();
     if (!item) {
@@ -412,28 +470,46 @@
       list.insertBefore(item, next);
       if (fresh) item.classList.add("fresh");
     }
+    const gone = Boolean(m.deleted_at);
     item.classList.toggle("mine", isMine(m));
-    if (!item.querySelector(".edit-form")) item.querySelector(".bubble").textContent = m.body;
-    item.dataset.body = m.body;
-    const wasEdited = edited || item.dataset.edited === "1" || (m.updated_at && m.updated_at !== m.created_at);
-    item.dataset.edited = wasEdited ? "1" : "0";
+    item.classList.toggle("deleted", gone);
+    const bubble = item.querySelector(".bubble");
+    // The history shown is stale after an edit and erased with a deletion; so is an edit begun.
+    if (prev && (gone || m.version !== prev.version)) item.querySelector(".versions")?.remove();
+    if (gone) {
+      item.querySelector(".edit-form")?.remove();
+      bubble.hidden = false;
+      bubble.textContent = "message deleted";
+    } else if (!item.querySelector(".edit-form")) {
+      bubble.textContent = m.body;
+    }
+    // A user changes only its own messages (the API answers 403 otherwise): no buttons on the others'.
+    const mayChange = !gone && (!state.user || m.sender === state.user);
     const meta = item.querySelector(".meta");
     meta.replaceChildren(...[
       m.sender ? el("span", { class: "sender", text: m.sender }) : null,
       el("span", { class: "num", text: `#${m.number}` }),
       el("span", { text: timeOf(m.created_at) }),
-      wasEdited ? el("span", { class: "edited", text: "edited" }) : null,
-      // A user edits only its own messages (the API answers 403 otherwise): no button on the others'.
-      !state.user || m.sender === state.user
-        ? el("button", { type: "button", class: "link", text: "edit", onclick: () => startEdit(m.number) })
+      !gone && m.edited_at
+        ? el("button", { type: "button", class: "link edited", text: "edited", title: "Show the earlier versions",
+                         onclick: () => toggleVersions(m.number).catch(showError) })
+        : null,
+      mayChange ? el("button", { type: "button", class: "link edit", text: "edit", onclick: () => startEdit(m.number) }) : null,
+      mayChange
+        ? el("button", { type: "button", class: "link delete", text: "delete",
+                         onclick: () => deleteMessage(m.number).catch(showError) })
         : null,
     ].filter(Boolean));
-    if (edited) {
+    if (flash) {
       item.classList.remove("flash");
       void item.offsetWidth;  // restart the animation
       item.classList.add("flash");
     }
     updateEmpty();
+    if (!prev) {
+      showSeen();
+      scheduleRead();
+    }
     if (fresh && (follow || isMine(m))) scrollToBottom();
   }
 
@@ -457,19 +533,24 @@
     }
     if (state.chat !== chat) return;
     state.mine.add(r.number);
-    upsert({ number: r.number, body: r.body, sender: r.sender, created_at: r.created_at, updated_at: r.created_at },
-           true);
+    upsert({ number: r.number, body: r.body, sender: r.sender, created_at: r.created_at, updated_at: r.created_at,
+             version: 1, edited_at: null, deleted_at: null }, true);
   }
 
   function startEdit(number) {
     const item = state.byNumber.get(number);
     if (!item || item.querySelector(".edit-form")) return;
     const bubble = item.querySelector(".bubble");
-    const input = el("textarea", { rows: 2, value: item.dataset.body });
+    const input = el("textarea", { rows: 2, value: state.messages.get(number).body });
     const form = el("form", { class: "edit-form" }, input,
       el("button", { type: "submit", text: "Save" }),
       el("button", { type: "button", class: "link", text: "cancel", onclick: () => done() }));
-    const done = () => { form.remove(); bubble.hidden = false; bubble.textContent = item.dataset.body; };
+    const done = () => {
+      form.remove();
+      bubble.hidden = false;
+      const m = state.messages.get(number);
+      if (m && !m.deleted_at) bubble.textContent = m.body;
+    };
     form.onsubmit = async (ev) => {
       ev.preventDefault();
       try {
@@ -486,6 +567,64 @@
     input.focus();
   }
 
+  // A deletion erases the body for everyone (204 once queued): the tombstone shows at once, the
+  // stream's message.deleted then confirms it here and on every other page.
+  async function deleteMessage(number) {
+    if (!confirm(`Delete message #${number}? Its text is erased for everyone.`)) return;
+    const chat = state.chat;
+    await api("DELETE", `${chatPath()}/messages/${number}`);
+    if (state.chat === chat) upsert({ number, body: null, deleted_at: new Date().toISOString() }, false);
+  }
+
+  // The message's bodies, oldest first (GET …/versions), under it; a second click hides them.
+  async function toggleVersions(number) {
+    const item = state.byNumber.get(number);
+    const shown = item && item.querySelector(".versions");
+    if (!item || shown) {
+      shown?.remove();
+      return;
+    }
+    const chat = state.chat;
+    const r = await api("GET", `${chatPath()}/messages/${number}/versions`);
+    if (state.chat !== chat || item.querySelector(".versions") || state.messages.get(number).deleted_at) return;
+    item.querySelector(".meta").after(el("ol", { class: "versions" }, ...r.versions.map((v) =>
+      el("li", {}, el("span", { class: "v", text: `v${v.version} · ${timeOf(v.at)}` }), el("span", { text: v.body })))));
+  }
+
+  // Signed in, the page marks the open chat read up to the last message it shows (PUT …/read), a
+  // moment after that changed and only while the page is visible; the answer's count is the badge's.
+  function scheduleRead() {
+    if (!state.user || state.readTimer) return;
+    state.readTimer = setTimeout(() => {
+      state.readTimer = null;
+      markRead().catch(showError);
+    }, 300);
+  }
+  async function markRead() {
+    const chat = state.chat;
+    if (!state.user || chat === null || document.hidden) return;
+    const last = Math.max(0, ...state.byNumber.keys());
+    if (last <= state.readUpTo) return;
+    const r = await api("PUT", `${chatPath()}/read`, { number: last });
+    if (state.chat === chat) state.readUpTo = Math.max(state.readUpTo, r.last_read);
+    showUnread(chat, r.unread);
+  }
+
+  // "seen by": each other user's read marker, under the last message shown at or below it.
+  function showSeen() {
+    for (const e of $("message-list").querySelectorAll(".seen")) e.remove();
+    const at = new Map();
+    for (const [user, n] of state.readBy) {
+      if (user === state.user || n === 0) continue;
+      let best = 0;
+      for (const k of state.byNumber.keys()) if (k <= n && k > best) best = k;
+      if (best) at.set(best, [...(at.get(best) || []), user]);
+    }
+    for (const [n, users] of at) {
+      state.byNumber.get(n).append(el("div", { class: "seen", text: "seen by " + users.join(", ") }));
+    }
+  }
+
   // --- live delivery (server-sent events) -----------------------------------------------------
 
   function closeLive() {
@@ -497,8 +636,9 @@
   }
 
   // The chat's stream from just above `after`. The browser reconnects by itself with Last-Event-ID
-  // (the number of the last message.created it got), so a dropped connection misses nothing; only
-  // when it gives up (an HTTP error) does the page retry, after a growing pause.
+  // (the number of the last message slot it got: a creation, or the tombstone of a message deleted
+  // before the page saw it), so a dropped connection misses nothing; only when it gives up (an HTTP
+  // error) does the page retry, after a growing pause. chat.deleted ends the stream for good.
   function connectLive(after) {
     closeLive();
     const gen = state.liveGen;
@@ -519,10 +659,33 @@
       const m = JSON.parse(ev.data);
       last = Math.max(last, m.number);
       upsert(m, true);
+      // Its sender has read it (the server sends no read.updated for that).
+      if (m.sender && m.number > (state.readBy.get(m.sender) || 0)) {
+        state.readBy.set(m.sender, m.number);
+        showSeen();
+      }
     });
     es.addEventListener("message.updated", (ev) => {
       if (gen !== state.liveGen) return;
       upsert(JSON.parse(ev.data), false, true);
+    });
+    es.addEventListener("message.deleted", (ev) => {
+      if (gen !== state.liveGen) return;
+      const m = JSON.parse(ev.data);
+      last = Math.max(last, m.number);
+      upsert(m, !state.byNumber.has(m.number));
+    });
+    es.addEventListener("read.updated", (ev) => {
+      if (gen !== state.liveGen) return;
+      const r = JSON.parse(ev.data);
+      state.readBy.set(r.user, r.last_read);
+      if (r.user === state.user) state.readUpTo = Math.max(state.readUpTo, r.last_read);
+      showSeen();
+    });
+    es.addEventListener("chat.deleted", (ev) => {
+      if (gen !== state.liveGen) return;
+      closeLive();  // a reconnection would only find the chat gone
+      showChatDeleted(chat, JSON.parse(ev.data).deleted_at);
     });
     es.addEventListener("error", (ev) => {
       if (gen !== state.liveGen) return;
@@ -667,6 +830,8 @@
     $("refresh-chats").addEventListener("click", () => loadChats().catch(showError));
     $("load-older").addEventListener("click", () => loadOlder().catch(showError));
     $("banner-close").addEventListener("click", clearError);
+    // A hidden page marks nothing read; shown again, it marks what it shows.
+    document.addEventListener("visibilitychange", () => markRead().catch(showError));
 
     const input = $("message-input");
     const submit = busy($("send"), async () => {
