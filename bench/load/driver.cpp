@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <deque>
+#include <map>
 #include <thread>
 
 #include "core/time.hpp"
@@ -83,6 +84,13 @@ struct driver::slot {
     std::size_t home;  // the target of first attempts; retries go to the next ones
 };
 
+struct driver::pending_delete {
+    std::string token;
+    std::uint64_t chat = 0;
+    std::uint64_t number = 0;
+    std::string credential;
+};
+
 struct driver::lane {
     lane(std::size_t index_, std::uint64_t seed) : index(index_), rng(seed) {}
     std::size_t index;
@@ -97,6 +105,8 @@ struct driver::lane {
     bool schedule_done = false;
     std::uint64_t max_backlog = 0;
     std::uint64_t not_sent = 0;
+    // --delete-percent: messages of this lane's creations waiting for their deletion, by due time.
+    std::multimap<clock_type::time_point, pending_delete> deletes;
     // Progress, read by the main thread.
     std::atomic<std::uint64_t> done{0};
     std::atomic<std::uint64_t> failed{0};
@@ -290,6 +300,36 @@ void driver::run() {
         summary_.max_backlog += l->max_backlog;
         summary_.not_sent += l->not_sent;
     }
+    drain_deletes();
+}
+
+void driver::drain_deletes() {
+    std::size_t left = 0;
+    for (auto& l : lanes_) left += l->deletes.size();
+    if (left == 0) return;
+    // Each connection takes the lane's earliest deletion and sends it at its time (outside the measured
+    // window: in the report's errors and the record, not in the latency figures).
+    for (auto& l : lanes_)
+        for (auto& s : l->slots)
+            asio::co_spawn(
+                l->ioc,
+                [this, &l, &s]() -> asio::awaitable<void> {
+                    asio::steady_timer wait(l->ioc);
+                    while (!l->deletes.empty()) {
+                        auto first = l->deletes.begin();
+                        auto due = first->first;
+                        auto d = std::move(first->second);
+                        l->deletes.erase(first);
+                        if (due > clock_type::now()) {
+                            wait.expires_at(due);
+                            co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+                        }
+                        co_await delete_message(*l, *s, d, false);
+                    }
+                },
+                asio::detached);
+    if (!o_.quiet) std::fprintf(stderr, "chat_load: %zu deletions left to send after the run\n", left);
+    run_lanes("deletions");
 }
 
 recorder driver::results() {
@@ -379,6 +419,46 @@ asio::awaitable<void> driver::replay(lane& l, slot& s, const replay_plan& p, boo
     l.rec.op_done(op_kind::replay, measured, ok, 1, elapsed_us(start));
 }
 
+// A deletion is idempotent (204 again once done), so every retryable failure is retried, on the next
+// target, as a creation is. Without a 204 it may or may not have happened: recorded as failed, which
+// the verifier accepts either way as long as the message is erased everywhere or kept everywhere.
+asio::awaitable<void> driver::delete_message(lane& l, slot& s, const pending_delete& d, bool measured) {
+    const auto start = clock_type::now();
+    const auto op = op_kind::delete_message;
+    const auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/{}", d.token, d.chat, d.number);
+    const auto id = fmt::format("{}-d{}-{}", run_id_, l.index, ++l.seq);
+    const auto targets = targets_.size();
+    bool ok = false;
+    int attempts = 0;
+    std::string last_error;
+    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
+        if (static_cast<std::size_t>(attempt) >= targets) {
+            asio::steady_timer pause(
+                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        ++attempts;
+        auto rid = fmt::format("{}.{}", id, attempt);
+        auto headers = read_headers(rid, d.credential);
+        auto r = co_await s.conns.send(target, http::verb::delete_, path, "", std::move(headers), o_.timeout);
+        auto v = judge_no_content(r);
+        if (v.what == verdict::kind::ok) {
+            ok = true;
+            break;
+        }
+        l.rec.attempt_error(op, v.error);
+        if (v.bad) l.rec.bad(op, v.error, v.detail, targets_[target].where.url, rid);
+        last_error = v.error;
+        if (v.what == verdict::kind::failed) break;
+    }
+    if (!ok) l.rec.final_error(op, last_error);
+    l.rec.deletion(delete_record{d.token, d.chat, d.number, ok, core::now_ms()});
+    l.rec.op_done(op, measured, ok, attempts, elapsed_us(start));
+    ++l.done;
+    if (!ok) ++l.failed;
+}
+
 asio::awaitable<bool> driver::create_message(lane& l, slot& s, std::size_t chat, int& attempts,
                                              std::optional<replay_plan>& then) {
     auto t = chat == npos ? world_.pick_chat(l.rng, false) : world_.chat_at(chat);
@@ -407,10 +487,20 @@ asio::awaitable<bool> driver::create_message(lane& l, slot& s, std::size_t chat,
         co_return false;
     }
     auto number = number_field(c.json, "number");
-    world_.add_message(t->index, number, hash, body);
     l.rec.ack({ack_kind::message, t->token, t->chat, number, hash, core::now_ms()});
     if (on_sampled_ack_ && o_.lag_sample > 0 && std::bernoulli_distribution(o_.lag_sample)(l.rng))
         on_sampled_ack_(t->token, t->chat, number, hash);
+    // --delete-percent, for the run's creations (not the setup's, which reads start from): a message to
+    // be deleted never joins the world, so no read aims at it (a GET would rightly answer 410) and no
+    // replay races its deletion.
+    if (chat == npos && o_.delete_percent > 0 &&
+        std::bernoulli_distribution(o_.delete_percent / 100)(l.rng)) {
+        auto delay = std::uniform_int_distribution<std::int64_t>(0, o_.delete_delay_max.count())(l.rng);
+        l.deletes.emplace(clock_type::now() + std::chrono::milliseconds(delay),
+                          pending_delete{t->token, t->chat, number, credential});
+        co_return true;
+    }
+    world_.add_message(t->index, number, hash, body);
     if (o_.replay > 0 && std::bernoulli_distribution(o_.replay)(l.rng))
         then = replay_plan{op_kind::create_message, path, payload, key, c.answered_by, number, credential};
     co_return true;
@@ -592,6 +682,7 @@ asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::
                 co_await read(l, s, op, o_.static_path, [](const json::value&) -> std::string { return {}; });
             break;
         case op_kind::replay:
+        case op_kind::delete_message:
             break;
     }
     l.rec.op_done(op, measured, ok, attempts, elapsed_us(start));
@@ -599,6 +690,13 @@ asio::awaitable<void> driver::execute(lane& l, slot& s, op_kind op, clock_type::
     if (!ok) ++l.failed;
     // After the operation's own latency was taken: the replay is an extra request of its own.
     if (then) co_await replay(l, s, *then, measured);
+    // At most one due deletion of the lane per operation (creations come at most one per operation too,
+    // so the deletions keep up); an extra request, on its own report row.
+    if (!l.deletes.empty() && l.deletes.begin()->first <= clock_type::now()) {
+        auto d = std::move(l.deletes.begin()->second);
+        l.deletes.erase(l.deletes.begin());
+        co_await delete_message(l, s, d, measured);
+    }
 }
 
 }  // namespace chat::load

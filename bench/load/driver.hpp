@@ -42,6 +42,7 @@ class driver {
     struct slot;
     struct creation;
     struct replay_plan;
+    struct pending_delete;
 
     void run_lanes(const char* phase);
     // One operation, from its start (closed loop) or scheduled time (open loop).
@@ -51,6 +52,11 @@ class driver {
                                      const std::string& body, const std::string& key,
                                      const std::string& credential = {});
     asio::awaitable<void> replay(lane& l, slot& s, const replay_plan& p, bool measured);
+    // --delete-percent: deletes a message the run created, retried like a creation; records whether it
+    // was acknowledged (204).
+    asio::awaitable<void> delete_message(lane& l, slot& s, const pending_delete& d, bool measured);
+    // The deletions still waiting when the timed run ended, sent at their time.
+    void drain_deletes();
     asio::awaitable<bool> read(lane& l, slot& s, op_kind op, const std::string& path,
                                const std::function<std::string(const boost::json::value&)>& check,
                                const std::string& credential = {});

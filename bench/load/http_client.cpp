@@ -90,6 +90,14 @@ verdict judge(const attempt_result& r, unsigned expected_status) {
             {}};
 }
 
+verdict judge_no_content(const attempt_result& r) {
+    if (r.what == attempt_result::outcome::answered && r.status == 204) {
+        if (!r.body.empty()) return failure("bad_failure", true, "204 with a body: " + r.body.substr(0, 200));
+        return {};
+    }
+    return judge(r, 204);
+}
+
 connection_set::connection_set(asio::any_io_executor ex, const std::vector<resolved_target>& targets)
     : ex_(std::move(ex)), targets_(targets), conns_(targets.size()) {}
 

@@ -60,6 +60,9 @@ verdict failure(std::string error, bool bad, std::string detail);
 // retryable; 429 with the JSON error is its own, final, kind (retrying would only add load); anything
 // else is a bad_failure.
 verdict judge(const attempt_result& r, unsigned expected_status);
+// The same rule for an answer expected as 204 No Content (a deletion): 204 is ok (with no body to
+// parse), anything else is judged as judge() would for an expected 204.
+verdict judge_no_content(const attempt_result& r);
 // "<status> <code>" when the body is the API's error shape {"error": {"code": "…", "message": "…"}}.
 std::optional<std::string> api_error_kind(unsigned status, const std::string& body);
 

@@ -11,9 +11,9 @@ namespace chat::load {
 
 namespace {
 
-constexpr std::array<std::string_view, op_count> names{"create_message", "get_message", "list_messages",
-                                                       "search",         "create_chat", "get_chat",
-                                                       "create_app",     "static",      "replay"};
+constexpr std::array<std::string_view, op_count> names{
+    "create_message", "get_message", "list_messages", "search", "create_chat",
+    "get_chat",       "create_app",  "static",        "replay", "delete_message"};
 
 double parse_number(std::string_view option, std::string_view text, double min, double max) {
     double v = 0;
@@ -89,7 +89,7 @@ std::array<double, op_count> parse_mix(std::string_view text) {
         if (eq == std::string_view::npos)
             throw usage_error(fmt::format("--mix: '{}' is not name=weight", item));
         auto op = op_from_name(item.substr(0, eq));
-        if (!op || *op == op_kind::replay)
+        if (!op || *op == op_kind::replay || *op == op_kind::delete_message)
             throw usage_error(
                 fmt::format("--mix: unknown operation '{}' (create_message, get_message, "
                             "list_messages, search, create_chat, get_chat, create_app)",
@@ -180,6 +180,10 @@ options parse_options(const std::vector<std::string>& args) {
             o.hot_share = parse_number(arg, value(), 0, 1);
         } else if (arg == "--replay") {
             o.replay = parse_number(arg, value(), 0, 1);
+        } else if (arg == "--delete-percent") {
+            o.delete_percent = parse_number(arg, value(), 0, 100);
+        } else if (arg == "--delete-delay") {
+            o.delete_delay_max = parse_duration_option(arg, value());
         } else if (arg == "--seed") {
             auto v = value();
             auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), o.seed);
@@ -233,6 +237,8 @@ options parse_options(const std::vector<std::string>& args) {
         throw usage_error("--rate x --duration is too large");
     if (o.hot_fraction == 0 && o.hot_share > 0)
         throw usage_error("--hot-fraction 0 leaves no hot chat to receive --hot-share; set --hot-share 0");
+    if (!o.static_path.empty() && o.delete_percent > 0)
+        throw usage_error("--static creates nothing, there is nothing to delete");
     if (!o.static_path.empty() && (o.verify || !o.verify_only_path.empty()))
         throw usage_error("--static measures an HTTP server, there is nothing to verify");
     if (o.static_path.empty() && o.mix[index_of(op_kind::static_get)] > 0)
@@ -246,7 +252,7 @@ std::string help_text() {
 Drives the HTTP API with many keep-alive connections, reports throughput and latency percentiles per
 operation, and with --verify checks in MariaDB and Elasticsearch (read directly, never through the API)
 that every acknowledged creation was stored exactly once, numbered without holes, made searchable and
-counted.
+counted, and that every acknowledged deletion erased its message.
 
 Usage:
   chat_load [options]
@@ -275,6 +281,13 @@ Load:
   --hot-share F           share of chat operations going to hot chats (default 0.8)
   --replay F              fraction of acknowledged creations sent again with the same key to another
                           target, expecting the same number back (default 0.01)
+  --delete-percent P      delete P % (0..100) of the messages created during the run (not the setup's)
+                          after their 201, through the API (DELETE, expecting 204), each at a random
+                          time within --delete-delay of its acknowledgement; 503s and lost answers are
+                          retried like creations. Such messages are never read or searched by the run
+                          (default 0: no deletion)
+  --delete-delay D        the longest wait between a message's 201 and its deletion (default 2s; 0:
+                          right after the 201, often before the creation is stored)
   --seed N                random seed (default: from the clock)
   --user-tokens           make the applications it creates restricted (with their secret) and send
                           every request to them with a user token minted for them, as a restricted
@@ -286,22 +299,31 @@ Load:
 
 Reports:
   --json FILE             the report (and the verification) as JSON
-  --record FILE           every acknowledged creation and the failed creations per chat, for --verify-only
+  --record FILE           every acknowledged creation, the failed creations per chat and the deletions
+                          (acknowledged or not), for --verify-only
 
 Verification (settings from the same CHAT_* variables as the servers: CHAT_MYSQL_*, CHAT_ES_URL,
 CHAT_ES_INDEX, CHAT_AMQP_*, CHAT_COUNT_REFRESH_INTERVAL_S):
-  --verify                after the load, wait until the queue CHAT_AMQP_QUEUE is empty and every
-                          acknowledged creation is in MariaDB, then check:
+  --verify                after the load, wait until the queue CHAT_AMQP_QUEUE is empty, every
+                          acknowledged creation is in MariaDB and every acknowledged deletion applied
+                          there, then check:
                           1. every acknowledged application, chat and message is stored, once, with
-                             the same body (FNV-1a 64 of the body);
+                             the same body (FNV-1a 64 of the body), and not deleted;
                           2. per chat, message numbers are exactly 1..N, and per application chat
                              numbers; a hole is allowed only if at least as many creations failed
                              there (reported as an allowed gap);
                           3. Elasticsearch holds as many messages per chat as MariaDB, and a sample
                              fetched by document id has the acknowledged body;
-                          4. chats.messages_count and applications.chats_count reach the real counts;
-                          5. lag: ack -> stored in MariaDB and ack -> searchable, for a sample.
-  --verify-only FILE      no load: verify a file written by --record (checks 1-4)
+                          4. deletions: the message of every acknowledged deletion (204) is erased in
+                             MariaDB (row kept, body '', deleted_at set, no edit history) and in
+                             search (its document has no body, so no terms); a deletion without an
+                             answer may or may not have happened, but its message is then either
+                             erased in both or kept in both, with its body. A deleted message is
+                             never counted as lost;
+                          5. chats.messages_count and applications.chats_count reach the real counts
+                             (deleted messages and chats not counted);
+                          6. lag: ack -> stored in MariaDB and ack -> searchable, for a sample.
+  --verify-only FILE      no load: verify a file written by --record (checks 1-5)
   --drain-timeout D       how long to wait for the drain (default 120s)
   --count-timeout D       how long to wait for the count columns (default
                           CHAT_COUNT_REFRESH_INTERVAL_S * 2 + 30s)

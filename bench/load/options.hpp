@@ -12,8 +12,9 @@
 
 namespace chat::load {
 
-// The operations of the mix, plus `replay` (an acknowledged creation sent again with its key), which
-// the tool issues itself and reports on its own row. `static_get` ("static" in --mix and reports) is the
+// The operations of the mix, plus `replay` (an acknowledged creation sent again with its key) and
+// `delete_message` (the deletion of a message the run created, --delete-percent), which the tool issues
+// itself and reports on their own rows. `static_get` ("static" in --mix and reports) is the
 // benchmark's ceiling measurement: GETs of the fixed path --static, with no setup.
 enum class op_kind {
     create_message,
@@ -24,10 +25,11 @@ enum class op_kind {
     get_chat,
     create_app,
     static_get,
-    replay
+    replay,
+    delete_message
 };
-inline constexpr std::size_t op_count = 9;
-inline constexpr std::size_t mix_op_count = 8;  // every kind but replay
+inline constexpr std::size_t op_count = 10;
+inline constexpr std::size_t mix_op_count = 8;  // every kind but replay and delete_message
 
 std::string_view op_name(op_kind op);
 std::optional<op_kind> op_from_name(std::string_view name);
@@ -60,7 +62,11 @@ struct options {
     int setup_messages = 2;  // per chat, so that reads have something to read from the start
     double hot_fraction = 0.1;
     double hot_share = 0.8;
-    double replay = 0.01;    // fraction of acknowledged creations sent again with the same key
+    double replay = 0.01;  // fraction of acknowledged creations sent again with the same key
+    // --delete-percent: share (0..100) of the messages created in the run (after their 201) that it then
+    // deletes through the API, each within delete_delay_max of its acknowledgement. 0: none.
+    double delete_percent = 0;
+    millis delete_delay_max{2000};
     std::uint64_t seed = 0;  // 0: from the clock
     std::string json_path;
     std::string record_path;

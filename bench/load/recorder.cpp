@@ -60,12 +60,17 @@ void recorder::merge(recorder&& o) {
                 std::make_move_iterator(o.record_.acks.end()));
     for (const auto& [k, n] : o.record_.failed_messages) record_.failed_messages[k] += n;
     for (const auto& [k, n] : o.record_.failed_chats) record_.failed_chats[k] += n;
+    auto& deletes = record_.deletes;
+    deletes.insert(deletes.end(), std::make_move_iterator(o.record_.deletes.begin()),
+                   std::make_move_iterator(o.record_.deletes.end()));
 }
 
 // --- the record file ---------------------------------------------------------------------------
 // Tab-separated lines, one fact each, so a person can read it and a test can alter one entry:
 //   app <token> <ack_ms> | chat <token> <chat> <ack_ms> | message <token> <chat> <number> <hash> <ack_ms>
 //   failed_message <token> <chat> <count> | failed_chat <token> <count>
+//   deleted <token> <chat> <number> <at_ms>         (a deletion answered 204)
+//   delete_failed <token> <chat> <number> <at_ms>   (a deletion never answered 204: may have happened)
 // The hash is FNV-1a 64 of the body in 16 hex digits.
 
 void write_record(const std::string& path, const run_record& r) {
@@ -89,6 +94,9 @@ void write_record(const std::string& path, const run_record& r) {
     for (const auto& [k, n] : r.failed_messages)
         out << fmt::format("failed_message\t{}\t{}\t{}\n", k.first, k.second, n);
     for (const auto& [k, n] : r.failed_chats) out << fmt::format("failed_chat\t{}\t{}\n", k, n);
+    for (const auto& d : r.deletes)
+        out << fmt::format("{}\t{}\t{}\t{}\t{}\n", d.acknowledged ? "deleted" : "delete_failed", d.token,
+                           d.chat, d.number, d.at_ms);
     out.flush();
     if (!out) throw std::runtime_error("cannot write " + path);
 }
@@ -134,6 +142,10 @@ run_record read_record(const std::string& path) {
         } else if (f[0] == "failed_chat") {
             need(3);
             r.failed_chats[f[1]] += number(f[2]);
+        } else if (f[0] == "deleted" || f[0] == "delete_failed") {
+            need(5);
+            r.deletes.push_back({f[1], number(f[2]), number(f[3]), f[0] == "deleted",
+                                 static_cast<std::int64_t>(number(f[4]))});
         } else {
             fail("unknown entry '" + f[0] + "'");
         }
@@ -142,6 +154,12 @@ run_record read_record(const std::string& path) {
 }
 
 // --- the report --------------------------------------------------------------------------------
+
+std::pair<std::uint64_t, std::uint64_t> deletion_counts(const run_record& r) {
+    std::uint64_t acked = 0;
+    for (const auto& d : r.deletes) acked += d.acknowledged;
+    return {acked, r.deletes.size() - acked};
+}
 
 namespace {
 
@@ -221,9 +239,18 @@ void print_report(std::FILE* out, const recorder& r, const run_summary& s) {
     for (const auto& [k, n] : r.record().failed_chats) failed_chats += n;
     std::fprintf(out,
                  "\nacknowledged (whole run): %zu applications, %zu chats, %zu messages; failed creations: "
-                 "%llu chats, %llu messages\nbad failures %llu, wrong numbers %llu\n",
+                 "%llu chats, %llu messages\n",
                  apps, chats, messages, static_cast<unsigned long long>(failed_chats),
-                 static_cast<unsigned long long>(failed_messages),
+                 static_cast<unsigned long long>(failed_messages));
+    // Only when the run deleted: the output of runs without --delete-percent is unchanged.
+    if (!r.record().deletes.empty()) {
+        auto [acked, failed] = deletion_counts(r.record());
+        std::fprintf(out,
+                     "deletions (whole run): %llu acknowledged (204), %llu failed (may or may not have "
+                     "happened)\n",
+                     static_cast<unsigned long long>(acked), static_cast<unsigned long long>(failed));
+    }
+    std::fprintf(out, "bad failures %llu, wrong numbers %llu\n",
                  static_cast<unsigned long long>(r.bad_failures()),
                  static_cast<unsigned long long>(r.wrong_numbers()));
 }
@@ -261,6 +288,7 @@ json::object report_json(const recorder& r, const run_summary& s, const options&
     }
     for (const auto& [k, n] : r.record().failed_messages) failed_messages += n;
     for (const auto& [k, n] : r.record().failed_chats) failed_chats += n;
+    auto [deletes_acked, deletes_failed] = deletion_counts(r.record());
     json::array targets;
     for (const auto& t : o.targets) targets.push_back(json::string(t.url));
     json::object mix;
@@ -280,6 +308,7 @@ json::object report_json(const recorder& r, const run_summary& s, const options&
               {"chats_per_app", o.chats},
               {"hot_fraction", o.hot_fraction},
               {"hot_share", o.hot_share},
+              {"delete_percent", o.delete_percent},
               {"seed", o.seed}}},
             {"window_s", s.window_s},
             {"operations", ops},
@@ -290,7 +319,8 @@ json::object report_json(const recorder& r, const run_summary& s, const options&
             {"wrong_numbers", r.wrong_numbers()},
             {"backlog", {{"max", s.max_backlog}, {"not_sent", s.not_sent}}},
             {"acknowledged", {{"apps", apps}, {"chats", chats}, {"messages", messages}}},
-            {"failed_creations", {{"chats", failed_chats}, {"messages", failed_messages}}}};
+            {"failed_creations", {{"chats", failed_chats}, {"messages", failed_messages}}},
+            {"deletions", {{"acknowledged", deletes_acked}, {"failed", deletes_failed}}}};
 }
 
 }  // namespace chat::load

@@ -27,13 +27,27 @@ struct ack_record {
     std::int64_t ack_ms = 0;   // wall clock, epoch milliseconds
 };
 
+// A deletion of a message the run created (--delete-percent). Acknowledged: answered 204. Otherwise every
+// attempt failed (a 503, a lost answer…): the deletion may or may not have happened.
+struct delete_record {
+    std::string token;
+    std::uint64_t chat = 0;
+    std::uint64_t number = 0;
+    bool acknowledged = false;
+    std::int64_t at_ms = 0;  // wall clock of the 204, or of the last attempt
+};
+
 // The verifier's input: written by --record, read back by --verify-only.
 struct run_record {
     std::vector<ack_record> acks;
+    std::vector<delete_record> deletes;
     // Logical creations that finally failed (after retries): each may have consumed a number.
     std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> failed_messages;  // (token, chat)
     std::map<std::string, std::uint64_t> failed_chats;                               // token
 };
+
+// Deletions answered 204, and the others (first, second).
+std::pair<std::uint64_t, std::uint64_t> deletion_counts(const run_record& r);
 
 // Throws std::runtime_error naming the file and line.
 void write_record(const std::string& path, const run_record& r);
@@ -76,6 +90,7 @@ class recorder {
         ++record_.failed_messages[{token, chat}];
     }
     void failed_chat(const std::string& token) { ++record_.failed_chats[token]; }
+    void deletion(delete_record d) { record_.deletes.push_back(std::move(d)); }
     void merge(recorder&& o);
 
     const std::array<op_stats, op_count>& ops() const { return ops_; }

@@ -31,6 +31,62 @@ gap_report find_gaps(const std::vector<std::uint64_t>& stored_sorted, std::uint6
     return g;
 }
 
+message_judgement judge_message(deletion d, const message_facts& f) {
+    using doc = message_facts::doc;
+    auto wrong = [](std::string check, std::string problem) {
+        return message_judgement{message_fate::broken, std::move(check), std::move(problem)};
+    };
+    // A tombstone keeps the row: no row is a loss whatever the deletion did.
+    if (!f.row)
+        return d == deletion::acknowledged
+                   ? wrong("delete",
+                           ": deletion acknowledged, but its row is gone from MariaDB (a deleted "
+                           "message stays as a tombstone)")
+                   : wrong("stored", " acknowledged but not stored");
+    const bool body_erased = f.row_hash == erased_body_hash;
+    const bool body_kept = f.row_hash == f.acknowledged_hash;
+    if (!body_erased && !body_kept)
+        return wrong("stored", fmt::format(": the stored body differs from the acknowledged one (FNV-1a "
+                                           "{:016x}, acknowledged {:016x})",
+                                           f.row_hash, f.acknowledged_hash));
+    // Half a deletion in MariaDB itself.
+    const char* half_check = d == deletion::none ? "stored" : "delete";
+    if (f.row_deleted && !body_erased)
+        return wrong(half_check, ": deleted_at is set but the body is still stored");
+    if (!f.row_deleted && body_erased)
+        return wrong(half_check, ": the stored body is erased but deleted_at is not set");
+    if (f.row_deleted && f.versions > 0)
+        return wrong("delete",
+                     fmt::format(": deleted, but {} versions of its edit history remain", f.versions));
+    const auto fate = f.row_deleted ? message_fate::erased : message_fate::kept;
+    if (d == deletion::none && fate == message_fate::erased)
+        return wrong("stored",
+                     ": erased in MariaDB (body '', deleted_at set) though the run never deleted it");
+    if (d == deletion::acknowledged && fate == message_fate::kept)
+        return wrong("delete", ": deletion acknowledged (204) but MariaDB still holds its body, not deleted");
+    // Search, when looked at: the same fate as in MariaDB.
+    if (f.search == doc::unchecked) return {fate, {}, {}};
+    const bool doc_erased = f.search == doc::absent || f.doc_hash == erased_body_hash;
+    const bool doc_kept = f.search == doc::found && f.doc_hash == f.acknowledged_hash;
+    if (!doc_erased && !doc_kept)
+        return wrong("search", ": the indexed body differs from the acknowledged one");
+    if (fate == message_fate::erased && doc_kept)
+        return wrong("delete", d == deletion::acknowledged
+                                   ? ": deletion acknowledged and erased in MariaDB, but its body is still "
+                                     "searchable"
+                                   : ": an unanswered deletion erased it in MariaDB, but its body is still "
+                                     "searchable");
+    if (fate == message_fate::kept && doc_erased) {
+        if (f.search == doc::absent) return wrong("search", " acknowledged but not in Elasticsearch");
+        return d == deletion::unknown
+                   ? wrong("delete",
+                           ": an unanswered deletion erased it from search, but MariaDB still holds "
+                           "its body")
+                   : wrong("search", ": erased from search (a document without body) though never deleted");
+    }
+    return {fate, {}, {}};
+}
+
 namespace {
 
 // Store calls that fail abort the verification with this (reported, exit 1).
@@ -188,8 +244,10 @@ void lag_sampler::loop() {
 namespace {
 
 struct chat_expect {
-    std::map<std::uint64_t, std::uint64_t> acked;  // number -> body hash
-    std::vector<std::uint64_t> not_seen;           // acknowledged numbers not found yet (drain)
+    std::map<std::uint64_t, std::uint64_t> acked;   // number -> body hash
+    std::vector<std::uint64_t> not_seen;            // acknowledged numbers not found yet (drain)
+    std::map<std::uint64_t, deletion> deletions;    // acknowledged numbers the run tried to delete
+    std::vector<std::uint64_t> deletions_not_seen;  // acknowledged deletions not applied yet (drain)
     std::uint64_t failed = 0;
     bool acked_chat = false;
     std::uint64_t stored = 0;  // rows in MariaDB
@@ -239,6 +297,26 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
     }
     for (const auto& [k, n] : r.failed_messages) apps[k.first].chats[k.second].failed += n;
     for (const auto& [token, n] : r.failed_chats) apps[token].failed_chats += n;
+    // Deletions of acknowledged messages (the run deletes no other); an acknowledged one wins over an
+    // unanswered one of the same message.
+    std::uint64_t stray_deletions = 0;
+    for (const auto& d : r.deletes) {
+        auto& c = apps[d.token].chats[d.chat];
+        if (!c.acked.count(d.number)) {
+            ++stray_deletions;
+            continue;
+        }
+        auto& claim = c.deletions.try_emplace(d.number, deletion::none).first->second;
+        if (d.acknowledged && claim != deletion::acknowledged) {
+            claim = deletion::acknowledged;
+            c.deletions_not_seen.push_back(d.number);
+        } else if (!d.acknowledged && claim == deletion::none) {
+            claim = deletion::unknown;
+        }
+    }
+    if (stray_deletions > 0)
+        fail("delete",
+             fmt::format("{} deletions in the record name no acknowledged message", stray_deletions));
 
     store::mysql_connection db(cfg_.mysql);
     store::elastic_client es(cfg_.es_url, cfg_.es_index);
@@ -275,7 +353,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
         std::string amqp_error;
         bool drained = false;
         const auto drain_deadline = started + s_.drain_timeout;
-        std::uint64_t missing = 0;
+        std::uint64_t missing = 0, deletions_missing = 0;
         for (;;) {
             depth = -1;
             if (!amqp.is_open())
@@ -289,6 +367,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                 }
             }
             missing = 0;
+            deletions_missing = 0;
             for (auto& [token, app] : apps) {
                 if (app.id == 0) continue;
                 if (!app.chats_not_seen.empty()) {
@@ -314,9 +393,27 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                     }
                     std::erase_if(ns, [&](std::uint64_t n) { return seen.count(n) > 0; });
                     missing += ns.size();
+                    // Acknowledged deletions: applied once the row is a tombstone (deleted_at set).
+                    auto& ds = chat.deletions_not_seen;
+                    std::set<std::uint64_t> applied;
+                    for (std::size_t i = 0; i < ds.size(); i += 1000) {
+                        std::string in;
+                        for (std::size_t k = i; k < ds.size() && k < i + 1000; ++k) {
+                            if (!in.empty()) in += ',';
+                            in += std::to_string(ds[k]);
+                        }
+                        for (const auto& row : query(
+                                 db,
+                                 fmt::format("SELECT number FROM messages WHERE application_id = {} AND "
+                                             "chat_number = {} AND deleted_at IS NOT NULL AND number IN ({})",
+                                             app.id, number, in)))
+                            applied.insert(store::to_u64(row[0]));
+                    }
+                    std::erase_if(ds, [&](std::uint64_t n) { return applied.count(n) > 0; });
+                    deletions_missing += ds.size();
                 }
             }
-            if (depth == 0 && missing == 0) {
+            if (depth == 0 && missing == 0 && deletions_missing == 0) {
                 drained = true;
                 break;
             }
@@ -326,17 +423,30 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
         figures_["drain"] = {{"drained", drained},
                              {"seconds", seconds_since(started)},
                              {"queue_depth", depth >= 0 ? json::value(depth) : json::value(nullptr)},
-                             {"acknowledged_not_stored", missing}};
+                             {"acknowledged_not_stored", missing},
+                             {"deletions_not_applied", deletions_missing}};
         if (!drained)
             fail("drain",
                  fmt::format(
-                     "not drained after {:.0f} s: queue {} {}, {} acknowledged creations not in MariaDB",
+                     "not drained after {:.0f} s: queue {} {}, {} acknowledged creations not in MariaDB{}",
                      seconds_since(started), cfg_.amqp.queue,
-                     depth >= 0 ? fmt::format("holds {}", depth) : "unreadable (" + amqp_error + ")",
-                     missing));
+                     depth >= 0 ? fmt::format("holds {}", depth) : "unreadable (" + amqp_error + ")", missing,
+                     deletions_missing > 0
+                         ? fmt::format(", {} acknowledged deletions not applied", deletions_missing)
+                         : std::string()));
         say(drained ? "drained" : "not drained");
 
         // 1 and 2. Stored once with the acknowledged body; numbered 1..N with explained holes only.
+        // Messages the run tried to delete are judged by check 4 (their row may be a tombstone); here
+        // only that no other row holds their body.
+        struct touched_message {
+            std::string token;
+            std::uint64_t app_id, chat, number;
+            deletion d;
+            message_facts facts;
+            message_judgement judgement;
+        };
+        std::vector<touched_message> touched;
         std::uint64_t stored_chats_ok = 0, stored_messages_ok = 0, stored_rows = 0;
         std::uint64_t chat_gaps = 0, message_gaps = 0;
         for (auto& [token, app] : apps) {
@@ -371,18 +481,19 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
             }
             for (auto& [chat_number, c] : app.chats) {
                 std::vector<std::uint64_t> numbers;
-                std::map<std::uint64_t, std::uint64_t> hash_of;                  // number -> hash
+                std::map<std::uint64_t, std::pair<std::uint64_t, bool>> row_of;  // number -> hash, deleted
                 std::map<std::uint64_t, std::vector<std::uint64_t>> numbers_of;  // hash -> numbers
                 for (std::uint64_t after = 0;;) {
                     auto rows = query(
-                        db, fmt::format("SELECT number, body FROM messages WHERE application_id = {} AND "
-                                        "chat_number = {} AND number > {} ORDER BY number LIMIT 5000",
+                        db, fmt::format("SELECT number, body, deleted_at IS NOT NULL FROM messages WHERE "
+                                        "application_id = {} AND chat_number = {} AND number > {} ORDER BY "
+                                        "number LIMIT 5000",
                                         app.id, chat_number, after));
                     for (const auto& row : rows) {
                         auto n = store::to_u64(row[0]);
                         auto h = store::fingerprint(row[1] ? *row[1] : std::string());
                         numbers.push_back(n);
-                        hash_of[n] = h;
+                        row_of[n] = {h, row[2] && *row[2] == "1"};
                         numbers_of[h].push_back(n);
                         after = n;
                     }
@@ -391,21 +502,32 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                 c.stored = numbers.size();
                 stored_rows += numbers.size();
                 for (const auto& [n, h] : c.acked) {
-                    auto it = hash_of.find(n);
-                    if (it == hash_of.end()) {
-                        fail("stored", fmt::format("message {}/{}/{} acknowledged but not stored", token,
-                                                   chat_number, n));
-                    } else if (it->second != h) {
-                        fail("stored",
-                             fmt::format("message {}/{}/{}: the stored body differs from the acknowledged "
-                                         "one (FNV-1a {:016x}, acknowledged {:016x})",
-                                         token, chat_number, n, it->second, h));
-                    } else if (auto copies = numbers_of[h]; copies.size() > 1) {
-                        fail("stored", fmt::format("message {}/{}/{} is stored {} times (numbers {})", token,
-                                                   chat_number, n, copies.size(), join(copies)));
-                    } else {
-                        ++stored_messages_ok;
+                    auto msg = fmt::format("message {}/{}/{}", token, chat_number, n);
+                    message_facts f;
+                    f.acknowledged_hash = h;
+                    if (auto it = row_of.find(n); it != row_of.end())
+                        f.row = true, f.row_hash = it->second.first, f.row_deleted = it->second.second;
+                    auto claim = c.deletions.count(n) ? c.deletions.at(n) : deletion::none;
+                    // Bodies are unique within the run: another row with this body is a second copy,
+                    // deleted message or not.
+                    const auto& copies = numbers_of[h];
+                    bool copied = std::any_of(copies.begin(), copies.end(), [n](auto x) { return x != n; });
+                    if (claim != deletion::none) {
+                        if (copied)
+                            fail("stored", fmt::format("{} is stored {} times (numbers {})", msg,
+                                                       copies.size(), join(copies)));
+                        else
+                            touched.push_back({token, app.id, chat_number, n, claim, f, {}});
+                        continue;
                     }
+                    auto j = judge_message(deletion::none, f);
+                    if (!j.check.empty())
+                        fail(j.check, msg + j.problem);
+                    else if (copied)
+                        fail("stored", fmt::format("{} is stored {} times (numbers {})", msg, copies.size(),
+                                                   join(copies)));
+                    else
+                        ++stored_messages_ok;
                 }
                 if (numbers.size() > c.acked.size() + c.failed)
                     fail("stored",
@@ -492,7 +614,8 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
         for (const auto& [token, app] : apps)
             if (app.id != 0)
                 for (const auto& [n, c] : app.chats)
-                    for (const auto& [m, h] : c.acked) all.push_back({token, app.id, n, m, h});
+                    for (const auto& [m, h] : c.acked)
+                        if (!c.deletions.count(m)) all.push_back({token, app.id, n, m, h});
         std::mt19937_64 rng(12345);
         std::vector<message_ref> sample;
         std::sample(all.begin(), all.end(), std::back_inserter(sample),
@@ -525,7 +648,147 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
         say(fmt::format("searchable: {}/{} chats match, {}/{} sampled documents",
                         chats_checked - unmatched.size(), chats_checked, sample_ok, sample.size()));
 
-        // 4. Count columns: messages_count and chats_count reach the real counts after their refresh.
+        // 4. Deletions: what the run tried to delete is erased in MariaDB and in search if the deletion
+        // was acknowledged, erased in both or kept in both otherwise. Indexing follows storing (the
+        // tombstone's document replaces the message's), so it is polled until the deadline.
+        const auto deletions_started = clock_type::now();
+        {
+            const auto deadline = deletions_started + s_.drain_timeout;
+            std::vector<touched_message*> unsettled;
+            for (auto& m : touched) unsettled.push_back(&m);
+            std::string es_error;
+            constexpr std::size_t batch = 500;
+            for (;;) {
+                std::vector<touched_message*> still;
+                es_error.clear();
+                for (std::size_t i = 0; i < unsettled.size(); i += batch) {
+                    std::vector<touched_message*> part(
+                        unsettled.begin() + static_cast<std::ptrdiff_t>(i),
+                        unsettled.begin() +
+                            static_cast<std::ptrdiff_t>(std::min(i + batch, unsettled.size())));
+                    std::map<std::string, touched_message*> by_id;
+                    std::string keys;
+                    json::array ids;
+                    for (auto* m : part) {
+                        auto id = store::elastic_client::doc_id(m->app_id, m->chat, m->number);
+                        keys += fmt::format("{}({}, {}, {})", keys.empty() ? "" : ",", m->app_id, m->chat,
+                                            m->number);
+                        ids.push_back(json::string(id));
+                        by_id[id] = m;
+                        m->facts.row = false;
+                        m->facts.row_deleted = false;
+                        m->facts.row_hash = 0;
+                        m->facts.versions = 0;
+                        m->facts.search = message_facts::doc::unchecked;
+                    }
+                    auto id_of = [](const store::row& r) {
+                        return fmt::format("{}:{}:{}", r[0].value_or(""), r[1].value_or(""),
+                                           r[2].value_or(""));
+                    };
+                    for (const auto& row :
+                         query(db,
+                               "SELECT application_id, chat_number, number, body, deleted_at IS NOT NULL "
+                               "FROM messages WHERE (application_id, chat_number, number) IN (" +
+                                   keys + ")"))
+                        if (auto it = by_id.find(id_of(row)); it != by_id.end()) {
+                            auto& f = it->second->facts;
+                            f.row = true;
+                            f.row_hash = store::fingerprint(row[3] ? *row[3] : std::string());
+                            f.row_deleted = row[4] && *row[4] == "1";
+                        }
+                    for (const auto& row : query(db,
+                                                 "SELECT application_id, chat_number, number, COUNT(*) FROM "
+                                                 "message_versions WHERE (application_id, chat_number, "
+                                                 "number) IN (" +
+                                                     keys + ") GROUP BY application_id, chat_number, number"))
+                        if (auto it = by_id.find(id_of(row)); it != by_id.end())
+                            it->second->facts.versions = store::to_u64(row[3]);
+                    // A search (not a real-time GET by id): what searches see. A tombstone's document has
+                    // an empty body, and its terms come from that body: nothing finds it.
+                    if (es_error.empty()) {
+                        auto size = ids.size();
+                        json::object q{{"size", size},
+                                       {"_source", json::array{"body"}},
+                                       {"query", {{"ids", {{"values", std::move(ids)}}}}}};
+                        auto resp = es.request("POST", "/" + cfg_.es_index + "/_search", json::serialize(q));
+                        if (!resp || resp->status != 200) {
+                            es_error = resp ? fmt::format("Elasticsearch search: {} {}", resp->status,
+                                                          resp->body.substr(0, 200))
+                                            : resp.error().message;
+                        } else {
+                            for (auto* m : part) m->facts.search = message_facts::doc::absent;
+                            auto v = parse_json(*resp);
+                            const json::value* hits =
+                                v.is_object() ? v.as_object().if_contains("hits") : nullptr;
+                            const json::value* list =
+                                hits && hits->is_object() ? hits->as_object().if_contains("hits") : nullptr;
+                            if (list && list->is_array())
+                                for (const auto& h : list->as_array()) {
+                                    if (!h.is_object()) continue;
+                                    const auto* id = h.as_object().if_contains("_id");
+                                    const auto* src = h.as_object().if_contains("_source");
+                                    const auto* body = src && src->is_object()
+                                                           ? src->as_object().if_contains("body")
+                                                           : nullptr;
+                                    if (!id || !id->is_string() || !body || !body->is_string()) continue;
+                                    if (auto it = by_id.find(std::string(id->as_string()));
+                                        it != by_id.end()) {
+                                        it->second->facts.search = message_facts::doc::found;
+                                        it->second->facts.doc_hash =
+                                            store::fingerprint(std::string_view(body->as_string()));
+                                    }
+                                }
+                        }
+                    }
+                    for (auto* m : part) {
+                        m->judgement = judge_message(m->d, m->facts);
+                        // Not settled: a violation (it may still be on its way), or search not read.
+                        if (!m->judgement.check.empty() || m->facts.search == message_facts::doc::unchecked)
+                            still.push_back(m);
+                    }
+                }
+                unsettled = std::move(still);
+                if (unsettled.empty() || clock_type::now() >= deadline) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            }
+            if (!es_error.empty()) throw store_failure(es_error);
+        }
+        std::uint64_t acked_deletions = 0, erased_ok = 0, unknown_deletions = 0, unknown_erased = 0,
+                      unknown_kept = 0, deletion_violations = 0;
+        for (const auto& m : touched) {
+            const bool acked = m.d == deletion::acknowledged;
+            acked_deletions += acked;
+            unknown_deletions += !acked;
+            if (!m.judgement.check.empty()) {
+                ++deletion_violations;
+                fail(m.judgement.check,
+                     fmt::format("message {}/{}/{}{}", m.token, m.chat, m.number, m.judgement.problem));
+                continue;
+            }
+            ++stored_messages_ok;  // accounted for: erased by its deletion, or kept with its body
+            if (acked)
+                ++erased_ok;
+            else if (m.judgement.fate == message_fate::erased)
+                ++unknown_erased;
+            else
+                ++unknown_kept;
+        }
+        figures_["messages"].as_object()["stored"] = stored_messages_ok;
+        figures_["messages"].as_object()["erased_by_deletion"] = erased_ok + unknown_erased;
+        figures_["deletions"] = {
+            {"acknowledged", acked_deletions},
+            {"erased", erased_ok},
+            {"failed", unknown_deletions},
+            {"failed_erased", unknown_erased},
+            {"failed_kept", unknown_kept},
+            {"violations", deletion_violations},
+            {"seconds", std::chrono::duration<double>(clock_type::now() - deletions_started).count()}};
+        if (!touched.empty())
+            say(fmt::format("deletions: {}/{} acknowledged erased; {} unanswered: {} erased, {} kept",
+                            erased_ok, acked_deletions, unknown_deletions, unknown_erased, unknown_kept));
+
+        // 5. Count columns: messages_count and chats_count reach the real counts after their refresh
+        // (deleted messages and chats are not counted).
         const auto count_started = clock_type::now();
         const auto count_deadline = count_started + s_.count_timeout;
         std::vector<std::string> mismatches;
@@ -538,7 +801,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                 ++apps_counted;
                 auto a = query(
                     db, fmt::format("SELECT chats_count, (SELECT COUNT(*) FROM chats WHERE application_id = "
-                                    "{0}) FROM applications WHERE id = {0}",
+                                    "{0} AND deleted_at IS NULL) FROM applications WHERE id = {0}",
                                     app.id));
                 if (!a.empty() && store::to_u64(a[0][0]) != store::to_u64(a[0][1]))
                     mismatches.push_back(fmt::format("application {}: chats_count {}, {} chats stored", token,
@@ -546,13 +809,14 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
                 for (const auto& row :
                      query(db, fmt::format("SELECT c.number, c.messages_count, (SELECT COUNT(*) FROM "
                                            "messages m WHERE m.application_id = c.application_id AND "
-                                           "m.chat_number = c.number) FROM chats c WHERE "
-                                           "c.application_id = {}",
+                                           "m.chat_number = c.number AND m.deleted_at IS NULL) FROM chats c "
+                                           "WHERE c.application_id = {}",
                                            app.id))) {
                     ++chats_counted;
                     if (store::to_u64(row[1]) != store::to_u64(row[2]))
-                        mismatches.push_back(fmt::format("chat {}/{}: messages_count {}, {} messages stored",
-                                                         token, *row[0], *row[1], *row[2]));
+                        mismatches.push_back(
+                            fmt::format("chat {}/{}: messages_count {}, {} messages stored and not deleted",
+                                        token, *row[0], *row[1], *row[2]));
                 }
             }
             if (mismatches.empty() || clock_type::now() >= count_deadline) break;
@@ -568,7 +832,7 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
     } catch (const store_failure& e) {
         fail("verifier", std::string("could not finish: ") + e.what());
     }
-    // 5. Lag: every sample should long be resolved by now; a little grace for the last ones.
+    // 6. Lag: every sample should long be resolved by now; a little grace for the last ones.
     if (lag_) lag->finish(clock_type::now() + std::chrono::seconds(5));
     return violations_.empty();
 }
@@ -589,6 +853,19 @@ void verifier::print(std::FILE* out) const {
                  fig("apps", "stored").c_str(), fig("apps", "acknowledged").c_str(),
                  fig("chats", "stored").c_str(), fig("chats", "acknowledged").c_str(),
                  fig("messages", "stored").c_str(), fig("messages", "acknowledged").c_str());
+    // Only when the run deleted, so that the output of runs without deletions is unchanged.
+    if (const auto* d = figures_.if_contains("deletions");
+        d && d->is_object() &&
+        (fig("deletions", "acknowledged") != "0" || fig("deletions", "failed") != "0")) {
+        std::fprintf(out, "               (%s of the stored messages are erased by their deletion)\n",
+                     fig("messages", "erased_by_deletion").c_str());
+        std::fprintf(out,
+                     "  deletions    %s/%s acknowledged deletions erased in MariaDB and search; %s failed "
+                     "deletions: %s erased, %s kept; %s violations\n",
+                     fig("deletions", "erased").c_str(), fig("deletions", "acknowledged").c_str(),
+                     fig("deletions", "failed").c_str(), fig("deletions", "failed_erased").c_str(),
+                     fig("deletions", "failed_kept").c_str(), fig("deletions", "violations").c_str());
+    }
     std::fprintf(out, "  numbering    allowed gaps: %s in chat numbers, %s in message numbers\n",
                  fig("chats", "allowed_gaps").c_str(), fig("messages", "allowed_gaps").c_str());
     std::fprintf(out,

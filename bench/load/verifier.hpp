@@ -17,11 +17,12 @@
 #include "core/config.hpp"
 #include "histogram.hpp"
 #include "recorder.hpp"
+#include "store/numbering.hpp"
 
 namespace chat::load {
 
 struct violation {
-    std::string check;  // drain, stored, numbering, search, counts
+    std::string check;  // drain, stored, numbering, search, delete, counts
     std::string text;
 };
 
@@ -33,6 +34,48 @@ struct gap_report {
 // A hole in a numbering is explained only by a creation that failed for its client after taking a
 // number (e.g. its event never reached the broker); never more holes than such failures.
 gap_report find_gaps(const std::vector<std::uint64_t>& stored_sorted, std::uint64_t failed_creations);
+
+// --- deletions ---------------------------------------------------------------------------------
+// What the run knows of a message's deletion: none sent; acknowledged (204); or sent without a 204
+// (a 503 after the retries, a lost answer): it may or may not have happened.
+enum class deletion { none, acknowledged, unknown };
+
+// The fingerprint (store::fingerprint, as every body hash here) of the empty body: what an erased
+// message holds, in MariaDB and in its search document.
+inline const std::uint64_t erased_body_hash = store::fingerprint("");
+
+// One acknowledged message as the verifier found it in MariaDB and (when looked at) Elasticsearch.
+struct message_facts {
+    std::uint64_t acknowledged_hash = 0;  // of the body its creation was acknowledged with
+    bool row = false;                     // its row in MariaDB exists
+    std::uint64_t row_hash = 0;           // of the row's body
+    bool row_deleted = false;             // deleted_at IS NOT NULL
+    std::uint64_t versions = 0;           // its rows in message_versions (edit history)
+    enum class doc { unchecked, absent, found };
+    doc search = doc::unchecked;  // its document as searches see it (absent: none, or no body string)
+    std::uint64_t doc_hash = 0;   // of the document's body, when found
+};
+
+enum class message_fate {
+    kept,    // stored with its acknowledged body, not deleted (and searchable, when looked at)
+    erased,  // a tombstone: body '', deleted_at set, no edit history (and no body in search)
+    broken,  // neither: a violation says why
+};
+
+struct message_judgement {
+    message_fate fate = message_fate::broken;
+    // Empty when the facts agree with what the run knows; otherwise the violation's check ("stored":
+    // the acknowledged message is lost or altered; "delete": a deletion did not do what it should or
+    // did half of it; "search") and what follows "message <token>/<chat>/<number>" in its text.
+    std::string check;
+    std::string problem;
+};
+
+// The rule of check 4 (and of check 1 for messages never deleted): a message never deleted must be
+// kept; an acknowledged deletion's message erased, in MariaDB and in search; an unanswered deletion's
+// either, but the same in both stores. An erased message counts as lost ("stored") only when the run
+// never deleted it; a deletion that went wrong is a "delete" violation, not a loss.
+message_judgement judge_message(deletion d, const message_facts& f);
 
 // Polls MariaDB by primary key and Elasticsearch by document id every ~20 ms, from its own thread and
 // connections, for the acknowledged messages offered to it.
@@ -92,7 +135,7 @@ class verifier {
     static constexpr std::size_t shown_violations = 50;
 
     verifier(core::config cfg, verify_settings s) : cfg_(std::move(cfg)), s_(s) {}
-    // Checks 1-4 on the record; the lag (5) comes from the sampler when there is one. True when clean.
+    // Checks 1-5 on the record; the lag (6) comes from the sampler when there is one. True when clean.
     bool run(const run_record& r, lag_sampler* lag);
     void print(std::FILE* out) const;
     boost::json::object to_json() const;

@@ -24,6 +24,21 @@ TEST(load_options, defaults) {
     EXPECT_EQ(o.mix[index_of(op_kind::replay)], 0);
     EXPECT_FALSE(o.verify);
     EXPECT_FALSE(o.count_timeout.has_value());
+    EXPECT_EQ(o.delete_percent, 0);  // existing runs and benchmarks delete nothing
+    EXPECT_EQ(o.mix[index_of(op_kind::delete_message)], 0);
+}
+
+TEST(load_options, deletions_are_a_percentage_never_a_mix_weight) {
+    EXPECT_EQ(parse_options({"--delete-percent", "100"}).delete_percent, 100);
+    EXPECT_THROW(parse_options({"--delete-percent", "101"}), usage_error);
+    EXPECT_THROW(parse_options({"--delete-percent", "-1"}), usage_error);
+    EXPECT_THROW(parse_options({"--delete-percent", "some"}), usage_error);
+    EXPECT_THROW(parse_options({"--delete-delay", "soon"}), usage_error);
+    EXPECT_THROW(parse_options({"--static", "/x", "--delete-percent", "5"}), usage_error);
+    EXPECT_THROW(parse_mix("delete_message=1"), usage_error);
+    EXPECT_EQ(op_name(op_kind::delete_message), "delete_message");
+    EXPECT_EQ(op_from_name("delete_message"), op_kind::delete_message);
+    EXPECT_EQ(op_name(op_kind::replay), "replay");
 }
 
 TEST(load_options, durations_take_units_and_bare_seconds) {
@@ -67,6 +82,9 @@ TEST(load_options, every_option_in_both_spellings) {
                     "0.5",
                     "--replay",
                     "0",
+                    "--delete-percent",
+                    "12.5",
+                    "--delete-delay=300ms",
                     "--seed",
                     "9",
                     "--json",
@@ -100,6 +118,8 @@ TEST(load_options, every_option_in_both_spellings) {
     EXPECT_DOUBLE_EQ(o.hot_fraction, 0.2);
     EXPECT_DOUBLE_EQ(o.hot_share, 0.5);
     EXPECT_EQ(o.replay, 0);
+    EXPECT_DOUBLE_EQ(o.delete_percent, 12.5);
+    EXPECT_EQ(o.delete_delay_max, 300ms);
     EXPECT_EQ(o.seed, 9u);
     EXPECT_EQ(o.json_path, "r.json");
     EXPECT_EQ(o.record_path, "r.tsv");
@@ -157,12 +177,12 @@ TEST(load_options, targets_keep_ipv6_and_default_port) {
 TEST(load_options, help_documents_every_option) {
     auto h = help_text();
     for (const char* name :
-         {"--targets",       "--threads",        "--connections",  "--rate",      "--duration",
-          "--warmup",        "--timeout",        "--retries",      "--mix",       "--apps",
-          "--chats",         "--setup-messages", "--hot-fraction", "--hot-share", "--replay",
-          "--seed",          "--json",           "--record",       "--verify",    "--verify-only",
-          "--drain-timeout", "--count-timeout",  "--lag-sample",   "--es-sample", "--quiet",
-          "Exit codes"})
+         {"--targets",        "--threads",        "--connections",   "--rate",          "--duration",
+          "--warmup",         "--timeout",        "--retries",       "--mix",           "--apps",
+          "--chats",          "--setup-messages", "--hot-fraction",  "--hot-share",     "--replay",
+          "--delete-percent", "--delete-delay",   "--seed",          "--json",          "--record",
+          "--verify",         "--verify-only",    "--drain-timeout", "--count-timeout", "--lag-sample",
+          "--es-sample",      "--quiet",          "Exit codes"})
         EXPECT_NE(h.find(name), std::string::npos) << name;
 }
 

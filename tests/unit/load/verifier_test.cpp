@@ -7,6 +7,7 @@
 
 #include "http_client.hpp"
 #include "recorder.hpp"
+#include "store/numbering.hpp"
 
 using namespace chat::load;
 
@@ -120,4 +121,239 @@ TEST(load_recorder, counts_only_the_measured_window_and_merges) {
     EXPECT_EQ(a.bad_failures(), 0u);
     EXPECT_EQ((a.errors().at({"closed", op_kind::create_message}).final), 1u);
     EXPECT_EQ((a.record().failed_messages.at({"tok", 1})), 1u);
+}
+
+// --- deletions (--delete-percent): the verifier's judgement of one message from what it found -------
+
+namespace {
+
+const std::uint64_t acked_body = chat::store::fingerprint("the acknowledged body");
+const std::uint64_t other_body = chat::store::fingerprint("another body");
+
+// A message stored with its acknowledged body, not deleted, its document searchable with that body.
+message_facts kept() {
+    message_facts f;
+    f.acknowledged_hash = acked_body;
+    f.row = true;
+    f.row_hash = acked_body;
+    f.search = message_facts::doc::found;
+    f.doc_hash = acked_body;
+    return f;
+}
+
+// A tombstone in MariaDB (body '', deleted_at set, no history) and a document without body.
+message_facts erased() {
+    auto f = kept();
+    f.row_hash = erased_body_hash;
+    f.row_deleted = true;
+    f.doc_hash = erased_body_hash;
+    return f;
+}
+
+}  // namespace
+
+TEST(load_deletions, a_row_read_with_an_empty_body_is_erased_and_a_blank_one_is_not) {
+    // As the verifier reads them: the fingerprint of the column's text.
+    auto f = erased();
+    f.row_hash = chat::store::fingerprint(std::string());
+    f.doc_hash = chat::store::fingerprint(std::string_view(""));
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).fate, message_fate::erased);
+    f.row_hash = chat::store::fingerprint(" ");
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).check, "stored");
+}
+
+TEST(load_deletions, a_message_never_deleted_must_be_kept_everywhere) {
+    auto j = judge_message(deletion::none, kept());
+    EXPECT_EQ(j.fate, message_fate::kept);
+    EXPECT_EQ(j.check, "");
+
+    // Erased though the run never deleted it: a lost message.
+    j = judge_message(deletion::none, erased());
+    EXPECT_EQ(j.fate, message_fate::broken);
+    EXPECT_EQ(j.check, "stored");
+    EXPECT_NE(j.problem.find("never deleted"), std::string::npos) << j.problem;
+
+    auto f = kept();
+    f.row = false;
+    j = judge_message(deletion::none, f);
+    EXPECT_EQ(j.check, "stored");
+    EXPECT_EQ(j.problem, " acknowledged but not stored");
+
+    f = kept();
+    f.row_hash = other_body;
+    j = judge_message(deletion::none, f);
+    EXPECT_EQ(j.check, "stored");
+    EXPECT_NE(j.problem.find("the stored body differs"), std::string::npos) << j.problem;
+
+    // Its body erased in MariaDB without deleted_at: lost as well.
+    f = kept();
+    f.row_hash = erased_body_hash;
+    EXPECT_EQ(judge_message(deletion::none, f).check, "stored");
+
+    // Kept in MariaDB, but search lost it or holds a tombstone.
+    f = kept();
+    f.search = message_facts::doc::absent;
+    j = judge_message(deletion::none, f);
+    EXPECT_EQ(j.check, "search");
+    EXPECT_EQ(j.problem, " acknowledged but not in Elasticsearch");
+    f = kept();
+    f.doc_hash = erased_body_hash;
+    EXPECT_EQ(judge_message(deletion::none, f).check, "search");
+    f = kept();
+    f.doc_hash = other_body;
+    EXPECT_EQ(judge_message(deletion::none, f).check, "search");
+
+    // Search not looked at: judged on MariaDB alone.
+    f = kept();
+    f.search = message_facts::doc::unchecked;
+    f.doc_hash = 0;
+    j = judge_message(deletion::none, f);
+    EXPECT_EQ(j.fate, message_fate::kept);
+    EXPECT_EQ(j.check, "");
+}
+
+TEST(load_deletions, an_acknowledged_deletion_must_erase_in_mariadb_and_search) {
+    auto j = judge_message(deletion::acknowledged, erased());
+    EXPECT_EQ(j.fate, message_fate::erased);
+    EXPECT_EQ(j.check, "");
+
+    // No document at all also finds nothing (the per-chat count of check 3 wants the tombstone's).
+    auto f = erased();
+    f.search = message_facts::doc::absent;
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).check, "");
+
+    // Still kept: the deletion did nothing. Never reported as a lost message.
+    j = judge_message(deletion::acknowledged, kept());
+    EXPECT_EQ(j.fate, message_fate::broken);
+    EXPECT_EQ(j.check, "delete");
+    EXPECT_NE(j.problem.find("204"), std::string::npos) << j.problem;
+
+    // Erased in MariaDB but still found by its body.
+    f = erased();
+    f.doc_hash = acked_body;
+    j = judge_message(deletion::acknowledged, f);
+    EXPECT_EQ(j.check, "delete");
+    EXPECT_NE(j.problem.find("still searchable"), std::string::npos) << j.problem;
+
+    // Half a tombstone, or history left behind.
+    f = erased();
+    f.row_hash = acked_body;  // deleted_at set, body kept
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).check, "delete");
+    f = erased();
+    f.row_deleted = false;  // body erased, deleted_at not set
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).check, "delete");
+    f = erased();
+    f.versions = 2;
+    j = judge_message(deletion::acknowledged, f);
+    EXPECT_EQ(j.check, "delete");
+    EXPECT_NE(j.problem.find("2 versions"), std::string::npos) << j.problem;
+
+    // The row itself must stay (a tombstone keeps the number taken): a deletion problem, not a loss.
+    f = erased();
+    f.row = false;
+    j = judge_message(deletion::acknowledged, f);
+    EXPECT_EQ(j.check, "delete");
+
+    // A body that is neither the acknowledged one nor erased is a storage fault whatever happened.
+    f = erased();
+    f.row_hash = other_body;
+    EXPECT_EQ(judge_message(deletion::acknowledged, f).check, "stored");
+}
+
+TEST(load_deletions, an_unanswered_deletion_may_have_happened_but_consistently) {
+    auto j = judge_message(deletion::unknown, kept());
+    EXPECT_EQ(j.fate, message_fate::kept);
+    EXPECT_EQ(j.check, "");
+    j = judge_message(deletion::unknown, erased());
+    EXPECT_EQ(j.fate, message_fate::erased);
+    EXPECT_EQ(j.check, "");
+
+    // Erased in one store, kept in the other.
+    auto f = erased();
+    f.doc_hash = acked_body;
+    j = judge_message(deletion::unknown, f);
+    EXPECT_EQ(j.fate, message_fate::broken);
+    EXPECT_EQ(j.check, "delete");
+    f = kept();
+    f.doc_hash = erased_body_hash;
+    j = judge_message(deletion::unknown, f);
+    EXPECT_EQ(j.fate, message_fate::broken);
+    EXPECT_EQ(j.check, "delete");
+
+    // Half applied in MariaDB.
+    f = erased();
+    f.row_deleted = false;
+    EXPECT_EQ(judge_message(deletion::unknown, f).check, "delete");
+    f = erased();
+    f.versions = 1;
+    EXPECT_EQ(judge_message(deletion::unknown, f).check, "delete");
+
+    // Kept in MariaDB but never indexed: a search fault, as for any kept message.
+    f = kept();
+    f.search = message_facts::doc::absent;
+    EXPECT_EQ(judge_message(deletion::unknown, f).check, "search");
+    // Gone from MariaDB: lost whatever the deletion did.
+    f = kept();
+    f.row = false;
+    EXPECT_EQ(judge_message(deletion::unknown, f).check, "stored");
+}
+
+TEST(load_judge, a_deletion_is_acknowledged_by_204_without_a_body) {
+    attempt_result done{attempt_result::outcome::answered, 204, "", false, {}};
+    EXPECT_EQ(judge_no_content(done).what, verdict::kind::ok);
+    EXPECT_EQ(judge_no_content(done).error, "");
+
+    attempt_result with_body{attempt_result::outcome::answered, 204, "{}", false, {}};
+    EXPECT_TRUE(judge_no_content(with_body).bad);
+
+    attempt_result unavailable{attempt_result::outcome::answered,
+                               503,
+                               R"({"error": {"code": "unavailable", "message": "rabbitmq"}})",
+                               false,
+                               {}};
+    auto v = judge_no_content(unavailable);
+    EXPECT_EQ(v.what, verdict::kind::retryable);
+    EXPECT_EQ(v.error, "503 unavailable");
+
+    attempt_result closed{attempt_result::outcome::closed, 0, "", false, "eof"};
+    EXPECT_EQ(judge_no_content(closed).what, verdict::kind::retryable);
+
+    // A deletion of an acknowledged message is never 410 (idempotent: 204 again) nor 404, nor 200.
+    attempt_result gone{attempt_result::outcome::answered,
+                        410,
+                        R"({"error": {"code": "gone", "message": "deleted"}})",
+                        false,
+                        {}};
+    EXPECT_TRUE(judge_no_content(gone).bad);
+    attempt_result ok_200{attempt_result::outcome::answered, 200, "{}", false, {}};
+    EXPECT_TRUE(judge_no_content(ok_200).bad);
+}
+
+TEST(load_record, deletions_round_trip_and_merge) {
+    run_record r;
+    r.acks.push_back({ack_kind::message, "tokA", 3, 9, 0x1234, 102});
+    r.deletes.push_back({"tokA", 3, 9, true, 200});
+    r.deletes.push_back({"tokA", 3, 10, false, 201});
+    auto path = testing::TempDir() + "record-deletes.tsv";
+    write_record(path, r);
+    auto back = read_record(path);
+    ASSERT_EQ(back.deletes.size(), 2u);
+    EXPECT_EQ(back.deletes[0].token, "tokA");
+    EXPECT_EQ(back.deletes[0].chat, 3u);
+    EXPECT_EQ(back.deletes[0].number, 9u);
+    EXPECT_TRUE(back.deletes[0].acknowledged);
+    EXPECT_EQ(back.deletes[0].at_ms, 200);
+    EXPECT_EQ(back.deletes[1].number, 10u);
+    EXPECT_FALSE(back.deletes[1].acknowledged);
+    EXPECT_EQ(deletion_counts(back), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
+    std::ofstream(path, std::ios::app) << "deleted\ttokA\t3\n";
+    EXPECT_THROW(read_record(path), std::runtime_error);
+    std::remove(path.c_str());
+
+    recorder a, b;
+    a.deletion({"t", 1, 1, true, 1});
+    b.deletion({"t", 1, 2, false, 2});
+    a.merge(std::move(b));
+    ASSERT_EQ(a.record().deletes.size(), 2u);
+    EXPECT_EQ(deletion_counts(a.record()), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
 }

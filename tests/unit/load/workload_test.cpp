@@ -18,6 +18,7 @@ TEST(load_mix, picks_in_proportion_to_the_weights_and_never_weight_zero) {
     EXPECT_NEAR(seen[op_kind::search] / double(n), 0.10, 0.01);
     EXPECT_EQ(seen.count(op_kind::create_app), 0u);
     EXPECT_EQ(seen.count(op_kind::replay), 0u);
+    EXPECT_EQ(seen.count(op_kind::delete_message), 0u);
 }
 
 TEST(load_mix, a_single_operation_is_always_chosen) {
