@@ -10,6 +10,7 @@
 #include "store/erasure_store.hpp"
 #include "store/numbering.hpp"
 #include "store/read_state.hpp"
+#include "store/scan_store.hpp"
 
 namespace chat::worker {
 
@@ -90,47 +91,33 @@ core::result<bool> jobs::recover_numbering() {
     std::size_t apps = 0, chats = 0;
     std::uint64_t after = 0;
     while (!stop_) {
-        auto rows =
-            db_.query(fmt::format("SELECT a.id, a.token, COALESCE((SELECT MAX(number) FROM chats c WHERE "
-                                  "c.application_id = a.id), 0) "
-                                  "FROM applications a WHERE a.id > {} ORDER BY a.id LIMIT 1000",
-                                  after));
-        if (!rows) return rows.error();
-        if (rows->empty()) break;
-        for (const auto& r : *rows) {
-            auto id = store::to_u64(r[0]);
-            if (auto ok = store::raise_app_counter(redis_, r[1].value_or(""), id, store::to_u64(r[2])); !ok)
+        auto page = store::apps_after(db_, after, 1000);
+        if (!page) return page.error();
+        if (page->empty()) break;
+        for (const auto& app : *page) {
+            if (auto ok = store::raise_app_counter(redis_, app.token, app.id, app.last_chat); !ok)
                 return ok.error();
-            after = id;
+            after = app.id;
             ++apps;
         }
     }
-    std::uint64_t after_app = 0, after_chat = 0;
+    store::chat_key last{0, 0};
     while (!stop_) {
-        auto rows = db_.query(fmt::format(
-            "SELECT c.application_id, a.token, c.number, c.created_at, COALESCE((SELECT MAX(m.number) FROM "
-            "messages m "
-            "WHERE m.application_id = c.application_id AND m.chat_number = c.number), 0) FROM chats c JOIN "
-            "applications a ON a.id = c.application_id WHERE (c.application_id, c.number) > ({}, {}) "
-            "ORDER BY c.application_id, c.number LIMIT 1000",
-            after_app, after_chat));
-        if (!rows) return rows.error();
-        if (rows->empty()) break;
+        auto page = store::chats_after(db_, last, 1000);
+        if (!page) return page.error();
+        if (page->empty()) break;
         // Deletions and read markers of the page's chats, restored with them.
-        std::vector<store::chat_key> page;
-        for (const auto& r : *rows) page.emplace_back(store::to_u64(r[0]), store::to_u64(r[2]));
-        auto lives = store::lifecycles(db_, page);
+        std::vector<store::chat_key> keys;
+        for (const auto& c : *page) keys.emplace_back(c.app_id, c.number);
+        auto lives = store::lifecycles(db_, keys);
         if (!lives) return lives.error();
-        for (const auto& r : *rows) {
-            after_app = store::to_u64(r[0]);
-            after_chat = store::to_u64(r[2]);
-            if (auto life = lives->find({after_app, after_chat}); life != lives->end())
-                if (auto ok = store::restore_lifecycle(redis_, r[1].value_or(""), after_chat, life->second);
-                    !ok)
+        for (const auto& c : *page) {
+            last = {c.app_id, c.number};
+            if (auto life = lives->find(last); life != lives->end())
+                if (auto ok = store::restore_lifecycle(redis_, c.token, c.number, life->second); !ok)
                     return ok.error();
-            if (auto ok =
-                    store::register_chat(redis_, r[1].value_or(""), after_chat, after_app,
-                                         core::parse_sql_datetime(r[3].value_or("")), store::to_u64(r[4]));
+            if (auto ok = store::register_chat(redis_, c.token, c.number, c.app_id, c.created_at_ms,
+                                               c.last_message);
                 !ok)
                 return ok.error();
             ++chats;

@@ -7,6 +7,7 @@
 
 #include "core/time.hpp"
 #include "store/failure.hpp"
+#include "store/scan_store.hpp"
 
 namespace chat::worker {
 
@@ -58,38 +59,21 @@ core::result<reindex_report> reindex(store::mysql_connection& db, store::elastic
                          static_cast<long long>(opts.settle.count())));
     std::this_thread::sleep_for(opts.settle);
 
-    auto total = db.query("SELECT COUNT(*) FROM messages");
-    if (!total) return total.error();
-    auto expected = store::to_u64(total->front()[0]);
-    std::uint64_t a = 0, c = 0, n = 0;
+    auto expected = store::count_messages(db);
+    if (!expected) return expected.error();
+    store::message_key last{0, 0, 0};
     auto started = std::chrono::steady_clock::now();
     while (true) {
-        // Keyset paging over the primary key: every page is an index range scan.
-        auto rows = db.query(
-            fmt::format("SELECT application_id, chat_number, number, body, created_at, updated_at, sender, "
-                        "deleted_at IS NOT NULL "
-                        "FROM messages "
-                        "WHERE (application_id, chat_number, number) > ({}, {}, {}) ORDER BY application_id, "
-                        "chat_number, number "
-                        "LIMIT {}",
-                        a, c, n, opts.page));
-        if (!rows) return rows.error();
-        if (rows->empty()) break;
-        std::vector<store::message_doc> docs;
-        docs.reserve(rows->size());
-        for (const auto& r : *rows) {
-            a = store::to_u64(r[0]);
-            c = store::to_u64(r[1]);
-            n = store::to_u64(r[2]);
-            docs.push_back({a, c, n, r[3].value_or(""), core::parse_sql_datetime(r[4].value_or("")),
-                            core::parse_sql_datetime(r[5].value_or("")), r[6], r[7] == "1"});
-        }
+        auto docs = store::message_docs_after(db, last, static_cast<int>(opts.page));
+        if (!docs) return docs.error();
+        if (docs->empty()) break;
+        last = {docs->back().app_id, docs->back().chat_number, docs->back().number};
         // External versions: a copy older than what a worker already wrote (an edit) is ignored.
-        if (auto ok = es.bulk_index_into({{report.new_index, store::current_mapping_version}}, docs); !ok)
+        if (auto ok = es.bulk_index_into({{report.new_index, store::current_mapping_version}}, *docs); !ok)
             return ok.error();
-        report.copied += docs.size();
+        report.copied += docs->size();
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        progress(fmt::format("copied {} / ~{} messages ({:.0f}/s)", report.copied, expected,
+        progress(fmt::format("copied {} / ~{} messages ({:.0f}/s)", report.copied, *expected,
                              static_cast<double>(report.copied) / std::max(secs, 0.001)));
     }
     (void)es.request("POST", "/" + report.new_index + "/_refresh");
