@@ -1,5 +1,5 @@
 // chat_worker: consumes the creation queue into MariaDB and Elasticsearch and runs the scheduled
-// jobs. Wiring only: configuration, logging, metrics endpoint, index setup, three threads, a clean stop
+// jobs. Wiring only: configuration, logging, metrics endpoint, index setup, four threads, a clean stop
 // on SIGINT/SIGTERM (the current batch is finished and acknowledged, see consumer.hpp).
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
@@ -16,6 +16,7 @@
 #include "worker/consumer.hpp"
 #include "worker/index_catchup.hpp"
 #include "worker/jobs.hpp"
+#include "worker/webhook_sender.hpp"
 
 namespace {
 std::atomic<bool> stop_requested{false};
@@ -60,11 +61,15 @@ int main() {
     chat::worker::index_health health;
     chat::worker::index_catchup catchup(cfg, stop_requested, health);
     std::thread catchup_thread([&] { catchup.run(); });
+    // Webhooks go out on their own thread: a slow endpoint never holds the queue.
+    chat::worker::webhook_sender webhooks(cfg, stop_requested);
+    std::thread webhook_thread([&] { webhooks.run(); });
     chat::worker::consumer consumer(cfg, stop_requested, health);
     spdlog::info("worker started");
     consumer.run();
     jobs_thread.join();
     catchup_thread.join();
+    webhook_thread.join();
     spdlog::info("worker stopped");
     return 0;
 }

@@ -154,6 +154,16 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.integer("CHAT_RETENTION_INTERVAL_S", c.retention_interval_s, 1, 86400);
     r.integer("CHAT_RETRY_MAX_BACKOFF_MS", c.retry_max_backoff_ms, 10, 600000);
     r.integer("CHAT_WORKER_METRICS_PORT", c.worker_metrics_port, 0, 65535);
+    int allow_http = c.webhook_allow_http ? 1 : 0, allow_private = c.webhook_allow_private ? 1 : 0;
+    r.integer("CHAT_WEBHOOK_ALLOW_HTTP", allow_http, 0, 1);
+    r.integer("CHAT_WEBHOOK_ALLOW_PRIVATE", allow_private, 0, 1);
+    c.webhook_allow_http = allow_http == 1;
+    c.webhook_allow_private = allow_private == 1;
+    r.integer("CHAT_WEBHOOK_TIMEOUT_MS", c.webhook_timeout_ms, 100, 60000);
+    r.integer("CHAT_WEBHOOK_RETRY_WINDOW_S", c.webhook_retry_window_s, 1, 30 * 86400);
+    r.integer("CHAT_WEBHOOK_CONCURRENCY", c.webhook_concurrency, 1, 1024);
+    r.integer("CHAT_WEBHOOK_ENDPOINT_CONCURRENCY", c.webhook_endpoint_concurrency, 1, 1024);
+    r.integer("CHAT_WEBHOOK_POLL_MS", c.webhook_poll_ms, 10, 60000);
     r.str("CHAT_LOG_LEVEL", c.log_level);
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;

@@ -137,6 +137,15 @@ struct config {
     int retry_max_backoff_ms = 5000;
     int worker_metrics_port = 9464;  // Prometheus /metrics of the worker (on http_host); 0: off
 
+    // Webhooks (docs/webhooks.md). Plain http and private addresses are for development and tests.
+    bool webhook_allow_http = false;
+    bool webhook_allow_private = false;
+    int webhook_timeout_ms = 10000;          // one attempt, connection included
+    int webhook_retry_window_s = 3 * 86400;  // an event failing that long is abandoned, its endpoint disabled
+    int webhook_concurrency = 64;            // attempts in flight per worker
+    int webhook_endpoint_concurrency = 8;    // of them, to one endpoint (one per chat at a time)
+    int webhook_poll_ms = 200;               // how often a sender looks for due deliveries
+
     std::string log_level = "info";
 };
 

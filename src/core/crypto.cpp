@@ -2,6 +2,8 @@
 
 #include <jwt.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -25,14 +27,6 @@ int b64url_value(char c) {
     return -1;
 }
 
-std::string random_bytes(std::size_t n) {
-    std::string out(n, '\0');
-    // A CSPRNG that cannot produce bytes is a broken machine, not an input: a bug-level failure.
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
-        throw std::runtime_error("RAND_bytes failed");
-    return out;
-}
-
 struct jwt_free_t {
     void operator()(jwt_t* j) const { jwt_free(j); }
 };
@@ -47,6 +41,42 @@ error bad_token(std::string message) {
 }
 
 }  // namespace
+
+std::string random_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    // A CSPRNG that cannot produce bytes is a broken machine, not an input: a bug-level failure.
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("RAND_bytes failed");
+    return out;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+    std::string out(32, '\0');
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+         reinterpret_cast<unsigned char*>(out.data()), &len);
+    out.resize(len);
+    return out;
+}
+
+// The standard alphabet is base64url's with '+' and '/' for '-' and '_', padded.
+std::string base64_encode(std::string_view bytes) {
+    auto out = base64url_encode(bytes);
+    for (auto& c : out) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (out.size() % 4 != 0) out.push_back('=');
+    return out;
+}
+
+std::optional<std::string> base64_decode(std::string_view text) {
+    while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+    std::string url(text);
+    for (auto& c : url) {
+        if (c == '-' || c == '_') return std::nullopt;
+        c = c == '+' ? '-' : c == '/' ? '_' : c;
+    }
+    return base64url_decode(url);
+}
 
 digest sha256(std::string_view data) {
     digest d{};

@@ -27,6 +27,14 @@ bool constant_time_equal(const digest& a, const digest& b);
 std::string to_hex(const digest& d);
 
 std::string base64url_encode(std::string_view bytes);
+// RFC 4648 §4 (the standard alphabet), padded with '='.
+std::string base64_encode(std::string_view bytes);
+// The standard alphabet, padding optional; std::nullopt when not base64.
+std::optional<std::string> base64_decode(std::string_view text);
+// HMAC-SHA256 (RFC 2104) of `data` with `key`: 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+// `n` bytes from the CSPRNG.
+std::string random_bytes(std::size_t n);
 // RFC 4648 §5 without padding (padding is refused, as JWT requires); std::nullopt when not base64url.
 std::optional<std::string> base64url_decode(std::string_view text);
 

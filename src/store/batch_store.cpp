@@ -183,6 +183,31 @@ core::result<void> mysql_batch_statements::save_markers(const std::vector<domain
     return {};
 }
 
+core::result<std::map<marker_key, std::uint64_t>> mysql_batch_statements::read_markers(
+    const std::vector<marker_key>& keys) {
+    std::map<marker_key, std::uint64_t> out;
+    if (keys.empty()) return out;
+    std::string list;
+    for (const auto& [app, chat, user] : keys) {
+        auto q = db_.quote(user);
+        if (!q) return q.error();
+        list += fmt::format("{}({}, {}, {})", sep(list), app, chat, *q);
+    }
+    auto rows = db_.query(
+        "SELECT application_id, chat_number, user_id, number FROM read_markers WHERE (application_id, "
+        "chat_number, user_id) IN (" +
+        list + ")");
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) out[{to_u64(r[0]), to_u64(r[1]), r[2].value_or("")}] = to_u64(r[3]);
+    return out;
+}
+
+core::result<void> mysql_batch_statements::record_webhooks(const std::vector<webhook_event>& events) {
+    auto n = record_webhook_events(db_, events);
+    if (!n) return n.error();
+    return {};
+}
+
 core::result<void> mysql_batch_statements::add_members(const std::vector<member_grant>& members) {
     if (members.empty()) return {};
     std::string values;

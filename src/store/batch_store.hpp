@@ -17,12 +17,14 @@
 #include "core/error.hpp"
 #include "domain/event.hpp"
 #include "store/mysql.hpp"
+#include "store/webhook_outbox.hpp"
 
 namespace chat::store {
 
 using chat_key = std::pair<std::uint64_t, std::uint64_t>;                     // app, number
 using message_key = std::tuple<std::uint64_t, std::uint64_t, std::uint64_t>;  // app, chat, number
 using user_key = std::pair<std::uint64_t, std::string>;                       // app, user
+using marker_key = std::tuple<std::uint64_t, std::uint64_t, std::string>;     // app, chat, user
 
 // A chat's row as read back in the batch.
 struct chat_state {
@@ -65,6 +67,11 @@ class batch_statements {
     virtual core::result<void> erase_users(const std::vector<domain::user_erased>& erasures) = 0;
     // Markers move forward only.
     virtual core::result<void> save_markers(const std::vector<domain::read_marked>& markers) = 0;
+    // The stored markers of these (application, chat, user), for those that have one.
+    virtual core::result<std::map<marker_key, std::uint64_t>> read_markers(
+        const std::vector<marker_key>& keys) = 0;
+    // Webhook deliveries of the batch's changes, in its transaction (store/webhook_outbox.hpp).
+    virtual core::result<void> record_webhooks(const std::vector<webhook_event>& events) = 0;
     // Members granted unless a row exists (an earlier removal stays).
     virtual core::result<void> add_members(const std::vector<member_grant>& members) = 0;
     virtual core::result<std::map<chat_key, chat_state>> read_chats(const std::vector<chat_key>& keys) = 0;
@@ -92,6 +99,9 @@ class mysql_batch_statements final : public batch_statements {
     core::result<void> delete_chats(const std::vector<domain::chat_deleted>& deletions) override;
     core::result<void> erase_users(const std::vector<domain::user_erased>& erasures) override;
     core::result<void> save_markers(const std::vector<domain::read_marked>& markers) override;
+    core::result<std::map<marker_key, std::uint64_t>> read_markers(
+        const std::vector<marker_key>& keys) override;
+    core::result<void> record_webhooks(const std::vector<webhook_event>& events) override;
     core::result<void> add_members(const std::vector<member_grant>& members) override;
     core::result<std::map<chat_key, chat_state>> read_chats(const std::vector<chat_key>& keys) override;
     core::result<std::map<message_key, message_state>> read_messages(

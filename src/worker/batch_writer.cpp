@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <tuple>
 
 #include "core/metrics.hpp"
 #include "core/time.hpp"
 #include "domain/lifecycle.hpp"
+#include "worker/webhook_events.hpp"
 
 namespace chat::worker {
 
@@ -153,6 +155,17 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
     if (auto ok = sql_.delete_messages(s.message_deletions); !ok) return ok.error();
     if (auto ok = sql_.delete_chats(s.chat_deletions); !ok) return ok.error();
     if (auto ok = sql_.erase_users(s.user_erasures); !ok) return ok.error();
+    // Which markers the batch moves: webhooks announce real moves only (a PUT of a lower or the same
+    // number is queued too, see read_state).
+    std::map<store::marker_key, domain::read_marked> marker_moves;
+    for (const auto& r : s.markers) {
+        auto& top = marker_moves[{r.app_id, r.chat_number, r.user}];
+        if (r.number > top.number) top = r;
+    }
+    std::vector<store::marker_key> marker_keys;
+    for (const auto& [k, r] : marker_moves) marker_keys.push_back(k);
+    auto markers_before = sql_.read_markers(marker_keys);
+    if (!markers_before) return markers_before.error();
     if (auto ok = sql_.save_markers(s.markers); !ok) return ok.error();
     auto stored_chats = sql_.read_chats({chat_keys.begin(), chat_keys.end()});
     if (!stored_chats) return stored_chats.error();
@@ -163,6 +176,9 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
 
     std::set<store::chat_key> marks;
     std::vector<store::member_grant> members;
+    // Webhook events of what the batch changed, in the order a chat lived them.
+    std::vector<store::webhook_event> hooks;
+    std::vector<const domain::message_created*> created;
     for (std::size_t k = 0; k < s.chats.size(); ++k) {
         const auto& c = s.chats[k];
         auto it = stored_chats->find({c.app_id, c.number});
@@ -178,6 +194,7 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
         }
         if (outcome == domain::creation_outcome::deleted) continue;  // deleted before it was stored
         out.stored_chats.push_back(c);
+        hooks.push_back(chat_created_event(c));
         if (c.creator) members.push_back({c.app_id, c.number, *c.creator, c.created_at_ms});
         marks.insert({c.app_id, 0});         // the application's chats_count
         marks.insert({c.app_id, c.number});  // its messages may have been stored before it
@@ -215,9 +232,15 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
                 read = domain::read_marked{m.app_id,  m.token,  m.chat_number,
                                            *m.sender, m.number, m.created_at_ms};
         }
+        if (outcome == domain::creation_outcome::stored && !it->second.deleted) created.push_back(&m);
         marks.insert({m.app_id, m.chat_number});
         index(key);
     }
+    std::sort(created.begin(), created.end(), [](const auto* a, const auto* b) {
+        return std::tie(a->app_id, a->chat_number, a->number) <
+               std::tie(b->app_id, b->chat_number, b->number);
+    });
+    for (const auto* m : created) hooks.push_back(message_created_event(*m));
     for (const auto& d : s.message_deletions) {
         out.deleted_messages.push_back({d.token, d.chat_number, d.number});
         marks.insert({d.app_id, d.chat_number});
@@ -230,14 +253,22 @@ core::result<batch_outcome> batch_writer::write_sql(const std::vector<domain::ev
             out.rejected.push_back({i, "edited message is not stored"});
             continue;
         }
+        if (const auto& row = stored_messages->at(key); !row.deleted)
+            hooks.push_back(message_updated_event(key, row));
         index(key);
     }
+    for (const auto& d : s.message_deletions) hooks.push_back(message_deleted_event(d));
+    for (const auto& [k, r] : marker_moves)
+        if (auto was = markers_before->find(k); was == markers_before->end() || r.number > was->second)
+            hooks.push_back(read_updated_event(r));
+    for (const auto& d : s.chat_deletions) hooks.push_back(chat_deleted_event(d));
     for (const auto& d : s.chat_deletions) marks.insert({d.app_id, 0});
     std::vector<domain::read_marked> own;
     for (auto& [key, read] : senders_read) own.push_back(std::move(read));
     if (auto ok = sql_.save_markers(own); !ok) return ok.error();
     if (auto ok = sql_.add_members(members); !ok) return ok.error();
     if (auto ok = sql_.mark_counts({marks.begin(), marks.end()}); !ok) return ok.error();
+    if (auto ok = sql_.record_webhooks(hooks); !ok) return ok.error();
     if (auto ok = sql_.commit(); !ok) return ok.error();
     return out;
 }

@@ -64,6 +64,21 @@ struct fake_db final : store::batch_statements {
         }
         return {};
     }
+    core::result<std::map<store::marker_key, std::uint64_t>> read_markers(
+        const std::vector<store::marker_key>& keys) override {
+        std::map<store::marker_key, std::uint64_t> out;
+        for (const auto& k : keys)
+            if (auto it = markers.find({std::get<0>(k), std::get<2>(k)}); it != markers.end())
+                out[k] = it->second;
+        return out;
+    }
+    std::vector<store::webhook_event> webhooks;  // recorded, in order; a key recorded once
+    core::result<void> record_webhooks(const std::vector<store::webhook_event>& events) override {
+        for (const auto& e : events)
+            if (std::none_of(webhooks.begin(), webhooks.end(), [&](const auto& w) { return w.key == e.key; }))
+                webhooks.push_back(e);
+        return {};
+    }
     core::result<void> add_members(const std::vector<store::member_grant>&) override { return {}; }
     core::result<std::map<chat_key, store::chat_state>> read_chats(
         const std::vector<chat_key>& keys) override {
@@ -239,4 +254,48 @@ TEST(batch_writer, a_failed_read_fails_the_batch_for_a_retry) {
     harness h;
     h.db.fail_reads = true;
     EXPECT_FALSE(h.writer.write({created(1, "x")}));
+}
+
+namespace {
+std::vector<std::string> kinds(const std::vector<store::webhook_event>& events) {
+    std::vector<std::string> out;
+    for (const auto& e : events)
+        out.push_back(e.kind +
+                      (e.kind.starts_with("message") ? ":" + e.key.substr(e.key.rfind(':') + 1) : ""));
+    return out;
+}
+}  // namespace
+
+TEST(batch_writer, webhooks_get_what_the_batch_changed_in_the_order_a_chat_lived_it) {
+    harness h;
+    h.write({created(2, "two", 1000, "ann"), domain::chat_created{1, "tok", 1, "cc", 900, "", "ann"},
+             created(1, "one", 1000, "ann"), deleted(2),
+             domain::read_marked{1, "tok", 1, "bob", 1, 1100, ""}});
+    h.write({domain::chat_deleted{1, "tok", 1, 1200, ""}});  // in its batch: the same one would erase them
+    // The deleted message 2 is announced by its deletion only; messages in number order.
+    EXPECT_EQ(kinds(h.db.webhooks),
+              (std::vector<std::string>{"chat.created", "message.created:1", "message.deleted:2",
+                                        "read.updated", "chat.deleted"}));
+    const auto& m = h.db.webhooks[1];
+    EXPECT_EQ(m.chat_number, 1u);
+    EXPECT_NE(m.payload.find(R"("type":"message.created")"), std::string::npos) << m.payload;
+    EXPECT_NE(m.payload.find(R"("body":"one")"), std::string::npos) << m.payload;
+    EXPECT_NE(m.payload.find(R"("sender":"ann")"), std::string::npos) << m.payload;
+
+    // Redelivered, the same events record nothing new.
+    h.write({created(1, "one", 1000, "ann"), deleted(2)});
+    EXPECT_EQ(h.db.webhooks.size(), 5u);
+}
+
+TEST(batch_writer, a_read_marker_is_announced_only_when_it_moves) {
+    harness h;
+    h.write({created(1, "a"), created(2, "b"), created(3, "c")});
+    h.db.webhooks.clear();
+    h.write({domain::read_marked{1, "tok", 1, "bob", 2, 1100, ""},
+             domain::read_marked{1, "tok", 1, "bob", 3, 1101, ""}});
+    ASSERT_EQ(h.db.webhooks.size(), 1u);  // the highest of the batch
+    EXPECT_NE(h.db.webhooks[0].payload.find(R"("last_read":3)"), std::string::npos);
+    h.write({domain::read_marked{1, "tok", 1, "bob", 1, 1200, ""},
+             domain::read_marked{1, "tok", 1, "bob", 3, 1201, ""}});
+    EXPECT_EQ(h.db.webhooks.size(), 1u);  // lower or the same: no move, no event
 }
