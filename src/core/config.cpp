@@ -164,6 +164,7 @@ config load_config(const std::function<std::optional<std::string>(const std::str
     r.integer("CHAT_WEBHOOK_CONCURRENCY", c.webhook_concurrency, 1, 1024);
     r.integer("CHAT_WEBHOOK_ENDPOINT_CONCURRENCY", c.webhook_endpoint_concurrency, 1, 1024);
     r.integer("CHAT_WEBHOOK_POLL_MS", c.webhook_poll_ms, 10, 60000);
+    r.integer("CHAT_WEBHOOK_KEEP_DAYS", c.webhook_keep_days, 1, 3650);
     r.str("CHAT_LOG_LEVEL", c.log_level);
     static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
     bool ok = false;

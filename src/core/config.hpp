@@ -145,6 +145,7 @@ struct config {
     int webhook_concurrency = 64;            // attempts in flight per worker
     int webhook_endpoint_concurrency = 8;    // of them, to one endpoint (one per chat at a time)
     int webhook_poll_ms = 200;               // how often a sender looks for due deliveries
+    int webhook_keep_days = 7;               // settled deliveries kept (what a replay reaches back to)
 
     std::string log_level = "info";
 };

@@ -203,4 +203,23 @@ core::result<void> disable_webhook(mysql_connection& db, std::uint64_t webhook_i
     return {};
 }
 
+core::result<std::uint64_t> purge_webhook_deliveries(mysql_connection& db, std::int64_t before_ms,
+                                                     int limit) {
+    auto rows =
+        db.query(fmt::format("SELECT seq FROM webhook_deliveries WHERE status <> 'pending' AND created_at < "
+                             "'{}' ORDER BY seq LIMIT {}",
+                             core::sql_datetime(before_ms), limit));
+    if (!rows) return rows.error();
+    if (rows->empty()) return std::uint64_t{0};
+    std::vector<std::uint64_t> seqs;
+    for (const auto& r : *rows) seqs.push_back(to_u64(r[0]));
+    const auto list = id_list(seqs);
+    if (auto ok = db.execute("DELETE FROM webhook_attempts WHERE seq IN (" + list + ")"); !ok)
+        return ok.error();
+    auto gone =
+        db.execute("DELETE FROM webhook_deliveries WHERE seq IN (" + list + ") AND status <> 'pending'");
+    if (!gone) return gone.error();
+    return *gone;
+}
+
 }  // namespace chat::store

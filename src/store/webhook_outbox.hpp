@@ -69,4 +69,8 @@ core::result<void> settle_attempts(mysql_connection& db, const std::vector<attem
 core::result<void> disable_webhook(mysql_connection& db, std::uint64_t webhook_id, const std::string& reason,
                                    std::int64_t now_ms);
 
+// Settled deliveries (delivered or failed) of events older than `before_ms` go, with their attempts,
+// at most `limit` of them; returns how many went. Replay reaches back as far as what is kept.
+core::result<std::uint64_t> purge_webhook_deliveries(mysql_connection& db, std::int64_t before_ms, int limit);
+
 }  // namespace chat::store

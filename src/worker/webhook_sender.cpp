@@ -2,12 +2,13 @@
 
 #include <curl/curl.h>
 #include <fmt/format.h>
-#include <netdb.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <boost/asio/ip/address.hpp>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "core/time.hpp"
@@ -31,26 +32,36 @@ size_t drop_body(char*, size_t size, size_t n, void* userdata) {
     return *seen > max_response_bytes * 256 ? 0 : size * n;
 }
 
-// The addresses `host` resolves to (an address literal: itself). Empty when it does not resolve.
-std::vector<boost::asio::ip::address> resolve(const std::string& host) {
-    std::vector<boost::asio::ip::address> out;
-    boost::system::error_code ec;
-    auto literal = boost::asio::ip::make_address(host, ec);
-    if (!ec) return {literal};
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) return out;
-    for (auto* p = found; p != nullptr; p = p->ai_next) {
-        char text[NI_MAXHOST];
-        if (getnameinfo(p->ai_addr, p->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0)
-            continue;
-        auto a = boost::asio::ip::make_address(text, ec);
-        if (!ec) out.push_back(a);
+// curl asks here for every socket it would connect: the address it resolved (or was given) is checked
+// at that moment, so a name that resolves to a private address, now or after a DNS change, is refused
+// before any byte is sent to it.
+struct socket_guard {
+    bool allow_private = false;
+    bool refused = false;
+};
+
+curl_socket_t open_checked_socket(void* clientp, curlsocktype, curl_sockaddr* address) {
+    auto* guard = static_cast<socket_guard*>(clientp);
+    if (!guard->allow_private) {
+        boost::asio::ip::address a;
+        if (address->family == AF_INET) {
+            const auto* in = reinterpret_cast<const sockaddr_in*>(&address->addr);
+            a = boost::asio::ip::address_v4(ntohl(in->sin_addr.s_addr));
+        } else if (address->family == AF_INET6) {
+            const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&address->addr);
+            boost::asio::ip::address_v6::bytes_type bytes;
+            std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+            a = boost::asio::ip::address_v6(bytes);
+        } else {
+            guard->refused = true;
+            return CURL_SOCKET_BAD;
+        }
+        if (domain::forbidden_address(a)) {
+            guard->refused = true;
+            return CURL_SOCKET_BAD;
+        }
     }
-    freeaddrinfo(found);
-    return out;
+    return ::socket(address->family, address->socktype, address->protocol);
 }
 
 }  // namespace
@@ -59,14 +70,13 @@ struct webhook_sender::transfer {
     store::due_delivery d;
     CURL* easy = nullptr;
     curl_slist* headers = nullptr;
-    curl_slist* resolve = nullptr;
+    socket_guard guard;
     std::size_t response_bytes = 0;
     std::int64_t started_ms = 0;  // wall clock, for the record
     std::int64_t started_steady_ms = 0;
     char error[CURL_ERROR_SIZE] = {};
     ~transfer() {
         if (headers) curl_slist_free_all(headers);
-        if (resolve) curl_slist_free_all(resolve);
         if (easy) curl_easy_cleanup(easy);
     }
 };
@@ -85,12 +95,27 @@ webhook_sender::~webhook_sender() {
 
 void webhook_sender::run() {
     auto* multi = static_cast<CURLM*>(multi_);
-    std::int64_t next_claim = 0;
+    std::int64_t next_claim = 0, next_purge = 0;
     while (!stop_) {
         const auto now = steady_ms();
+        if (now >= next_purge) {
+            purge();
+            next_purge = now + 600'000;
+        }
         if (now >= next_claim && static_cast<int>(in_flight_.size()) < cfg_.webhook_concurrency) {
             // A full claim: there may be more due at once; otherwise look again after the poll interval.
-            next_claim = claim() ? now : now + cfg_.webhook_poll_ms;
+            // MariaDB away: look again in a few seconds (one warning each time, not one per poll).
+            switch (claim()) {
+                case claimed::full:
+                    next_claim = now;
+                    break;
+                case claimed::some:
+                    next_claim = now + cfg_.webhook_poll_ms;
+                    break;
+                case claimed::failed:
+                    next_claim = now + 5000;
+                    break;
+            }
         }
         int running = 0;
         curl_multi_perform(multi, &running);
@@ -113,7 +138,7 @@ void webhook_sender::run() {
     settle();
 }
 
-bool webhook_sender::claim() {
+webhook_sender::claimed webhook_sender::claim() {
     std::vector<std::uint64_t> busy;
     for (const auto& [id, n] : per_endpoint_)
         if (n >= cfg_.webhook_endpoint_concurrency) busy.push_back(id);
@@ -122,23 +147,16 @@ bool webhook_sender::claim() {
     auto due = store::claim_due_deliveries(db_, room, cfg_.webhook_endpoint_concurrency, lease_ms, busy);
     if (!due) {
         spdlog::warn("webhooks: cannot claim deliveries: {}", due.error().message);
-        return false;
+        return claimed::failed;
     }
     const bool full = static_cast<int>(due->size()) >= room;
     for (auto& d : *due) start(std::move(d));
-    return full;
+    return full ? claimed::full : claimed::some;
 }
 
 void webhook_sender::start(store::due_delivery d) {
     auto url = domain::parse_webhook_url(d.url, policy_);
     if (!url) return settle_refused(d, "the url is no longer accepted: " + url.error().message);
-    auto addresses = resolve(url->host);
-    if (addresses.empty()) return settle_refused(d, "the url's host does not resolve");
-    if (!policy_.allow_private)
-        for (const auto& a : addresses)
-            if (domain::forbidden_address(a))
-                return settle_refused(d, "the url resolves to a private or reserved address");
-
     const auto ts = core::now_ms() / 1000;
     auto signature = domain::webhook_signature(d.signing_secret, d.message_id, ts, d.payload);
     if (!signature) return settle_refused(d, "the endpoint's signing secret is unusable");
@@ -150,11 +168,7 @@ void webhook_sender::start(store::due_delivery d) {
     t->easy = curl_easy_init();
     if (t->easy == nullptr) return settle_refused(d, "out of resources");
     CURL* e = t->easy;
-    // Connect only to the address checked above.
-    const auto& a = addresses.front();
-    const auto pinned =
-        fmt::format("{}:{}:{}", url->host, url->port, a.is_v6() ? "[" + a.to_string() + "]" : a.to_string());
-    t->resolve = curl_slist_append(nullptr, pinned.c_str());
+    t->guard.allow_private = policy_.allow_private;
     t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
     t->headers = curl_slist_append(t->headers, ("webhook-id: " + d.message_id).c_str());
     t->headers = curl_slist_append(t->headers, ("webhook-timestamp: " + std::to_string(ts)).c_str());
@@ -162,7 +176,8 @@ void webhook_sender::start(store::due_delivery d) {
     t->headers = curl_slist_append(t->headers, "User-Agent: chat-webhooks/1");
     t->headers = curl_slist_append(t->headers, "Expect:");
     curl_easy_setopt(e, CURLOPT_URL, d.url.c_str());
-    curl_easy_setopt(e, CURLOPT_RESOLVE, t->resolve);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_checked_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &t->guard);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, "");
@@ -188,7 +203,13 @@ void webhook_sender::start(store::due_delivery d) {
 store::attempt_record webhook_sender::judge(const store::due_delivery& d, std::int64_t started_ms,
                                             std::int64_t now_ms, int status,
                                             std::optional<std::string> error) {
-    store::attempt_record r{d.seq, d.app_id, d.webhook_id, d.attempts + 1, started_ms, now_ms - started_ms};
+    store::attempt_record r;
+    r.seq = d.seq;
+    r.app_id = d.app_id;
+    r.webhook_id = d.webhook_id;
+    r.attempt = d.attempts + 1;
+    r.at_ms = started_ms;
+    r.duration_ms = now_ms - started_ms;
     if (status > 0) r.status_code = status;
     r.error = std::move(error);
     switch (domain::judge_attempt(status)) {
@@ -225,6 +246,7 @@ void webhook_sender::finish(transfer& t, int curl_code, long status) {
         error =
             t.error[0] != '\0' ? std::string(t.error) : curl_easy_strerror(static_cast<CURLcode>(curl_code));
         if (curl_code == CURLE_OPERATION_TIMEDOUT) error = "timed out";
+        if (t.guard.refused) error = "the url resolves to a private or reserved address";
     }
     settled_.push_back(
         judge(t.d, t.started_ms, t.started_ms + (steady_ms() - t.started_steady_ms), code, error));
@@ -233,6 +255,13 @@ void webhook_sender::finish(transfer& t, int curl_code, long status) {
 void webhook_sender::settle_refused(const store::due_delivery& d, const std::string& why) {
     const auto now = core::now_ms();
     settled_.push_back(judge(d, now, now, 0, why));
+}
+
+void webhook_sender::purge() {
+    // Any worker may purge (deleting settled rows twice is harmless): a bounded batch per pass.
+    const auto before = core::now_ms() - std::int64_t{cfg_.webhook_keep_days} * 86'400'000;
+    if (auto gone = store::purge_webhook_deliveries(db_, before, 10000); !gone)
+        spdlog::warn("webhooks: cannot purge settled deliveries: {}", gone.error().message);
 }
 
 void webhook_sender::settle() {

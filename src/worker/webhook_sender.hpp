@@ -6,10 +6,11 @@
 // holds only its own slots: the others go on. Any number of workers send side by side: a claimed
 // delivery is leased (timeout + 5 s), so one killed mid-attempt is retried by another after the lease.
 //
-// Each attempt: the URL is checked again and its host resolved here, every address checked
-// (domain::forbidden_address, unless CHAT_WEBHOOK_ALLOW_PRIVATE), and curl connects only to the
-// checked address (CURLOPT_RESOLVE), follows no redirect and uses no proxy: a name that resolves
-// elsewhere later (DNS rebinding) is checked again. Signed per the Standard Webhooks specification.
+// Each attempt: the URL is checked again, and every address curl is about to connect to (after its
+// own, asynchronous, resolution) is checked in its open-socket callback (domain::forbidden_address,
+// unless CHAT_WEBHOOK_ALLOW_PRIVATE): a name that resolves to a private address, now or after a DNS
+// change, gets no connection. No redirect is followed and no proxy used. Signed per the Standard
+// Webhooks specification.
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -36,11 +37,13 @@ class webhook_sender {
 
   private:
     struct transfer;
-    // Starts what is due; true when it filled every free slot (more may be due at once).
-    bool claim();
+    // Starts what is due. full: it filled every free slot (more may be due at once).
+    enum class claimed { some, full, failed };
+    claimed claim();
     void start(store::due_delivery d);
     void finish(transfer& t, int curl_code, long status);
     void settle();
+    void purge();
     void settle_refused(const store::due_delivery& d, const std::string& why);
     store::attempt_record judge(const store::due_delivery& d, std::int64_t started_ms, std::int64_t now_ms,
                                 int status, std::optional<std::string> error);
