@@ -32,8 +32,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BUILD = os.environ.get("BENCH_BUILD", os.path.join(ROOT, "build", "release"))
@@ -234,6 +236,103 @@ def access_step():
                    "p99_open_median": median([f["p99"] for f in runs["open"]]),
                    "p99_user_token_median": median([f["p99"] for f in runs["user_token"]])}
     return out
+
+
+WEBHOOK_ROUNDS = int(os.environ.get("BENCH_WEBHOOK_ROUNDS", "3"))
+WEBHOOK_DRAIN_TIMEOUT_S = float(os.environ.get("BENCH_WEBHOOK_DRAIN_TIMEOUT", "300"))
+# What the API server and the worker need to accept (and deliver to) a plain-http loopback receiver.
+WEBHOOK_ENV = dict(CHAT_WEBHOOK_ALLOW_HTTP=1, CHAT_WEBHOOK_ALLOW_PRIVATE=1)
+
+
+class WebhookReceiver:
+    """A webhook receiver on 127.0.0.1 in this process: answers every POST 204 (keep-alive), counts the
+    requests and remembers when the first and the last arrived."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.count, self.first, self.last = 0, None, None
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = time.time()
+                with receiver.lock:
+                    receiver.count += 1
+                    receiver.first = receiver.first or now
+                    receiver.last = now
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+
+    def reset(self):
+        with self.lock:
+            self.count, self.first, self.last = 0, None, None
+
+    def state(self):
+        with self.lock:
+            return self.count, self.first, self.last
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def webhooks_step():
+    """Closed-loop message creation with a webhook subscribed to every event ("*") on each of the run's
+    applications (chat_load --webhook, a receiver in this process answering 204) beside the same load
+    without, in interleaved rounds on the same server: the cost of recording and delivering events for
+    creation (goal: ratio ~1), and for the webhook runs the requests the receiver got and how long after
+    the load ended the last one arrived (the sender's drain). Each webhook run is drained before the next
+    run starts, so no delivery overlaps a run without webhooks."""
+    receiver = WebhookReceiver()
+    runs = {"without": [], "with": []}
+    try:
+        for _ in range(WEBHOOK_ROUNDS):
+            for mode, extra in (("without", []), ("with", ["--webhook", receiver.url])):
+                receiver.reset()
+                r = load(API_PORT, "--connections", str(CONNECTIONS), "--duration", CLOSED, "--warmup", "2s",
+                         "--mix", "create_message=100", "--apps", "4", "--chats", "25", "--replay", "0", *extra)
+                ended = time.time()
+                f = op_figures(r, "create_message")
+                if mode == "with":
+                    # Every chat.created and message.created of the run (setup included) is one request.
+                    expected = r["acknowledged"]["chats"] + r["acknowledged"]["messages"]
+                    started = time.time()
+                    while time.time() - started < WEBHOOK_DRAIN_TIMEOUT_S:
+                        count, _, last = receiver.state()
+                        quiet = time.time() - (last or ended)
+                        if (count >= expected and quiet > 1) or quiet > 15:
+                            break
+                        time.sleep(0.1)
+                    count, first, last = receiver.state()
+                    f |= {"requests_expected": expected, "requests_received": count,
+                          "drain_s": round(max(0.0, (last or ended) - ended), 2),
+                          "delivery_rate": round(count / (last - first), 1) if first and last > first else None}
+                runs[mode].append(f)
+                log(f"  {mode} webhook: {f['throughput']}/s, p99 {f['p99']:.2f} ms, errors {f['errors']}"
+                    + (f"; receiver got {f['requests_received']} of {f['requests_expected']} requests, the last "
+                       f"{f['drain_s']} s after the load" if mode == "with" else ""))
+    finally:
+        receiver.close()
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    without = median([f["throughput"] for f in runs["without"]])
+    with_hooks = median([f["throughput"] for f in runs["with"]])
+    return {"without": runs["without"], "with": runs["with"],
+            "throughput_ratio": round(with_hooks / without, 3) if without else None,
+            "p99_without_median": median([f["p99"] for f in runs["without"]]),
+            "p99_with_median": median([f["p99"] for f in runs["with"]]),
+            "drain_s_median": median([f["drain_s"] for f in runs["with"]])}
 
 
 SUSTAINED_DURATION = os.environ.get("BENCH_SUSTAINED_DURATION", "60s")
@@ -629,6 +728,11 @@ def cluster_step(api_env, worker_env):
     return res
 
 
+def log_webhooks(w):
+    log(f"  throughput ratio (with webhook / without) {w['throughput_ratio']}, p99 {w['p99_without_median']:.2f} / "
+        f"{w['p99_with_median']:.2f} ms; last delivery {w['drain_s_median']} s after the load (median)")
+
+
 es_baseline = 0
 bad_runs = []
 
@@ -642,8 +746,13 @@ def main():
     only_live = os.environ.get("BENCH_ONLY_LIVE") == "1"
     only_cluster = os.environ.get("BENCH_ONLY_CLUSTER") == "1"
     only_access = os.environ.get("BENCH_ONLY_ACCESS") == "1"
-    env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0, CHAT_USER_RATE_LIMIT_RPS=0)
-    worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1")
+    only_webhooks = os.environ.get("BENCH_ONLY_WEBHOOKS") == "1"
+    only_one = only_access or only_webhooks
+    # WEBHOOK_ENV only lets the webhooks step register its loopback receiver; nothing else uses webhooks.
+    env = dict(CHAT_HTTP_PORT=API_PORT, CHAT_LOG_LEVEL="warn", CHAT_RATE_LIMIT_RPS=0, CHAT_USER_RATE_LIMIT_RPS=0,
+               **WEBHOOK_ENV)
+    worker_env = dict(CHAT_LOG_LEVEL="warn", CHAT_WORKER_METRICS_PORT=WORKER_METRICS_PORT, CHAT_HTTP_HOST="127.0.0.1",
+                      **WEBHOOK_ENV)
     require_free(API_PORT, CEILING_PORT, WORKER_METRICS_PORT, *LIVE_API_PORTS, LIVE_WORKER_METRICS_PORT,
                  CLUSTER_API_PORT, CLUSTER_WORKER_METRICS_PORT)
     result = {"machine": machine(), "settings": settings()}
@@ -652,14 +761,19 @@ def main():
     try:
         if os.environ.get("BENCH_ONLY_SEARCH") == "1" or only_live or only_cluster:
             raise SkipHttp()
-        if only_access:
+        if only_one:
             api = Proc("api", [os.path.join(BUILD, "chat_api_server")], **env)
             procs.append(api)
             worker = Proc("worker", [os.path.join(BUILD, "chat_worker")], **worker_env)
             procs.append(worker)
             wait_http(f"http://127.0.0.1:{API_PORT}/readyz")
-            log(f"user tokens beside the open mode ({ACCESS_ROUNDS} interleaved rounds)")
-            result["access"] = access_step()
+            if only_access:
+                log(f"user tokens beside the open mode ({ACCESS_ROUNDS} interleaved rounds)")
+                result["access"] = access_step()
+            if only_webhooks:
+                log(f"webhooks: creation with a webhook beside creation without ({WEBHOOK_ROUNDS} interleaved rounds)")
+                result["webhooks"] = webhooks_step()
+                log_webhooks(result["webhooks"])
             raise SkipHttp()
         log("ceilings: fixed-answer HTTP server under chat_load, Redis alone")
         result["ceiling_http"] = http_ceiling()
@@ -687,6 +801,11 @@ def main():
             log(f"  throughput ratios (user token / open): "
                 f"{ {op: v['throughput_ratio'] for op, v in result['access'].items()} }")
 
+        if os.environ.get("BENCH_SKIP_WEBHOOKS") != "1":
+            log(f"webhooks: creation with a webhook beside creation without ({WEBHOOK_ROUNDS} interleaved rounds)")
+            result["webhooks"] = webhooks_step()
+            log_webhooks(result["webhooks"])
+
         if os.environ.get("BENCH_SKIP_SUSTAINED") != "1":
             log(f"sustained end-to-end rate: open loop {SUSTAINED_DURATION} per rate, one worker, verified")
             result["sustained"] = sustained()
@@ -708,7 +827,9 @@ def main():
         procs.append(w)
         log(f"  {result['closed_loop_no_worker']['create_chat']}")
     except SkipHttp:
-        log("BENCH_ONLY_ACCESS=1: the access step only" if only_access else
+        log("BENCH_ONLY_ACCESS=1: the access step only" if only_access and not only_webhooks else
+            "BENCH_ONLY_WEBHOOKS=1: the webhooks step only" if only_webhooks and not only_access else
+            "BENCH_ONLY_ACCESS=1 BENCH_ONLY_WEBHOOKS=1: the access and webhooks steps only" if only_one else
             "BENCH_ONLY_LIVE=1: the live-delivery step only" if only_live else
             "BENCH_ONLY_CLUSTER=1: the cluster step only" if only_cluster else
             "BENCH_ONLY_SEARCH=1: the search benchmark only")
@@ -716,19 +837,19 @@ def main():
         for p in procs:
             p.stop()
 
-    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live and not only_cluster and not only_access:
+    if os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live and not only_cluster and not only_one:
         log("micro-benchmarks")
         result["micro_ns"] = micro()
     if (os.environ.get("BENCH_ONLY_SEARCH") != "1" and os.environ.get("BENCH_SKIP_LIVE") != "1" and not only_cluster
-            and not only_access):
+            and not only_one):
         log("live delivery")
         result["live"] = live()
     if (os.environ.get("BENCH_SKIP_CLUSTER") != "1" and os.environ.get("BENCH_ONLY_SEARCH") != "1" and not only_live
-            and not only_access):
+            and not only_one):
         log(f"message creation on the cluster stack beside the single-node stack ({CLUSTER_ROUNDS} rounds)")
         result["cluster"] = cluster_step(env, worker_env)
         log(f"  closed loop cluster/single {result['cluster']['closed_loop_ratio']}")
-    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live and not only_cluster and not only_access:
+    if os.environ.get("BENCH_SKIP_SEARCH") != "1" and not only_live and not only_cluster and not only_one:
         log(f"search benchmark ({SEARCH_MESSAGES} messages, vocabularies {SEARCH_VOCABULARIES})")
         result["search"] = search()
 

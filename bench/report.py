@@ -173,6 +173,24 @@ def render(runs):
                        f"{v['p99_open_median']:.1f} / {v['p99_user_token_median']:.1f} ms |")
         out.append("")
 
+    # The latest run that measured it (BENCH_ONLY_WEBHOOKS=1 runs it alone).
+    wh = next((run["webhooks"] for run in reversed(runs) if "webhooks" in run), None)
+    if wh:
+        out += ["### Webhooks: creation with a webhook beside creation without (closed loop, interleaved rounds)", "",
+                "In the webhook runs every application has an endpoint subscribed to every event (`chat_load "
+                "--webhook`) on a receiver in the benchmark process (127.0.0.1, answers 204), so the worker records "
+                "and delivers a `chat.created` or `message.created` per creation while the load runs. Goal: creation "
+                "not slowed (ratio ~1). Drain: from the end of the load to the last request at the receiver.", "",
+                "| round | without ops/s | without p99 | with ops/s | with p99 | requests received / expected | "
+                "deliveries/s | last one after the load |", "|---|---|---|---|---|---|---|---|"]
+        for i, (a, b) in enumerate(zip(wh["without"], wh["with"]), 1):
+            out.append(f"| {i} | {fmt(a['throughput'])}/s | {a['p99']:.1f} ms | {fmt(b['throughput'])}/s | "
+                       f"{b['p99']:.1f} ms | {b['requests_received']:,} / {b['requests_expected']:,} | "
+                       f"{fmt(b['delivery_rate']) + '/s' if b['delivery_rate'] else 'n/a'} | {b['drain_s']:.1f} s |")
+        out += ["", f"Median ratio (with / without): **{wh['throughput_ratio']}**; p99 medians "
+                f"{wh['p99_without_median']:.1f} / {wh['p99_with_median']:.1f} ms; last delivery "
+                f"{wh['drain_s_median']:.1f} s after the load (median).", ""]
+
     for op in ("create_message", "get_message"):
         p = r.get(f"peak_{op}")
         if not p:
@@ -266,7 +284,7 @@ def render(runs):
             f"{fmt(dr.get('es_rate'))}/s |")
     out += ["", "Run it yourself: `make bench` (settings: `BENCH_STEP_DURATION`, `BENCH_DURATION`, "
             "`BENCH_CONNECTIONS`, `BENCH_START_RATE`, `BENCH_MESSAGES`, `BENCH_CHATS`, "
-            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_CLUSTER_ROUNDS`, `BENCH_CLUSTER_RATES`, `BENCH_SKIP_CLUSTER=1`, `BENCH_ONLY_CLUSTER=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_BISECTIONS`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`). Each run adds a file to `docs/bench-results/`; commit it "
+            "`BENCH_VOCABULARIES`, `BENCH_QUERIES`, `BENCH_SKIP_SEARCH=1`, `BENCH_ONLY_SEARCH=1`, `BENCH_LIVE_STREAMS`, `BENCH_LIVE_SUBSCRIBERS`, `BENCH_LIVE_RATE`, `BENCH_LIVE_DURATION`, `BENCH_LIVE_CHATS`, `BENCH_LIVE_KINDS`, `BENCH_SKIP_LIVE=1`, `BENCH_ONLY_LIVE=1`, `BENCH_CLUSTER_ROUNDS`, `BENCH_CLUSTER_RATES`, `BENCH_SKIP_CLUSTER=1`, `BENCH_ONLY_CLUSTER=1`, `BENCH_SUSTAINED_RATES`, `BENCH_SUSTAINED_BISECTIONS`, `BENCH_SUSTAINED_DURATION`, `BENCH_SKIP_SUSTAINED=1`, `BENCH_WEBHOOK_ROUNDS`, `BENCH_SKIP_WEBHOOKS=1`, `BENCH_ONLY_WEBHOOKS=1`). Each run adds a file to `docs/bench-results/`; commit it "
             "with the regenerated page to keep the comparison. Since `scripts/bench.sh` empties its own stack "
             "first (stack `emptied`), a run no longer depends on the data earlier runs left; runs on the "
             "developer's stack `as found` carried every earlier run's data (1.5 M Redis keys, a 1 M-document "

@@ -27,7 +27,7 @@ PACKAGES=(
     # Elasticsearch runtime + the Maven client that fetches it
     openjdk-17-jdk-headless maven ca-certificates unzip
     # used by the scripts and tests (jsonschema: responses checked against src/api/openapi.json)
-    curl python3 python3-jsonschema python3-jwt procps iproute2
+    curl python3 python3-jsonschema python3-jwt python3-pip procps iproute2
     # the demo page's browser test (tests/browser): headless Chromium driven by Selenium
     chromium chromium-driver python3-selenium
 )
@@ -109,8 +109,22 @@ unpack_es() {
     touch "$ES_UNPACKED/.unpacked"
 }
 
+# The reference verifier of Standard Webhooks (tests/integration/test_webhooks.py checks our signatures
+# with it) is not a Debian package: pip puts it (pure Python, no dependencies) into var/pylib, which
+# scripts/test.sh adds to PYTHONPATH.
+PYLIB="$ROOT/var/pylib"
+STANDARDWEBHOOKS_VERSION=1.3.0
+install_python_test_deps() {
+    [[ -d "$PYLIB/standardwebhooks-$STANDARDWEBHOOKS_VERSION.dist-info" ]] && return
+    log "installing standardwebhooks $STANDARDWEBHOOKS_VERSION into $PYLIB"
+    "${CHAT_TEST_PYTHON:-/usr/bin/python3}" -m pip install --quiet --disable-pip-version-check \
+        --root-user-action=ignore --no-deps --upgrade --target "$PYLIB" \
+        "standardwebhooks==$STANDARDWEBHOOKS_VERSION" || die "pip could not install standardwebhooks"
+}
+
 main() {
     install_packages
+    install_python_test_deps
     ensure_es_user
     fetch_es_zip
     unpack_es

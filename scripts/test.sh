@@ -37,13 +37,15 @@ RUN_LOG_DIR="$CHAT_VAR_DIR/log"
 # Debian's python: it sees python3-jsonschema, python3-selenium and python3-jwt (install-deps.sh),
 # whatever other python3 is first on the PATH.
 TEST_PYTHON="${CHAT_TEST_PYTHON:-/usr/bin/python3}"
+# ... and what pip installed beside them (install-deps.sh: standardwebhooks).
+export PYTHONPATH="$ROOT/var/pylib${PYTHONPATH:+:$PYTHONPATH}"
 BUILD_FLAGS=(-G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-Og -g1" -DCHAT_BUILD_BENCH=OFF)
 
 # Integration modules of make test: each exercises paths no other module does. The fault drills
 # (test_drills) and the cluster modules are test-all's; test_cluster keeps its races and recoveries
 # here and left its restarts to the drills.
 TEST_MODULES=(test_api test_hostile test_openapi test_search test_live test_ws test_ops test_load
-    test_cluster test_access test_lifecycle test_deploy_files)
+    test_cluster test_access test_lifecycle test_webhooks test_deploy_files)
 TSAN_MODULES=(test_cluster test_ops test_live)
 CLUSTER_MODULES=(test_redis_cluster test_rabbitmq_cluster test_mysql_replica test_es_cluster)
 

@@ -70,6 +70,16 @@ std::vector<connection_set::header> read_headers(const std::string& request_id,
     return h;
 }
 
+// The body of an endpoint's registration: every event, to `url`.
+std::string webhook_registration(const std::string& url) {
+    json::array events;
+    events.push_back(json::string("*"));
+    json::object body;
+    body["url"] = url;
+    body["events"] = std::move(events);
+    return json::serialize(body);
+}
+
 std::string random_run_id() {
     std::random_device rd;
     return fmt::format("{:08x}", rd());
@@ -211,6 +221,9 @@ bool driver::setup() {
     };
     auto apps = static_cast<std::size_t>(o_.apps);
     wave(op_kind::create_app, apps, [](std::size_t) { return npos; });
+    // A webhook that cannot be registered (e.g. the server refuses a loopback http URL) is a setup
+    // error: the run stops here (main exits 2).
+    if (!webhook_error().empty()) return false;
     auto created_apps = world_.app_count();
     auto per_app = static_cast<std::size_t>(o_.chats);
     wave(op_kind::create_chat, created_apps * per_app, [per_app](std::size_t i) { return i / per_app; });
@@ -540,11 +553,19 @@ asio::awaitable<bool> driver::create_app(lane& l, slot& s, int& attempts) {
     attempts = c.attempts;
     if (!c.ok) co_return false;
     auto token = std::string(string_field(c.json, "token"));
+    auto secret = std::string(string_field(c.json, "secret"));
+    // The endpoint first: every message of the application comes after it, so each one is recorded.
+    std::string webhook;
+    if (!o_.webhook_url.empty()) {
+        webhook = co_await register_webhook(l, s, token, secret);
+        if (webhook.empty()) co_return false;
+    }
     std::string credential;
     if (o_.user_tokens) {
-        credential = co_await restrict(l, s, token, std::string(string_field(c.json, "secret")));
+        credential = co_await restrict(l, s, token, secret);
         if (credential.empty()) co_return false;
     }
+    if (!webhook.empty()) l.rec.webhook(token, webhook);
     world_.add_app(token, credential);
     l.rec.ack({ack_kind::app, token, 0, 0, 0, core::now_ms()});
     co_return true;
@@ -570,6 +591,49 @@ asio::awaitable<std::string> driver::restrict(lane& l, slot& s, const std::strin
         co_return std::string();
     }
     co_return "Bearer " + jwt;
+}
+
+// Retried like a creation on 5xx and transport failures (an endpoint registered twice after a lost
+// answer only adds deliveries to an endpoint the verifier does not look at).
+asio::awaitable<std::string> driver::register_webhook(lane& l, slot& s, const std::string& token,
+                                                      const std::string& secret) {
+    const auto path = fmt::format("/api/v1/apps/{}/webhooks", token);
+    const auto body = webhook_registration(o_.webhook_url);
+    const auto id = fmt::format("{}-w{}-{}", run_id_, l.index, ++l.seq);
+    const auto targets = targets_.size();
+    std::string why;
+    for (int attempt = 0; attempt <= o_.retries; ++attempt) {
+        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
+        if (static_cast<std::size_t>(attempt) >= targets) {
+            asio::steady_timer pause(
+                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        auto rid = fmt::format("{}.{}", id, attempt);
+        auto headers = read_headers(rid, "Bearer " + secret);
+        auto r = co_await s.conns.send(target, http::verb::post, path, body, std::move(headers), o_.timeout);
+        auto v = judge(r, 201);
+        if (v.what == verdict::kind::ok) {
+            auto endpoint = std::string(string_field(v.json, "id"));
+            if (!endpoint.empty()) co_return endpoint;
+            v = failure("bad_failure", true, "201 without an id");
+        }
+        l.rec.attempt_error(op_kind::create_app, "webhook " + v.error);
+        why = r.what == attempt_result::outcome::answered
+                  ? fmt::format("answered {}: {}", r.status, r.body.substr(0, 300))
+                  : fmt::format("{} ({})", v.error, r.error_text);
+        why = fmt::format("POST {}{} (request id {}) {}", targets_[target].where.url, path, rid, why);
+        if (v.what == verdict::kind::failed) break;
+    }
+    l.rec.final_error(op_kind::create_app, "webhook_failed");
+    std::lock_guard lock(webhook_mutex_);
+    if (webhook_error_.empty()) webhook_error_ = std::move(why);
+    co_return std::string();
+}
+
+std::string driver::webhook_error() const {
+    std::lock_guard lock(webhook_mutex_);
+    return webhook_error_;
 }
 
 // --- reads ---------------------------------------------------------------------------------------

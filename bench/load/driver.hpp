@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,8 @@ class driver {
     // Every thread's recorder, merged (setup included).
     recorder results();
     run_summary summary() const;
+    // --webhook: why the first registration that failed did (empty when none did). A setup error.
+    std::string webhook_error() const;
 
   private:
     struct lane;
@@ -64,6 +67,10 @@ class driver {
     // carry; the Authorization value, or empty when either step failed.
     asio::awaitable<std::string> restrict(lane& l, slot& s, const std::string& token,
                                           const std::string& secret);
+    // --webhook: registers the endpoint {"url": --webhook, "events": ["*"]} with the application's
+    // secret; its id ("wh_…"), or empty when it could not (webhook_error() then says why).
+    asio::awaitable<std::string> register_webhook(lane& l, slot& s, const std::string& token,
+                                                  const std::string& secret);
 
     // Each fills `attempts`, and `then` when the acknowledged creation is to be replayed.
     asio::awaitable<bool> create_message(lane& l, slot& s, std::size_t chat, int& attempts,
@@ -83,6 +90,8 @@ class driver {
     op_mix mix_;
     std::vector<std::unique_ptr<lane>> lanes_;
     run_summary summary_;
+    mutable std::mutex webhook_mutex_;
+    std::string webhook_error_;
 };
 
 }  // namespace chat::load

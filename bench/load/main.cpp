@@ -141,8 +141,18 @@ int main(int argc, char** argv) {
 
     bool failed = false;
     driver d(o, std::move(targets), listener);
+    auto webhook_failure = [&] {
+        std::fprintf(stderr,
+                     "chat_load: setup failed: the --webhook endpoint %s could not be registered: %s\n"
+                     "chat_load: (an http:// or loopback receiver needs the API server started with "
+                     "CHAT_WEBHOOK_ALLOW_HTTP=1 CHAT_WEBHOOK_ALLOW_PRIVATE=1)\n",
+                     o.webhook_url.c_str(), d.webhook_error().c_str());
+    };
     if (d.setup()) {
         d.run();
+    } else if (!d.webhook_error().empty()) {
+        webhook_failure();
+        return 2;
     } else {
         std::fprintf(stderr, "chat_load: setup failed: not one chat could be created (errors below)\n");
         failed = true;
@@ -169,5 +179,10 @@ int main(int argc, char** argv) {
     }
     report["ok"] = !failed;
     if (!o.json_path.empty() && !write_json(o.json_path, report)) failed = true;
+    // An application created during the run whose endpoint could not be registered: a setup error too.
+    if (!d.webhook_error().empty()) {
+        webhook_failure();
+        return 2;
+    }
     return failed ? 1 : 0;
 }

@@ -126,6 +126,16 @@ target parse_target(std::string_view url) {
     return t;
 }
 
+std::string parse_webhook_url(std::string_view url) {
+    auto u = boost::urls::parse_uri(url);
+    if (!u) throw usage_error(fmt::format("--webhook: '{}' is not an http:// or https:// URL", url));
+    if (u->scheme() != "http" && u->scheme() != "https")
+        throw usage_error(fmt::format("--webhook: '{}' must be an http:// or https:// URL", url));
+    if (u->encoded_host().empty()) throw usage_error(fmt::format("--webhook: '{}' has no host", url));
+    if (u->has_fragment()) throw usage_error(fmt::format("--webhook: '{}' must not have a fragment", url));
+    return std::string(url);
+}
+
 options parse_options(const std::vector<std::string>& args) {
     options o;
     o.mix = default_mix();
@@ -215,6 +225,8 @@ options parse_options(const std::vector<std::string>& args) {
         } else if (arg == "--user-tokens") {
             flag();
             o.user_tokens = true;
+        } else if (arg == "--webhook") {
+            o.webhook_url = parse_webhook_url(value());
         } else if (arg == "--quiet") {
             flag();
             o.quiet = true;
@@ -239,6 +251,8 @@ options parse_options(const std::vector<std::string>& args) {
         throw usage_error("--hot-fraction 0 leaves no hot chat to receive --hot-share; set --hot-share 0");
     if (!o.static_path.empty() && o.delete_percent > 0)
         throw usage_error("--static creates nothing, there is nothing to delete");
+    if (!o.static_path.empty() && !o.webhook_url.empty())
+        throw usage_error("--static creates no application, there is nothing to register --webhook for");
     if (!o.static_path.empty() && (o.verify || !o.verify_only_path.empty()))
         throw usage_error("--static measures an HTTP server, there is nothing to verify");
     if (o.static_path.empty() && o.mix[index_of(op_kind::static_get)] > 0)
@@ -252,7 +266,8 @@ std::string help_text() {
 Drives the HTTP API with many keep-alive connections, reports throughput and latency percentiles per
 operation, and with --verify checks in MariaDB and Elasticsearch (read directly, never through the API)
 that every acknowledged creation was stored exactly once, numbered without holes, made searchable and
-counted, and that every acknowledged deletion erased its message.
+counted, that every acknowledged deletion erased its message, and (--webhook) that every acknowledged
+message creation was recorded once for its webhook endpoint and delivered.
 
 Usage:
   chat_load [options]
@@ -292,6 +307,12 @@ Load:
   --user-tokens           make the applications it creates restricted (with their secret) and send
                           every request to them with a user token minted for them, as a restricted
                           application's clients do
+  --webhook URL           register a webhook endpoint with URL for every event ("events": ["*"]) on every
+                          application it creates, with the application's secret, right after its
+                          creation (POST /api/v1/apps/{token}/webhooks, expecting 201). A registration
+                          that fails is a setup error (exit 2). A loopback http:// receiver needs the API
+                          server and the worker started with CHAT_WEBHOOK_ALLOW_HTTP=1 and
+                          CHAT_WEBHOOK_ALLOW_PRIVATE=1. With --verify, see check 7
   --quiet                 no progress lines on stderr
 
   --static PATH           only GETs of PATH, answered 200 with any JSON, no setup: the HTTP ceiling of a
@@ -322,8 +343,17 @@ CHAT_ES_INDEX, CHAT_AMQP_*, CHAT_COUNT_REFRESH_INTERVAL_S):
                              never counted as lost;
                           5. chats.messages_count and applications.chats_count reach the real counts
                              (deleted messages and chats not counted);
-                          6. lag: ack -> stored in MariaDB and ack -> searchable, for a sample.
-  --verify-only FILE      no load: verify a file written by --record (checks 1-5)
+                          6. lag: ack -> stored in MariaDB and ack -> searchable, for a sample;
+                          7. webhooks (with --webhook): wait within --drain-timeout until every
+                             acknowledged message creation has a message.created row in
+                             webhook_deliveries for its application's endpoint and none of them is
+                             pending; then count them recorded, delivered, failed, pending, missing
+                             (acknowledged, not recorded) and duplicated (more than one row per message
+                             and endpoint), and the delivery lag (event -> delivered_at). Missing,
+                             duplicated, failed and still pending are violations; a message the run
+                             deleted may lack its message.created (deleted before it was stored).
+  --verify-only FILE      no load: verify a file written by --record (checks 1-5, and 7 when the run
+                          registered webhooks)
   --drain-timeout D       how long to wait for the drain (default 120s)
   --count-timeout D       how long to wait for the count columns (default
                           CHAT_COUNT_REFRESH_INTERVAL_S * 2 + 30s)
@@ -337,7 +367,7 @@ does not match the request, a malformed HTTP answer), and wrong_number is a repl
 another number than the acknowledged one. Both fail the run.
 
 Exit codes: 0 all good; 1 bad failures, wrong numbers, verification violations or a failed setup;
-2 usage or configuration errors.
+2 usage or configuration errors, and a --webhook endpoint that could not be registered.
 )";
 }
 

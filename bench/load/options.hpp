@@ -81,6 +81,9 @@ struct options {
     // --user-tokens: every application it creates is made restricted with its secret, and every request
     // to it carries a user token minted for it (the cost of authorization, beside the open mode).
     bool user_tokens = false;
+    // --webhook: every application it creates registers an endpoint with this URL for every event ("*"),
+    // with its secret; with --verify, the deliveries of the run's message creations are checked.
+    std::string webhook_url;
     bool help = false;
 };
 
@@ -95,6 +98,9 @@ std::optional<millis> parse_duration(std::string_view text);
 // "create_message=70,get_message=10": weights of the named operations, the others 0.
 std::array<double, op_count> parse_mix(std::string_view text);
 target parse_target(std::string_view url);
+// --webhook: an absolute http:// or https:// URL with a host (what the server accepts beyond that, e.g.
+// plain http or a loopback address, is its configuration's business).
+std::string parse_webhook_url(std::string_view url);
 std::array<double, op_count> default_mix();
 std::string help_text();
 

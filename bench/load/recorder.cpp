@@ -63,6 +63,7 @@ void recorder::merge(recorder&& o) {
     auto& deletes = record_.deletes;
     deletes.insert(deletes.end(), std::make_move_iterator(o.record_.deletes.begin()),
                    std::make_move_iterator(o.record_.deletes.end()));
+    for (auto& [token, id] : o.record_.webhooks) record_.webhooks[token] = std::move(id);
 }
 
 // --- the record file ---------------------------------------------------------------------------
@@ -71,6 +72,7 @@ void recorder::merge(recorder&& o) {
 //   failed_message <token> <chat> <count> | failed_chat <token> <count>
 //   deleted <token> <chat> <number> <at_ms>         (a deletion answered 204)
 //   delete_failed <token> <chat> <number> <at_ms>   (a deletion never answered 204: may have happened)
+//   webhook <token> <endpoint id>                   (--webhook: the endpoint registered for the app)
 // The hash is FNV-1a 64 of the body in 16 hex digits.
 
 void write_record(const std::string& path, const run_record& r) {
@@ -97,6 +99,7 @@ void write_record(const std::string& path, const run_record& r) {
     for (const auto& d : r.deletes)
         out << fmt::format("{}\t{}\t{}\t{}\t{}\n", d.acknowledged ? "deleted" : "delete_failed", d.token,
                            d.chat, d.number, d.at_ms);
+    for (const auto& [token, id] : r.webhooks) out << fmt::format("webhook\t{}\t{}\n", token, id);
     out.flush();
     if (!out) throw std::runtime_error("cannot write " + path);
 }
@@ -146,6 +149,9 @@ run_record read_record(const std::string& path) {
             need(5);
             r.deletes.push_back({f[1], number(f[2]), number(f[3]), f[0] == "deleted",
                                  static_cast<std::int64_t>(number(f[4]))});
+        } else if (f[0] == "webhook") {
+            need(3);
+            r.webhooks[f[1]] = f[2];
         } else {
             fail("unknown entry '" + f[0] + "'");
         }
@@ -250,6 +256,8 @@ void print_report(std::FILE* out, const recorder& r, const run_summary& s) {
                      "happened)\n",
                      static_cast<unsigned long long>(acked), static_cast<unsigned long long>(failed));
     }
+    if (!r.record().webhooks.empty())
+        std::fprintf(out, "webhook endpoints registered: %zu\n", r.record().webhooks.size());
     std::fprintf(out, "bad failures %llu, wrong numbers %llu\n",
                  static_cast<unsigned long long>(r.bad_failures()),
                  static_cast<unsigned long long>(r.wrong_numbers()));
@@ -309,6 +317,7 @@ json::object report_json(const recorder& r, const run_summary& s, const options&
               {"hot_fraction", o.hot_fraction},
               {"hot_share", o.hot_share},
               {"delete_percent", o.delete_percent},
+              {"webhook", o.webhook_url.empty() ? json::value(nullptr) : json::value(o.webhook_url)},
               {"seed", o.seed}}},
             {"window_s", s.window_s},
             {"operations", ops},
@@ -320,7 +329,8 @@ json::object report_json(const recorder& r, const run_summary& s, const options&
             {"backlog", {{"max", s.max_backlog}, {"not_sent", s.not_sent}}},
             {"acknowledged", {{"apps", apps}, {"chats", chats}, {"messages", messages}}},
             {"failed_creations", {{"chats", failed_chats}, {"messages", failed_messages}}},
-            {"deletions", {{"acknowledged", deletes_acked}, {"failed", deletes_failed}}}};
+            {"deletions", {{"acknowledged", deletes_acked}, {"failed", deletes_failed}}},
+            {"webhooks", {{"endpoints", r.record().webhooks.size()}}}};
 }
 
 }  // namespace chat::load

@@ -44,6 +44,8 @@ struct run_record {
     // Logical creations that finally failed (after retries): each may have consumed a number.
     std::map<std::pair<std::string, std::uint64_t>, std::uint64_t> failed_messages;  // (token, chat)
     std::map<std::string, std::uint64_t> failed_chats;                               // token
+    // --webhook: the endpoint registered for each application (token -> public id, "wh_…").
+    std::map<std::string, std::string> webhooks;
 };
 
 // Deletions answered 204, and the others (first, second).
@@ -91,6 +93,7 @@ class recorder {
     }
     void failed_chat(const std::string& token) { ++record_.failed_chats[token]; }
     void deletion(delete_record d) { record_.deletes.push_back(std::move(d)); }
+    void webhook(const std::string& token, std::string id) { record_.webhooks[token] = std::move(id); }
     void merge(recorder&& o);
 
     const std::array<op_stats, op_count>& ops() const { return ops_; }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
 #include <iterator>
 #include <random>
 #include <set>
@@ -85,6 +86,65 @@ message_judgement judge_message(deletion d, const message_facts& f) {
                    : wrong("search", ": erased from search (a document without body) though never deleted");
     }
     return {fate, {}, {}};
+}
+
+std::optional<delivery_status> delivery_status_from(std::string_view text) {
+    if (text == "pending") return delivery_status::pending;
+    if (text == "delivered") return delivery_status::delivered;
+    if (text == "failed") return delivery_status::failed;
+    return std::nullopt;
+}
+
+void webhook_tally::add(const webhook_message& m, std::string_view name) {
+    ++acknowledged;
+    if (m.rows.empty()) {
+        if (m.d != deletion::none) {
+            ++deleted_unrecorded;
+            return;
+        }
+        ++missing;
+        if (missing_examples.size() < max_examples) missing_examples.emplace_back(name);
+        return;
+    }
+    ++recorded;
+    if (m.rows.size() > 1) {
+        ++duplicated;
+        if (duplicated_examples.size() < max_examples)
+            duplicated_examples.push_back(fmt::format("{} ({} rows)", name, m.rows.size()));
+    }
+    auto has = [&](delivery_status s) { return std::find(m.rows.begin(), m.rows.end(), s) != m.rows.end(); };
+    if (has(delivery_status::failed))
+        ++failed;
+    else if (has(delivery_status::pending))
+        ++pending;
+    else
+        ++delivered;
+}
+
+std::vector<violation> webhook_tally::problems() const {
+    auto listed = [](const std::vector<std::string>& names, std::uint64_t total) {
+        std::string out;
+        for (const auto& n : names) out += (out.empty() ? " (" : ", ") + n;
+        if (!out.empty()) out += total > names.size() ? ", …)" : ")";
+        return out;
+    };
+    std::vector<violation> out;
+    if (missing > 0)
+        out.push_back({"webhooks", fmt::format("{} acknowledged message creations have no message.created "
+                                               "delivery for their endpoint{}",
+                                               missing, listed(missing_examples, missing))});
+    if (duplicated > 0)
+        out.push_back({"webhooks", fmt::format("{} messages have more than one message.created delivery for "
+                                               "their endpoint{}",
+                                               duplicated, listed(duplicated_examples, duplicated))});
+    if (failed > 0)
+        out.push_back({"webhooks", fmt::format("{} messages' message.created deliveries failed (given up on: "
+                                               "a 4xx answer, or the retry window passed)",
+                                               failed)});
+    if (pending > 0)
+        out.push_back(
+            {"webhooks", fmt::format("{} messages' message.created deliveries are still pending", pending)});
+    return out;
 }
 
 namespace {
@@ -261,6 +321,107 @@ struct app_expect {
     std::map<std::uint64_t, chat_expect> chats;  // every chat the run touched
     std::set<std::uint64_t> chats_not_seen;      // acknowledged chats not found yet (drain)
 };
+
+struct webhook_outcome {
+    webhook_tally tally;
+    std::uint64_t endpoints = 0;
+    bool settled = false;
+    double seconds = 0;
+    std::vector<violation> violations;  // beside the tally's
+    histogram lag_us;                   // event -> delivered_at of every delivered message.created row
+};
+
+// Check 7: waits (within `timeout`) until every acknowledged message of the applications in `endpoints`
+// has its message.created row at the application's endpoint and none is pending, then counts them.
+// The rows are written in the transaction that stores the message, so after the drain only their
+// status still changes: the wait reads them all until none is missing, then only counts the pending.
+webhook_outcome check_webhooks(store::mysql_connection& db, const std::map<std::string, app_expect>& apps,
+                               const std::map<std::string, std::string>& endpoints,
+                               std::chrono::milliseconds timeout) {
+    webhook_outcome out;
+    const auto started = clock_type::now();
+    const auto deadline = started + timeout;
+    struct endpoint {
+        std::string token;
+        std::uint64_t app_id = 0, webhook_id = 0;
+        const app_expect* app = nullptr;
+    };
+    std::vector<endpoint> list;
+    for (const auto& [token, public_id] : endpoints) {
+        auto it = apps.find(token);
+        if (it == apps.end() || it->second.id == 0) continue;  // not acknowledged: nothing is expected
+        auto quoted = db.quote(public_id);
+        if (!quoted) throw store_failure("MariaDB: " + quoted.error().message);
+        auto rows =
+            query(db, fmt::format("SELECT id FROM webhooks WHERE application_id = {} AND public_id = {}",
+                                  it->second.id, *quoted));
+        if (rows.empty()) {
+            out.violations.push_back(
+                {"webhooks",
+                 fmt::format("endpoint {} of application {} is not in MariaDB", public_id, token)});
+            continue;
+        }
+        list.push_back({token, it->second.id, store::to_u64(rows[0][0]), &it->second});
+    }
+    out.endpoints = list.size();
+    auto read_all = [&](histogram* lag) {
+        webhook_tally t;
+        for (const auto& e : list) {
+            std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<delivery_status>> rows_of;
+            for (std::uint64_t after = 0;;) {
+                auto rows = query(
+                    db, fmt::format("SELECT seq, chat_number, JSON_VALUE(payload, '$.data.number'), "
+                                    "status, TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) FROM "
+                                    "webhook_deliveries WHERE application_id = {} AND webhook_id = {} AND "
+                                    "seq > {} AND event = 'message.created' ORDER BY seq LIMIT 5000",
+                                    e.app_id, e.webhook_id, after));
+                for (const auto& row : rows) {
+                    after = store::to_u64(row[0]);
+                    auto status = delivery_status_from(row[3].value_or(""));
+                    if (!status) continue;
+                    rows_of[{store::to_u64(row[1]), store::to_u64(row[2])}].push_back(*status);
+                    if (lag && *status == delivery_status::delivered && row[4]) {
+                        std::int64_t us = 0;
+                        std::from_chars(row[4]->data(), row[4]->data() + row[4]->size(), us);
+                        lag->record(static_cast<std::uint64_t>(std::max<std::int64_t>(us, 0)));
+                    }
+                }
+                if (rows.size() < 5000) break;
+            }
+            for (const auto& [chat_number, c] : e.app->chats)
+                for (const auto& [n, hash] : c.acked) {
+                    webhook_message m;
+                    if (auto d = c.deletions.find(n); d != c.deletions.end()) m.d = d->second;
+                    if (auto it = rows_of.find({chat_number, n}); it != rows_of.end())
+                        m.rows = std::move(it->second);
+                    t.add(m, fmt::format("{}/{}/{}", e.token, chat_number, n));
+                }
+        }
+        return t;
+    };
+    auto t = read_all(nullptr);
+    while (t.missing > 0 && clock_type::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        t = read_all(nullptr);
+    }
+    for (;;) {
+        std::uint64_t pending = 0;
+        for (const auto& e : list) {
+            auto rows =
+                query(db, fmt::format("SELECT COUNT(*) FROM webhook_deliveries WHERE application_id = {} "
+                                      "AND webhook_id = {} AND event = 'message.created' AND status = "
+                                      "'pending'",
+                                      e.app_id, e.webhook_id));
+            pending += rows.empty() ? 0 : store::to_u64(rows[0][0]);
+        }
+        if (pending == 0 || clock_type::now() >= deadline) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    out.tally = read_all(&out.lag_us);
+    out.settled = out.tally.settled();
+    out.seconds = seconds_since(started);
+    return out;
+}
 
 }  // namespace
 
@@ -829,6 +990,32 @@ bool verifier::run(const run_record& r, lag_sampler* lag) {
             {"settled", mismatches.empty()},
             {"seconds", std::chrono::duration<double>(clock_type::now() - count_started).count()}};
         say(mismatches.empty() ? "count columns match" : "count columns do not match");
+
+        // 7. Webhooks (--webhook): every acknowledged creation recorded once for its application's
+        // endpoint, and delivered.
+        if (!r.webhooks.empty()) {
+            auto w = check_webhooks(db, apps, r.webhooks, s_.drain_timeout);
+            for (auto& v : w.violations) fail(v.check, std::move(v.text));
+            for (auto& v : w.tally.problems()) fail(v.check, std::move(v.text));
+            webhook_lag_us_ = w.lag_us;
+            const auto& t = w.tally;
+            figures_["webhooks"] = {{"endpoints", w.endpoints},
+                                    {"acknowledged", t.acknowledged},
+                                    {"recorded", t.recorded},
+                                    {"delivered", t.delivered},
+                                    {"failed", t.failed},
+                                    {"pending", t.pending},
+                                    {"missing", t.missing},
+                                    {"duplicated", t.duplicated},
+                                    {"deleted_unrecorded", t.deleted_unrecorded},
+                                    {"settled", w.settled},
+                                    {"seconds", w.seconds},
+                                    {"lag_ms", latency_json(w.lag_us)}};
+            say(fmt::format(
+                "webhooks: {}/{} recorded, {} delivered, {} pending, {} failed, {} missing, {} "
+                "duplicated",
+                t.recorded, t.acknowledged, t.delivered, t.pending, t.failed, t.missing, t.duplicated));
+        }
     } catch (const store_failure& e) {
         fail("verifier", std::string("could not finish: ") + e.what());
     }
@@ -888,6 +1075,25 @@ void verifier::print(std::FILE* out) const {
         if (lag_->unresolved() > 0)
             std::fprintf(out, "  lag: %zu sampled messages never seen (%s)\n", lag_->unresolved(),
                          lag_->last_error().c_str());
+    }
+    if (figures_.contains("webhooks")) {
+        std::fprintf(
+            out,
+            "  webhooks     %s/%s acknowledged creations recorded for %s endpoints (%s more, deleted "
+            "before stored, have none); %s delivered, %s failed, %s pending; %s missing, %s duplicated; "
+            "settled %s "
+            "after %s s\n",
+            fig("webhooks", "recorded").c_str(), fig("webhooks", "acknowledged").c_str(),
+            fig("webhooks", "endpoints").c_str(), fig("webhooks", "deleted_unrecorded").c_str(),
+            fig("webhooks", "delivered").c_str(), fig("webhooks", "failed").c_str(),
+            fig("webhooks", "pending").c_str(), fig("webhooks", "missing").c_str(),
+            fig("webhooks", "duplicated").c_str(), fig("webhooks", "settled").c_str(),
+            fig("webhooks", "seconds").c_str());
+        const auto& h = webhook_lag_us_;
+        std::fprintf(out,
+                     "  lag webhook  n=%llu p50 %.1f ms, p99 %.1f ms, max %.1f ms (event -> delivered)\n",
+                     static_cast<unsigned long long>(h.count()), static_cast<double>(h.percentile(50)) / 1000,
+                     static_cast<double>(h.percentile(99)) / 1000, static_cast<double>(h.max()) / 1000);
     }
     for (std::size_t i = 0; i < allowed_gaps_.size() && i < 10; ++i)
         std::fprintf(out, "  allowed gap: %s\n", allowed_gaps_[i].c_str());

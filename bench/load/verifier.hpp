@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -22,7 +24,7 @@
 namespace chat::load {
 
 struct violation {
-    std::string check;  // drain, stored, numbering, search, delete, counts
+    std::string check;  // drain, stored, numbering, search, delete, counts, webhooks
     std::string text;
 };
 
@@ -76,6 +78,45 @@ struct message_judgement {
 // either, but the same in both stores. An erased message counts as lost ("stored") only when the run
 // never deleted it; a deletion that went wrong is a "delete" violation, not a loss.
 message_judgement judge_message(deletion d, const message_facts& f);
+
+// --- webhooks (--webhook, check 7) ------------------------------------------------------------
+// The status of a row of webhook_deliveries.
+enum class delivery_status { pending, delivered, failed };
+std::optional<delivery_status> delivery_status_from(std::string_view text);
+
+// What webhook_deliveries holds for one acknowledged message at its application's endpoint: the status
+// of each of its message.created rows (exactly one when all is well).
+struct webhook_message {
+    deletion d = deletion::none;
+    std::vector<delivery_status> rows;
+};
+
+// Every count is of acknowledged messages (not rows): acknowledged = recorded + missing +
+// deleted_unrecorded, and recorded = delivered + failed + pending.
+struct webhook_tally {
+    std::uint64_t acknowledged = 0;  // acknowledged creations of the applications with an endpoint
+    std::uint64_t recorded = 0;      // with a message.created row
+    std::uint64_t delivered = 0;     // every row delivered
+    std::uint64_t failed = 0;        // a row given up on (a 4xx, or the retry window passed)
+    std::uint64_t pending = 0;       // a row still pending, none failed
+    std::uint64_t missing = 0;       // no row though the run never deleted it
+    // No row, but the run deleted it (a creation deleted before the worker stored it records a
+    // message.deleted only): not a violation.
+    std::uint64_t deleted_unrecorded = 0;
+    std::uint64_t duplicated = 0;  // more than one row
+
+    // The first few missing and duplicated messages, by name ("<token>/<chat>/<number>").
+    static constexpr std::size_t max_examples = 10;
+    std::vector<std::string> missing_examples;
+    std::vector<std::string> duplicated_examples;
+
+    void add(const webhook_message& m, std::string_view name);
+    // Nothing left to wait for: every message recorded (or excused by its deletion) and none pending.
+    bool settled() const { return missing == 0 && pending == 0; }
+    // The violations of check 7 (check "webhooks"): missing, duplicated, failed and still pending
+    // messages, one violation per kind with its count and examples; none when the counts are clean.
+    std::vector<violation> problems() const;
+};
 
 // Polls MariaDB by primary key and Elasticsearch by document id every ~20 ms, from its own thread and
 // connections, for the acknowledged messages offered to it.
@@ -135,7 +176,8 @@ class verifier {
     static constexpr std::size_t shown_violations = 50;
 
     verifier(core::config cfg, verify_settings s) : cfg_(std::move(cfg)), s_(s) {}
-    // Checks 1-5 on the record; the lag (6) comes from the sampler when there is one. True when clean.
+    // Checks 1-5 on the record, and 7 when it names webhook endpoints; the lag (6) comes from the
+    // sampler when there is one. True when clean.
     bool run(const run_record& r, lag_sampler* lag);
     void print(std::FILE* out) const;
     boost::json::object to_json() const;
@@ -150,6 +192,7 @@ class verifier {
     std::vector<std::string> allowed_gaps_;
     boost::json::object figures_;  // the numbers of each check, for the report
     const lag_sampler* lag_ = nullptr;
+    histogram webhook_lag_us_;  // event -> delivered_at of the delivered message.created rows
 };
 
 }  // namespace chat::load

@@ -14,12 +14,14 @@
 #include "core/time.hpp"
 #include "domain/creation.hpp"
 #include "domain/event.hpp"
+#include "domain/webhook.hpp"
 #include "store/amqp.hpp"
 #include "store/erasure_store.hpp"
 #include "store/live.hpp"
 #include "store/numbering.hpp"
 #include "store/rate_limit.hpp"
 #include "store/read_state.hpp"
+#include "store/webhook_outbox.hpp"
 
 namespace chat::api {
 
@@ -29,6 +31,63 @@ using connections = blocking_pool::connections;
 using core::errc;
 using core::make_error;
 using core::result;
+
+namespace {
+
+// Webhook events of changes made in the request path (membership, the application's settings): recorded
+// in the same transaction as the change, so neither exists without the other.
+std::string webhook_body(std::string_view kind, std::int64_t at_ms, json::object data) {
+    return json::serialize(
+        json::object{{"type", kind}, {"timestamp", core::iso8601(at_ms)}, {"data", std::move(data)}});
+}
+
+store::webhook_event member_event(std::uint64_t app_id, std::uint64_t chat, const std::string& user,
+                                  bool added, std::int64_t at_ms) {
+    std::string kind = added ? "member.added" : "member.removed";
+    auto body = webhook_body(kind, at_ms, {{"chat_number", chat}, {"user", user}});
+    auto key = fmt::format("{}:{}:{}:{}:{}", kind, app_id, chat, at_ms, user);
+    return {app_id, std::move(kind), chat, std::move(body), at_ms, std::move(key)};
+}
+
+store::webhook_event app_updated_event(const store::app_row& app) {
+    json::value retention = app.retention_days ? json::value(*app.retention_days) : json::value(nullptr);
+    auto body = webhook_body(
+        "app.updated", app.updated_at_ms,
+        {{"name", app.name}, {"access", domain::name_of(app.access)}, {"retention_days", retention}});
+    return {app.id,          "app.updated",     0,
+            std::move(body), app.updated_at_ms, fmt::format("app.updated:{}:{}", app.id, app.updated_at_ms)};
+}
+
+// Runs `change` (returning whether it changed anything) and records `event` with it, in one transaction.
+template <class F>
+result<void> changed_with_event(connections& c, F change, const store::webhook_event& event) {
+    store::transaction tx(c.mysql);
+    if (auto ok = tx.begin(); !ok) return ok.error();
+    auto changed = change();
+    if (!changed) return changed.error();
+    if (*changed)
+        if (auto ok = store::record_webhook_events(c.mysql, {event}); !ok) return ok.error();
+    return tx.commit();
+}
+
+// Runs `change` (returning whether it found the application) and reads the application back; records
+// app.updated with it, in one transaction.
+template <class F>
+result<store::app_row> app_change_with_event(connections& c, const std::string& token, F change) {
+    store::transaction tx(c.mysql);
+    if (auto ok = tx.begin(); !ok) return ok.error();
+    auto found = change();
+    if (!found) return found.error();
+    if (!*found) return make_error(errc::not_found, "application not found");
+    auto app = store::find_app(c.mysql, token);
+    if (!app) return app.error();
+    if (!*app) return make_error(errc::not_found, "application not found");
+    if (auto ok = store::record_webhook_events(c.mysql, {app_updated_event(**app)}); !ok) return ok.error();
+    if (auto ok = tx.commit(); !ok) return ok.error();
+    return **app;
+}
+
+}  // namespace
 
 namespace {
 
@@ -207,13 +266,8 @@ task<created_app> chat_service::create_app(std::string name) {
 
 task<store::app_row> chat_service::rename_app(std::string token, std::string name) {
     co_return co_await admitted(token, [&](connections& c) -> result<store::app_row> {
-        auto ok = store::update_app_name(c.mysql, token, name, core::now_ms());
-        if (!ok) return ok.error();
-        if (!*ok) return make_error(errc::not_found, "application not found");
-        auto app = store::find_app(c.mysql, token);
-        if (!app) return app.error();
-        if (!*app) return make_error(errc::not_found, "application not found");
-        return **app;
+        return app_change_with_event(
+            c, token, [&] { return store::update_app_name(c.mysql, token, name, core::now_ms()); });
     });
 }
 
@@ -228,12 +282,11 @@ task<store::app_row> chat_service::get_app(std::string token) {
 
 task<store::app_row> chat_service::set_access(const caller& who, domain::access_mode mode) {
     auto row = co_await admitted(who.token(), [&](connections& c) -> result<store::app_row> {
-        auto ok = store::set_access_mode(c.mysql, who.app->app_id, mode, core::now_ms());
-        if (!ok) return ok.error();
-        auto app = store::find_app(c.mysql, who.token());
-        if (!app) return app.error();
-        if (!*app) return make_error(errc::not_found, "application not found");
-        return **app;
+        return app_change_with_event(c, who.token(), [&]() -> result<bool> {
+            auto ok = store::set_access_mode(c.mysql, who.app->app_id, mode, core::now_ms());
+            if (!ok) return ok.error();
+            return true;
+        });
     });
     if (!row) co_return row.error();
     domain::access_event changed{.what = domain::access_event::kind::app,
@@ -335,9 +388,9 @@ task<store::member_row> chat_service::add_member(const caller& who, std::uint64_
     auto added = co_await admitted(who.token(), [&](connections& c) -> result<void> {
         store_read_port port(c, who.token(), who.app->app_id);
         if (auto absent = chat_absence(port, chat)) return *absent;
-        auto changed = store::put_member(c.mysql, who.app->app_id, chat, user, true, now);
-        if (!changed) return changed.error();
-        return {};
+        return changed_with_event(
+            c, [&] { return store::put_member(c.mysql, who.app->app_id, chat, user, true, now); },
+            member_event(who.app->app_id, chat, user, true, now));
     });
     if (!added) co_return added.error();
     domain::access_event changed{.what = domain::access_event::kind::member,
@@ -353,9 +406,10 @@ task<void> chat_service::remove_member(const caller& who, std::uint64_t chat, st
     auto removed = co_await admitted(who.token(), [&](connections& c) -> result<void> {
         store_read_port port(c, who.token(), who.app->app_id);
         if (auto absent = chat_absence(port, chat)) return *absent;
-        auto changed = store::put_member(c.mysql, who.app->app_id, chat, user, false, core::now_ms());
-        if (!changed) return changed.error();
-        return {};
+        const auto now = core::now_ms();
+        return changed_with_event(
+            c, [&] { return store::put_member(c.mysql, who.app->app_id, chat, user, false, now); },
+            member_event(who.app->app_id, chat, user, false, now));
     });
     if (!removed) co_return removed.error();
     domain::access_event changed{.what = domain::access_event::kind::member,
@@ -699,12 +753,11 @@ task<std::vector<store::read_state>> chat_service::read_states(std::string token
 
 task<store::app_row> chat_service::set_retention(const caller& who, std::optional<int> days) {
     co_return co_await admitted(who.token(), [&](connections& c) -> result<store::app_row> {
-        auto ok = store::set_retention(c.mysql, who.app->app_id, days, core::now_ms());
-        if (!ok) return ok.error();
-        auto app = store::find_app(c.mysql, who.token());
-        if (!app) return app.error();
-        if (!*app) return make_error(errc::not_found, "application not found");
-        return **app;
+        return app_change_with_event(c, who.token(), [&]() -> result<bool> {
+            auto ok = store::set_retention(c.mysql, who.app->app_id, days, core::now_ms());
+            if (!ok) return ok.error();
+            return true;
+        });
     });
 }
 
@@ -737,6 +790,119 @@ task<void> chat_service::ready() {
         if (auto ok = amqp.open(false); !ok)
             return make_error(errc::unavailable, "rabbitmq is not reachable");
         return {};
+    });
+}
+
+// ---- webhooks ------------------------------------------------------------------------------------
+
+namespace {
+
+core::error webhook_not_found() {
+    return make_error(errc::not_found, "webhook not found");
+}
+
+// Unless private targets are allowed, a URL whose host resolves to a private or reserved address (or
+// to nothing) is refused when registered; the sender checks every connection again.
+result<void> check_webhook_target(const std::string& url, const core::config& cfg) {
+    auto parsed = domain::parse_webhook_url(url, {cfg.webhook_allow_http, cfg.webhook_allow_private});
+    if (!parsed) return parsed.error();
+    if (cfg.webhook_allow_private) return {};
+    auto addresses = store::resolve_webhook_host(parsed->host);
+    if (addresses.empty()) return make_error(errc::invalid_field, "url: its host does not resolve");
+    for (const auto& a : addresses)
+        if (domain::forbidden_address(a))
+            return make_error(errc::invalid_field, "url resolves to a private or reserved address");
+    return {};
+}
+
+}  // namespace
+
+task<store::webhook_endpoint> chat_service::create_webhook(const caller& who, std::string url,
+                                                           std::vector<std::string> events) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<store::webhook_endpoint> {
+        if (auto ok = check_webhook_target(url, cfg_); !ok) return ok.error();
+        const auto now = core::now_ms();
+        store::webhook_endpoint w{domain::make_webhook_id(),
+                                  url,
+                                  events,
+                                  domain::make_webhook_secret(),
+                                  true,
+                                  std::nullopt,
+                                  std::nullopt,
+                                  now,
+                                  now};
+        if (auto ok = store::insert_webhook(c.mysql, who.app->app_id, w); !ok) return ok.error();
+        return w;
+    });
+}
+
+task<std::vector<store::webhook_endpoint>> chat_service::list_webhooks(const caller& who) {
+    co_return co_await admitted(
+        who.token(), [&](connections& c) { return store::list_webhooks(c.mysql, who.app->app_id); });
+}
+
+task<store::webhook_endpoint> chat_service::get_webhook(const caller& who, std::string id) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<store::webhook_endpoint> {
+        auto found = store::find_webhook(c.mysql, who.app->app_id, id);
+        if (!found) return found.error();
+        if (!*found) return webhook_not_found();
+        return std::move(**found);
+    });
+}
+
+task<store::webhook_endpoint> chat_service::update_webhook(const caller& who, std::string id,
+                                                           store::webhook_change change) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<store::webhook_endpoint> {
+        if (change.url)
+            if (auto ok = check_webhook_target(*change.url, cfg_); !ok) return ok.error();
+        auto updated = store::update_webhook(c.mysql, who.app->app_id, id, change, core::now_ms());
+        if (!updated) return updated.error();
+        if (!*updated) return webhook_not_found();
+        auto found = store::find_webhook(c.mysql, who.app->app_id, id);
+        if (!found) return found.error();
+        if (!*found) return webhook_not_found();
+        return std::move(**found);
+    });
+}
+
+task<void> chat_service::delete_webhook(const caller& who, std::string id) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<void> {
+        auto deleted = store::delete_webhook(c.mysql, who.app->app_id, id);
+        if (!deleted) return deleted.error();
+        if (!*deleted) return webhook_not_found();
+        return {};
+    });
+}
+
+task<rotated_webhook_secret> chat_service::rotate_webhook(const caller& who, std::string id) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<rotated_webhook_secret> {
+        constexpr std::int64_t keep_previous_ms = 24LL * 3600 * 1000;
+        const auto now = core::now_ms();
+        rotated_webhook_secret out{domain::make_webhook_secret(), now + keep_previous_ms};
+        auto rotated = store::rotate_webhook_secret(c.mysql, who.app->app_id, id, out.signing_secret, now,
+                                                    out.previous_valid_until_ms);
+        if (!rotated) return rotated.error();
+        if (!*rotated) return webhook_not_found();
+        return out;
+    });
+}
+
+task<store::webhook_attempt_page> chat_service::webhook_attempts(
+    const caller& who, std::string id, std::optional<std::pair<std::uint64_t, int>> before, int limit) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<store::webhook_attempt_page> {
+        auto page = store::list_webhook_attempts(c.mysql, who.app->app_id, id, before, limit);
+        if (!page) return page.error();
+        if (!*page) return webhook_not_found();
+        return std::move(**page);
+    });
+}
+
+task<std::uint64_t> chat_service::replay_webhook(const caller& who, std::string id, std::int64_t since_ms) {
+    co_return co_await admitted(who.token(), [&](connections& c) -> result<std::uint64_t> {
+        auto replayed = store::replay_webhook(c.mysql, who.app->app_id, id, since_ms);
+        if (!replayed) return replayed.error();
+        if (!*replayed) return webhook_not_found();
+        return **replayed;
     });
 }
 

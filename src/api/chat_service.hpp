@@ -41,6 +41,18 @@ class chat_service final : public service, private access_stores {
     task<issued_secret> add_secret(const caller& c) override;
     task<std::vector<store::secret_listing>> list_secrets(const caller& c) override;
     task<void> delete_secret(const caller& c, std::string id) override;
+    task<store::webhook_endpoint> create_webhook(const caller& c, std::string url,
+                                                 std::vector<std::string> events) override;
+    task<std::vector<store::webhook_endpoint>> list_webhooks(const caller& c) override;
+    task<store::webhook_endpoint> get_webhook(const caller& c, std::string id) override;
+    task<store::webhook_endpoint> update_webhook(const caller& c, std::string id,
+                                                 store::webhook_change change) override;
+    task<void> delete_webhook(const caller& c, std::string id) override;
+    task<rotated_webhook_secret> rotate_webhook(const caller& c, std::string id) override;
+    task<store::webhook_attempt_page> webhook_attempts(const caller& c, std::string id,
+                                                       std::optional<std::pair<std::uint64_t, int>> before,
+                                                       int limit) override;
+    task<std::uint64_t> replay_webhook(const caller& c, std::string id, std::int64_t since_ms) override;
     task<minted_token> mint_token(const caller& c, std::string user, int ttl_s,
                                   std::optional<std::vector<std::uint64_t>> chats) override;
     task<std::int64_t> revoke_user(const caller& c, std::string user) override;

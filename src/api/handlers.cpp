@@ -21,6 +21,7 @@
 #include "domain/lifecycle.hpp"
 #include "domain/search_query.hpp"
 #include "domain/validation.hpp"
+#include "domain/webhook.hpp"
 
 namespace chat::api {
 
@@ -206,6 +207,18 @@ handlers::handlers(service& svc, live_streams* live) : svc_(svc), live_(live) {
     add(verb::post, "/api/v1/apps/:token/secrets", &handlers::add_secret, a::manage_secrets);
     add(verb::get, "/api/v1/apps/:token/secrets", &handlers::list_secrets, a::manage_secrets);
     add(verb::delete_, "/api/v1/apps/:token/secrets/:secret", &handlers::delete_secret, a::manage_secrets);
+    add(verb::post, "/api/v1/apps/:token/webhooks", &handlers::create_webhook, a::manage_webhooks);
+    add(verb::get, "/api/v1/apps/:token/webhooks", &handlers::list_webhooks, a::manage_webhooks);
+    add(verb::get, "/api/v1/apps/:token/webhooks/:webhook", &handlers::get_webhook, a::manage_webhooks);
+    add(verb::put, "/api/v1/apps/:token/webhooks/:webhook", &handlers::update_webhook, a::manage_webhooks);
+    add(verb::delete_, "/api/v1/apps/:token/webhooks/:webhook", &handlers::delete_webhook,
+        a::manage_webhooks);
+    add(verb::post, "/api/v1/apps/:token/webhooks/:webhook/rotate", &handlers::rotate_webhook,
+        a::manage_webhooks);
+    add(verb::get, "/api/v1/apps/:token/webhooks/:webhook/deliveries", &handlers::webhook_deliveries,
+        a::manage_webhooks);
+    add(verb::post, "/api/v1/apps/:token/webhooks/:webhook/replay", &handlers::replay_webhook,
+        a::manage_webhooks);
     add(verb::post, "/api/v1/apps/:token/users/:user/tokens", &handlers::mint_token, a::manage_users);
     add(verb::post, "/api/v1/apps/:token/users/:user/revoke", &handlers::revoke_user, a::manage_users);
     add(verb::post, "/api/v1/apps/:token/chats", &handlers::create_chat, a::create_chat);
@@ -349,6 +362,7 @@ asio::awaitable<std::optional<core::error>> handlers::prepare(request_context& c
         ctx.user = std::move(*user);
     }
     if (auto it = ctx.path.find("secret"); it != ctx.path.end()) ctx.secret_id = it->second;
+    if (auto it = ctx.path.find("webhook"); it != ctx.path.end()) ctx.webhook_id = it->second;
     // Then who calls, and whether it may.
     auto header = ctx.req.find(http::field::authorization);
     std::optional<std::string_view> authorization, access_token;
@@ -1055,6 +1069,173 @@ asio::awaitable<result<response>> handlers::autocomplete(request_context& ctx) {
     auto res = json_response(http::status::ok, hits, ctx.req);
     res.set("X-Total-Hits", std::to_string(page->total));
     co_return res;
+}
+
+// ---- webhooks ------------------------------------------------------------------------------------
+
+namespace {
+
+json::object webhook_view(const store::webhook_endpoint& w) {
+    json::array events;
+    for (const auto& e : w.events) events.emplace_back(e);
+    return {{"id", w.id},
+            {"url", w.url},
+            {"events", std::move(events)},
+            {"enabled", w.enabled},
+            {"disabled_reason", w.disabled_reason ? json::value(*w.disabled_reason) : json::value(nullptr)},
+            {"disabled_at",
+             w.disabled_at_ms ? json::value(core::iso8601(*w.disabled_at_ms)) : json::value(nullptr)},
+            {"created_at", core::iso8601(w.created_at_ms)},
+            {"updated_at", core::iso8601(w.updated_at_ms)}};
+}
+
+result<std::string> webhook_url_field(const json::object& body, const core::config& cfg) {
+    const auto* v = body.if_contains("url");
+    if (!v || !v->is_string()) return make_error(errc::invalid_field, "url must be a string");
+    std::string url(v->as_string());
+    if (auto ok = domain::parse_webhook_url(url, {cfg.webhook_allow_http, cfg.webhook_allow_private}); !ok)
+        return ok.error();
+    return url;
+}
+
+result<std::vector<std::string>> webhook_events_field(const json::object& body) {
+    const auto* v = body.if_contains("events");
+    if (!v || !v->is_array()) return make_error(errc::invalid_field, "events must be a list of event kinds");
+    std::vector<std::string> given;
+    for (const auto& e : v->as_array()) {
+        if (!e.is_string()) return make_error(errc::invalid_field, "events must be a list of event kinds");
+        given.emplace_back(e.as_string());
+    }
+    return domain::parse_webhook_events(given);
+}
+
+}  // namespace
+
+asio::awaitable<result<response>> handlers::create_webhook(request_context& ctx) {
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    auto url = webhook_url_field(*body, svc_.config());
+    if (!url) co_return url.error();
+    auto events = webhook_events_field(*body);
+    if (!events) co_return events.error();
+    auto created = co_await svc_.create_webhook(*ctx.who, std::move(*url), std::move(*events));
+    if (!created) co_return created.error();
+    auto view = webhook_view(*created);
+    view["signing_secret"] = created->signing_secret;  // shown here and after a rotation only
+    co_return json_response(http::status::created, view, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::list_webhooks(request_context& ctx) {
+    auto all = co_await svc_.list_webhooks(*ctx.who);
+    if (!all) co_return all.error();
+    json::array items;
+    for (const auto& w : *all) items.push_back(webhook_view(w));
+    co_return json_response(http::status::ok, json::object{{"webhooks", std::move(items)}}, ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::get_webhook(request_context& ctx) {
+    auto w = co_await svc_.get_webhook(*ctx.who, ctx.webhook_id);
+    if (!w) co_return w.error();
+    co_return json_response(http::status::ok, webhook_view(*w), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::update_webhook(request_context& ctx) {
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    store::webhook_change change;
+    if (body->contains("url")) {
+        auto url = webhook_url_field(*body, svc_.config());
+        if (!url) co_return url.error();
+        change.url = std::move(*url);
+    }
+    if (body->contains("events")) {
+        auto events = webhook_events_field(*body);
+        if (!events) co_return events.error();
+        change.events = std::move(*events);
+    }
+    if (const auto* e = body->if_contains("enabled")) {
+        if (!e->is_bool()) co_return make_error(errc::invalid_field, "enabled must be true or false");
+        change.enabled = e->as_bool();
+    }
+    if (!change.url && !change.events && !change.enabled)
+        co_return make_error(errc::invalid_field, "nothing to change: give url, events or enabled");
+    auto w = co_await svc_.update_webhook(*ctx.who, ctx.webhook_id, std::move(change));
+    if (!w) co_return w.error();
+    co_return json_response(http::status::ok, webhook_view(*w), ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::delete_webhook(request_context& ctx) {
+    auto done = co_await svc_.delete_webhook(*ctx.who, ctx.webhook_id);
+    if (!done) co_return done.error();
+    co_return no_content(ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::rotate_webhook(request_context& ctx) {
+    auto rotated = co_await svc_.rotate_webhook(*ctx.who, ctx.webhook_id);
+    if (!rotated) co_return rotated.error();
+    co_return json_response(
+        http::status::ok,
+        json::object{{"signing_secret", rotated->signing_secret},
+                     {"previous_valid_until", core::iso8601(rotated->previous_valid_until_ms)}},
+        ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::webhook_deliveries(request_context& ctx) {
+    auto limit =
+        domain::parse_limit(query_param(ctx, "limit"), default_page_size, svc_.config().max_page_size);
+    if (!limit) co_return limit.error();
+    // The cursor is "seq.attempt" of the last attempt of the previous page (opaque to clients).
+    std::optional<std::pair<std::uint64_t, int>> before;
+    if (auto b = query_param(ctx, "before")) {
+        unsigned long long seq = 0;
+        int attempt = 0;
+        char extra = 0;
+        const std::string text(*b);
+        if (std::sscanf(text.c_str(), "%llu.%d%c", &seq, &attempt, &extra) != 2 || attempt < 1 ||
+            text.size() > 40)
+            co_return make_error(errc::invalid_field, "before must be a cursor from a previous page's next");
+        before = std::pair<std::uint64_t, int>{seq, attempt};
+    }
+    auto page = co_await svc_.webhook_attempts(*ctx.who, ctx.webhook_id, before, *limit);
+    if (!page) co_return page.error();
+    json::array items;
+    for (const auto& a : page->attempts) {
+        const auto opt_int = [](const std::optional<int>& v) {
+            return v ? json::value(*v) : json::value(nullptr);
+        };
+        items.push_back(json::object{
+            {"message_id", a.message_id},
+            {"event", a.event},
+            {"chat_number", a.chat_number},
+            {"attempt", a.attempt},
+            {"at", core::iso8601(a.at_ms)},
+            {"duration_ms", a.duration_ms},
+            {"response_status", opt_int(a.status_code)},
+            {"error", a.error ? json::value(*a.error) : json::value(nullptr)},
+            {"delivery_status", a.delivery_status},
+            {"next_retry_at", a.next_attempt_at_ms ? json::value(core::iso8601(*a.next_attempt_at_ms))
+                                                   : json::value(nullptr)}});
+    }
+    json::value next = nullptr;
+    if (page->more && !page->attempts.empty())
+        next = fmt::format("{}.{}", page->attempts.back().seq, page->attempts.back().attempt);
+    co_return json_response(
+        http::status::ok,
+        json::object{{"attempts", std::move(items)}, {"pending", page->pending}, {"next", std::move(next)}},
+        ctx.req);
+}
+
+asio::awaitable<result<response>> handlers::replay_webhook(request_context& ctx) {
+    auto body = json_body(ctx.req);
+    if (!body) co_return body.error();
+    const auto* since = body->if_contains("since");
+    if (!since || !since->is_string())
+        co_return make_error(errc::invalid_field, "since must be a date-time such as 2026-12-08T10:00:00Z");
+    auto at = domain::parse_timestamp(since->as_string(), "since");
+    if (!at) co_return at.error();
+    auto replayed = co_await svc_.replay_webhook(*ctx.who, ctx.webhook_id, *at);
+    if (!replayed) co_return replayed.error();
+    co_return json_response(http::status::accepted, json::object{{"replayed", *replayed}}, ctx.req);
 }
 
 }  // namespace chat::api

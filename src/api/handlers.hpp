@@ -34,6 +34,7 @@ struct request_context {
     std::optional<std::uint64_t> message;  // …/messages/{message}
     std::string user;                      // …/users/{user}, …/members/{user}: a valid user id
     std::string secret_id;                 // …/secrets/{secret}
+    std::string webhook_id;                // …/webhooks/{webhook}
     const std::string& token() const { return who->token(); }
 };
 
@@ -95,6 +96,14 @@ class handlers {
     boost::asio::awaitable<core::result<response>> add_secret(request_context& ctx);
     boost::asio::awaitable<core::result<response>> list_secrets(request_context& ctx);
     boost::asio::awaitable<core::result<response>> delete_secret(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> create_webhook(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> list_webhooks(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> get_webhook(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> update_webhook(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> delete_webhook(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> rotate_webhook(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> webhook_deliveries(request_context& ctx);
+    boost::asio::awaitable<core::result<response>> replay_webhook(request_context& ctx);
     boost::asio::awaitable<core::result<response>> mint_token(request_context& ctx);
     boost::asio::awaitable<core::result<response>> revoke_user(request_context& ctx);
     boost::asio::awaitable<core::result<response>> add_member(request_context& ctx);

@@ -16,6 +16,7 @@
 #include "store/elastic.hpp"
 #include "store/read_state.hpp"
 #include "store/repository.hpp"
+#include "store/webhook_endpoints.hpp"
 
 namespace chat::api {
 
@@ -41,6 +42,12 @@ struct user_erasure {
     std::optional<std::int64_t> finished_at_ms;
     std::uint64_t erased = 0;
 };
+// A webhook's signing secret after a rotation, and until when the previous one still signs.
+struct rotated_webhook_secret {
+    std::string signing_secret;
+    std::int64_t previous_valid_until_ms = 0;
+};
+
 // Which chats a list shows: a user's own (member), within a token's `chats` claim.
 struct chat_filter {
     std::optional<std::string> member;
@@ -65,6 +72,20 @@ class service {
     virtual task<issued_secret> add_secret(const caller& c) = 0;
     virtual task<std::vector<store::secret_listing>> list_secrets(const caller& c) = 0;
     virtual task<void> delete_secret(const caller& c, std::string id) = 0;
+
+    // Webhooks (docs/webhooks.md). `url` and `events` were checked by the handler (domain/webhook.hpp);
+    // the service resolves the host and refuses private addresses unless allowed.
+    virtual task<store::webhook_endpoint> create_webhook(const caller& c, std::string url,
+                                                         std::vector<std::string> events) = 0;
+    virtual task<std::vector<store::webhook_endpoint>> list_webhooks(const caller& c) = 0;
+    virtual task<store::webhook_endpoint> get_webhook(const caller& c, std::string id) = 0;
+    virtual task<store::webhook_endpoint> update_webhook(const caller& c, std::string id,
+                                                         store::webhook_change change) = 0;
+    virtual task<void> delete_webhook(const caller& c, std::string id) = 0;
+    virtual task<rotated_webhook_secret> rotate_webhook(const caller& c, std::string id) = 0;
+    virtual task<store::webhook_attempt_page> webhook_attempts(
+        const caller& c, std::string id, std::optional<std::pair<std::uint64_t, int>> before, int limit) = 0;
+    virtual task<std::uint64_t> replay_webhook(const caller& c, std::string id, std::int64_t since_ms) = 0;
     // A user token signed with the caller's secret: `ttl_s` seconds, limited to `chats` when given.
     virtual task<minted_token> mint_token(const caller& c, std::string user, int ttl_s,
                                           std::optional<std::vector<std::uint64_t>> chats) = 0;

@@ -184,6 +184,8 @@ std::string_view name_of(action a) {
             return "configure_app";
         case action::manage_secrets:
             return "manage_secrets";
+        case action::manage_webhooks:
+            return "manage_webhooks";
         case action::manage_users:
             return "manage_users";
         case action::create_chat:
@@ -210,8 +212,8 @@ bool is_chat_action(action a) {
 namespace {
 // What only the secret may do, in either mode.
 bool secret_only(action a) {
-    return a == action::configure_app || a == action::manage_secrets || a == action::manage_users ||
-           a == action::manage_members;
+    return a == action::configure_app || a == action::manage_secrets || a == action::manage_webhooks ||
+           a == action::manage_users || a == action::manage_members;
 }
 }  // namespace
 

@@ -105,17 +105,18 @@ principal user_principal(const verified_token& token);
 
 // What a route does, for the decision below. Every route of api/handlers.cpp names one.
 enum class action {
-    read_app,        // GET /apps/{token}; open a WebSocket
-    rename_app,      // PUT /apps/{token} with a name only
-    configure_app,   // PUT /apps/{token} changing access (or anything but the name)
-    manage_secrets,  // POST, GET, DELETE /apps/{token}/secrets
-    manage_users,    // POST /apps/{token}/users/{user}/tokens, …/revoke
-    create_chat,     // POST /apps/{token}/chats
-    list_chats,      // GET /apps/{token}/chats (a user sees its own chats)
-    read_chat,       // GET of a chat, its members, messages, history, long poll, stream, search
-    write_chat,      // POST a message, PUT a message (own messages only: may_change_message)
-    manage_members,  // PUT, DELETE /apps/{token}/chats/{chat}/members/{user}
-    delete_chat,     // DELETE /apps/{token}/chats/{chat}: the application's (secret, or open token)
+    read_app,         // GET /apps/{token}; open a WebSocket
+    rename_app,       // PUT /apps/{token} with a name only
+    configure_app,    // PUT /apps/{token} changing access (or anything but the name)
+    manage_secrets,   // POST, GET, DELETE /apps/{token}/secrets
+    manage_webhooks,  // everything under /apps/{token}/webhooks
+    manage_users,     // POST /apps/{token}/users/{user}/tokens, …/revoke
+    create_chat,      // POST /apps/{token}/chats
+    list_chats,       // GET /apps/{token}/chats (a user sees its own chats)
+    read_chat,        // GET of a chat, its members, messages, history, long poll, stream, search
+    write_chat,       // POST a message, PUT a message (own messages only: may_change_message)
+    manage_members,   // PUT, DELETE /apps/{token}/chats/{chat}/members/{user}
+    delete_chat,      // DELETE /apps/{token}/chats/{chat}: the application's (secret, or open token)
 };
 std::string_view name_of(action a);
 // Actions on one chat: the user's membership (and `chats` claim) decides them in a restricted app.

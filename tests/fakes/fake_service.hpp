@@ -63,6 +63,47 @@ class fake_service final : public api::service, private api::access_stores {
         if (id != "sec_1") co_return core::make_error(core::errc::not_found, "secret not found");
         co_return core::make_error(core::errc::conflict, "an application keeps at least one secret");
     }
+    // Webhooks: one endpoint, "wh_1".
+    static store::webhook_endpoint fake_webhook(std::string url = "https://hooks.example.com/in") {
+        return {"wh_1", std::move(url), {"*"},        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                true,   std::nullopt,   std::nullopt, 1,
+                1};
+    }
+    static core::error no_webhook() { return core::make_error(core::errc::not_found, "webhook not found"); }
+    task<store::webhook_endpoint> create_webhook(const api::caller&, std::string url,
+                                                 std::vector<std::string>) override {
+        co_return fake_webhook(std::move(url));
+    }
+    task<std::vector<store::webhook_endpoint>> list_webhooks(const api::caller&) override {
+        co_return std::vector<store::webhook_endpoint>{fake_webhook()};
+    }
+    task<store::webhook_endpoint> get_webhook(const api::caller&, std::string id) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return fake_webhook();
+    }
+    task<store::webhook_endpoint> update_webhook(const api::caller&, std::string id,
+                                                 store::webhook_change) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return fake_webhook();
+    }
+    task<void> delete_webhook(const api::caller&, std::string id) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return core::result<void>{};
+    }
+    task<api::rotated_webhook_secret> rotate_webhook(const api::caller&, std::string id) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return api::rotated_webhook_secret{"whsec_bmV3", 2};
+    }
+    task<store::webhook_attempt_page> webhook_attempts(const api::caller&, std::string id,
+                                                       std::optional<std::pair<std::uint64_t, int>>,
+                                                       int) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return store::webhook_attempt_page{};
+    }
+    task<std::uint64_t> replay_webhook(const api::caller&, std::string id, std::int64_t) override {
+        if (id != "wh_1") co_return no_webhook();
+        co_return std::uint64_t{0};
+    }
     task<api::minted_token> mint_token(const api::caller&, std::string user, int ttl_s,
                                        std::optional<std::vector<std::uint64_t>>) override {
         co_return api::minted_token{"minted-for-" + user, ttl_s * 1000LL};

@@ -25,6 +25,14 @@ const std::map<std::string, action> route_actions = {
     {"post /api/v1/apps/:token/secrets", action::manage_secrets},
     {"get /api/v1/apps/:token/secrets", action::manage_secrets},
     {"delete /api/v1/apps/:token/secrets/:secret", action::manage_secrets},
+    {"post /api/v1/apps/:token/webhooks", action::manage_webhooks},
+    {"get /api/v1/apps/:token/webhooks", action::manage_webhooks},
+    {"get /api/v1/apps/:token/webhooks/:webhook", action::manage_webhooks},
+    {"put /api/v1/apps/:token/webhooks/:webhook", action::manage_webhooks},
+    {"delete /api/v1/apps/:token/webhooks/:webhook", action::manage_webhooks},
+    {"post /api/v1/apps/:token/webhooks/:webhook/rotate", action::manage_webhooks},
+    {"get /api/v1/apps/:token/webhooks/:webhook/deliveries", action::manage_webhooks},
+    {"post /api/v1/apps/:token/webhooks/:webhook/replay", action::manage_webhooks},
     {"post /api/v1/apps/:token/users/:user/tokens", action::manage_users},
     {"post /api/v1/apps/:token/users/:user/revoke", action::manage_users},
     {"post /api/v1/apps/:token/chats", action::create_chat},
@@ -103,8 +111,8 @@ TEST(access, every_application_route_names_the_action_this_table_expects) {
 TEST(access, open_applications_keep_the_reference_api_without_a_credential) {
     for (const auto& [route, a] : route_actions) {
         auto v = run(anonymous(), a, access_mode::open, 1, false);
-        bool secret_only =
-            a == action::manage_secrets || a == action::manage_users || a == action::manage_members;
+        bool secret_only = a == action::manage_secrets || a == action::manage_webhooks ||
+                           a == action::manage_users || a == action::manage_members;
         EXPECT_EQ(v, secret_only ? verdict::unauthorized : verdict::allow) << route;
     }
     EXPECT_EQ(run(anonymous(), action::configure_app, access_mode::open, 0, false), verdict::unauthorized);
@@ -332,6 +340,7 @@ TEST(access, a_chat_is_deleted_by_the_application_never_by_a_user) {
     for (auto mode : {access_mode::open, access_mode::restricted})
         EXPECT_EQ(run(user("ann"), action::delete_chat, mode, 1, true), verdict::forbidden);
     EXPECT_EQ(run(anonymous(), action::delete_chat, access_mode::open, 1, false), verdict::allow);
-    EXPECT_EQ(run(anonymous(), action::delete_chat, access_mode::restricted, 1, false), verdict::unauthorized);
+    EXPECT_EQ(run(anonymous(), action::delete_chat, access_mode::restricted, 1, false),
+              verdict::unauthorized);
     EXPECT_EQ(run(secret(), action::delete_chat, access_mode::restricted, 1, false), verdict::allow);
 }

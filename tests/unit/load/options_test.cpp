@@ -24,7 +24,8 @@ TEST(load_options, defaults) {
     EXPECT_EQ(o.mix[index_of(op_kind::replay)], 0);
     EXPECT_FALSE(o.verify);
     EXPECT_FALSE(o.count_timeout.has_value());
-    EXPECT_EQ(o.delete_percent, 0);  // existing runs and benchmarks delete nothing
+    EXPECT_EQ(o.delete_percent, 0);      // existing runs and benchmarks delete nothing
+    EXPECT_TRUE(o.webhook_url.empty());  // and register no webhook
     EXPECT_EQ(o.mix[index_of(op_kind::delete_message)], 0);
 }
 
@@ -100,6 +101,7 @@ TEST(load_options, every_option_in_both_spellings) {
                     "0.5",
                     "--es-sample",
                     "3",
+                    "--webhook=http://127.0.0.1:9/hook",
                     "--quiet"});
     ASSERT_EQ(o.targets.size(), 2u);
     EXPECT_EQ(o.targets[1].host, "b");
@@ -128,6 +130,7 @@ TEST(load_options, every_option_in_both_spellings) {
     EXPECT_EQ(o.count_timeout, 10s);
     EXPECT_DOUBLE_EQ(o.lag_sample, 0.5);
     EXPECT_EQ(o.es_sample, 3);
+    EXPECT_EQ(o.webhook_url, "http://127.0.0.1:9/hook");
     EXPECT_TRUE(o.quiet);
 }
 
@@ -176,13 +179,36 @@ TEST(load_options, targets_keep_ipv6_and_default_port) {
 
 TEST(load_options, help_documents_every_option) {
     auto h = help_text();
-    for (const char* name :
-         {"--targets",        "--threads",        "--connections",   "--rate",          "--duration",
-          "--warmup",         "--timeout",        "--retries",       "--mix",           "--apps",
-          "--chats",          "--setup-messages", "--hot-fraction",  "--hot-share",     "--replay",
-          "--delete-percent", "--delete-delay",   "--seed",          "--json",          "--record",
-          "--verify",         "--verify-only",    "--drain-timeout", "--count-timeout", "--lag-sample",
-          "--es-sample",      "--quiet",          "Exit codes"})
+    for (const char* name : {"--targets",
+                             "--threads",
+                             "--connections",
+                             "--rate",
+                             "--duration",
+                             "--warmup",
+                             "--timeout",
+                             "--retries",
+                             "--mix",
+                             "--apps",
+                             "--chats",
+                             "--setup-messages",
+                             "--hot-fraction",
+                             "--hot-share",
+                             "--replay",
+                             "--delete-percent",
+                             "--delete-delay",
+                             "--seed",
+                             "--json",
+                             "--record",
+                             "--verify",
+                             "--verify-only",
+                             "--drain-timeout",
+                             "--count-timeout",
+                             "--lag-sample",
+                             "--es-sample",
+                             "--quiet",
+                             "--webhook",
+                             "CHAT_WEBHOOK_ALLOW_HTTP",
+                             "Exit codes"})
         EXPECT_NE(h.find(name), std::string::npos) << name;
 }
 
@@ -195,4 +221,25 @@ TEST(load_options, static_measures_one_path_and_nothing_else) {
     EXPECT_THROW(parse_options({"--static", "ceiling"}), usage_error);
     EXPECT_THROW(parse_options({"--static", "/x", "--verify"}), usage_error);
     EXPECT_THROW(parse_options({"--mix", "static=1"}), usage_error);
+}
+
+TEST(load_options, webhook_takes_an_absolute_http_or_https_url) {
+    EXPECT_EQ(parse_options({"--webhook", "https://hooks.example.org/in?x=1"}).webhook_url,
+              "https://hooks.example.org/in?x=1");
+    EXPECT_EQ(parse_options({"--webhook", "http://[::1]:8099/"}).webhook_url, "http://[::1]:8099/");
+    auto message_of = [](std::vector<std::string> args) -> std::string {
+        try {
+            parse_options(args);
+        } catch (const usage_error& e) {
+            return e.what();
+        }
+        return "accepted";
+    };
+    EXPECT_NE(message_of({"--webhook"}).find("needs a value"), std::string::npos);
+    EXPECT_NE(message_of({"--webhook", "127.0.0.1:8099"}).find("http:// or https://"), std::string::npos);
+    EXPECT_NE(message_of({"--webhook", "ftp://example.org/"}).find("http:// or https://"), std::string::npos);
+    EXPECT_NE(message_of({"--webhook", "not a url"}).find("--webhook"), std::string::npos);
+    EXPECT_NE(message_of({"--webhook", "http:///path"}).find("no host"), std::string::npos);
+    EXPECT_NE(message_of({"--webhook", "http://x/#frag"}).find("fragment"), std::string::npos);
+    EXPECT_NE(message_of({"--static", "/x", "--webhook", "http://x/"}).find("--static"), std::string::npos);
 }

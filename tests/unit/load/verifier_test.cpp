@@ -357,3 +357,107 @@ TEST(load_record, deletions_round_trip_and_merge) {
     ASSERT_EQ(a.record().deletes.size(), 2u);
     EXPECT_EQ(deletion_counts(a.record()), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
 }
+
+TEST(load_record, webhooks_round_trip_and_merge) {
+    run_record r;
+    r.acks.push_back({ack_kind::app, "tokA", 0, 0, 0, 100});
+    r.webhooks["tokA"] = "wh_abc";
+    r.webhooks["tokB"] = "wh_def";
+    auto path = testing::TempDir() + "record-webhooks.tsv";
+    write_record(path, r);
+    auto back = read_record(path);
+    EXPECT_EQ(back.webhooks, r.webhooks);
+    std::ofstream(path, std::ios::app) << "webhook\ttokC\n";
+    EXPECT_THROW(read_record(path), std::runtime_error);
+    std::remove(path.c_str());
+
+    recorder a, b;
+    a.webhook("t1", "wh_1");
+    b.webhook("t2", "wh_2");
+    a.merge(std::move(b));
+    EXPECT_EQ(a.record().webhooks.size(), 2u);
+    EXPECT_EQ(a.record().webhooks.at("t2"), "wh_2");
+}
+
+TEST(load_webhooks, statuses_are_read_from_their_names) {
+    EXPECT_EQ(delivery_status_from("pending"), delivery_status::pending);
+    EXPECT_EQ(delivery_status_from("delivered"), delivery_status::delivered);
+    EXPECT_EQ(delivery_status_from("failed"), delivery_status::failed);
+    EXPECT_FALSE(delivery_status_from("Delivered"));
+    EXPECT_FALSE(delivery_status_from(""));
+}
+
+TEST(load_webhooks, every_acknowledged_creation_delivered_once_is_clean) {
+    using enum delivery_status;
+    webhook_tally t;
+    t.add({deletion::none, {delivered}}, "a/1/1");
+    t.add({deletion::none, {delivered}}, "a/1/2");
+    // Deleted after it was stored: its message.created was recorded and delivered all the same.
+    t.add({deletion::acknowledged, {delivered}}, "a/1/3");
+    EXPECT_EQ(t.acknowledged, 3u);
+    EXPECT_EQ(t.recorded, 3u);
+    EXPECT_EQ(t.delivered, 3u);
+    EXPECT_EQ(t.failed + t.pending + t.missing + t.duplicated + t.deleted_unrecorded, 0u);
+    EXPECT_TRUE(t.settled());
+    EXPECT_TRUE(t.problems().empty());
+}
+
+TEST(load_webhooks, a_message_deleted_before_it_was_stored_may_have_no_creation_event) {
+    webhook_tally t;
+    t.add({deletion::acknowledged, {}}, "a/1/1");
+    t.add({deletion::unknown, {}}, "a/1/2");  // an unanswered deletion may have happened, early too
+    EXPECT_EQ(t.deleted_unrecorded, 2u);
+    EXPECT_EQ(t.missing, 0u);
+    EXPECT_EQ(t.recorded, 0u);
+    EXPECT_TRUE(t.settled());
+    EXPECT_TRUE(t.problems().empty());
+}
+
+TEST(load_webhooks, missing_and_duplicated_are_violations_with_examples) {
+    using enum delivery_status;
+    webhook_tally t;
+    t.add({deletion::none, {}}, "a/1/1");
+    t.add({deletion::none, {delivered, delivered}}, "a/1/2");
+    t.add({deletion::none, {delivered}}, "a/1/3");
+    EXPECT_EQ(t.acknowledged, 3u);
+    EXPECT_EQ(t.missing, 1u);
+    EXPECT_EQ(t.recorded, 2u);
+    EXPECT_EQ(t.duplicated, 1u);
+    EXPECT_EQ(t.delivered, 2u);  // per message, not per row
+    EXPECT_FALSE(t.settled());   // a missing row may still come (the drain did not finish)
+    auto p = t.problems();
+    ASSERT_EQ(p.size(), 2u);
+    EXPECT_EQ(p[0].check, "webhooks");
+    EXPECT_NE(p[0].text.find("1 acknowledged message creations have no message.created"), std::string::npos);
+    EXPECT_NE(p[0].text.find("a/1/1"), std::string::npos);
+    EXPECT_NE(p[1].text.find("more than one"), std::string::npos);
+    EXPECT_NE(p[1].text.find("a/1/2 (2 rows)"), std::string::npos);
+}
+
+TEST(load_webhooks, a_message_is_as_far_as_its_worst_row_and_pending_is_not_settled) {
+    using enum delivery_status;
+    webhook_tally t;
+    t.add({deletion::none, {pending}}, "a/1/1");
+    t.add({deletion::none, {delivered, failed}}, "a/1/2");
+    t.add({deletion::none, {pending, delivered}}, "a/1/3");
+    EXPECT_EQ(t.pending, 2u);
+    EXPECT_EQ(t.failed, 1u);
+    EXPECT_EQ(t.delivered, 0u);
+    EXPECT_EQ(t.recorded, t.delivered + t.failed + t.pending);
+    EXPECT_FALSE(t.settled());
+    auto p = t.problems();
+    ASSERT_EQ(p.size(), 3u);  // duplicated (2), failed, pending
+    EXPECT_NE(p[1].text.find("failed"), std::string::npos);
+    EXPECT_NE(p[2].text.find("still pending"), std::string::npos);
+}
+
+TEST(load_webhooks, examples_are_capped) {
+    webhook_tally t;
+    for (int i = 0; i < 25; ++i) t.add({deletion::none, {}}, "a/1/" + std::to_string(i));
+    EXPECT_EQ(t.missing, 25u);
+    EXPECT_EQ(t.missing_examples.size(), webhook_tally::max_examples);
+    auto p = t.problems();
+    ASSERT_EQ(p.size(), 1u);
+    EXPECT_NE(p[0].text.find("25 acknowledged"), std::string::npos);
+    EXPECT_NE(p[0].text.find("…)"), std::string::npos);
+}
