@@ -42,6 +42,10 @@ def env(**extra):
     e.setdefault("CHAT_COUNT_REFRESH_INTERVAL_S", "1")
     e.setdefault("CHAT_RECOVERY_CHECK_INTERVAL_S", "1")
     e.setdefault("CHAT_LOG_LEVEL", "info")
+    # Webhook receivers in tests listen on loopback over plain http (test_webhooks checks the guard
+    # with servers started without these).
+    e.setdefault("CHAT_WEBHOOK_ALLOW_HTTP", "1")
+    e.setdefault("CHAT_WEBHOOK_ALLOW_PRIVATE", "1")
     e.update({k: str(v) for k, v in extra.items()})
     return e
 

@@ -143,6 +143,10 @@ class Routes(unittest.TestCase):
         status, minted, _ = c.request("POST", f"/api/v1/apps/{app['token']}/users/reader/tokens", headers=cls.auth)
         assert status == 201, minted
         cls.user_auth = {"Authorization": f"Bearer {minted['token']}"}
+        status, hook, _ = c.request("POST", f"/api/v1/apps/{app['token']}/webhooks",
+                                    {"url": "https://hooks.example.com/probe", "events": ["*"]}, headers=cls.auth)
+        assert status == 201, hook
+        cls.ids["webhook"] = hook["id"]
 
     def concrete(self, template):
         return re.sub(r"\{(\w+)\}", lambda m: self.ids[m.group(1)], template)
