@@ -103,6 +103,11 @@ modules() {
         "$TEST_PYTHON" -W ignore::ResourceWarning -m unittest -v "$@")
 }
 
+# test-all's long webhook outage (make test's test_webhooks takes its receiver down for 10 s).
+webhook_outage() {
+    CHAT_TEST_WEBHOOK_OUTAGE_S=60 modules "$ASAN_BUILD" test_webhooks.Outage
+}
+
 browser() {
     (cd "$ROOT/tests/browser" &&
         CHAT_API_BIN="$ASAN_BUILD/chat_api_server" CHAT_WORKER_BIN="$ASAN_BUILD/chat_worker" \
@@ -154,6 +159,8 @@ test_all_stages() {
     done
     export CHAT_DRILL_SECONDS="${CHAT_DRILL_SECONDS:-20}" CHAT_DRILL_ES_DOWN_S="${CHAT_DRILL_ES_DOWN_S:-8}"
     stage "fault drills (${CHAT_DRILL_SECONDS}s of load each)" modules "$ASAN_BUILD" test_drills || true
+    # make test's test_webhooks takes its receiver down for 10 s; here for the full minute.
+    stage "webhooks: the receiver down 60 s under load" webhook_outage || true
     unset ASAN_OPTIONS UBSAN_OPTIONS
     stage "fuzz: libFuzzer targets (clang), ${CHAT_TEST_FUZZ_SECONDS:-20}s each" \
         "$ROOT/scripts/fuzz.sh" "${CHAT_TEST_FUZZ_SECONDS:-20}" || true

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     status          ENUM('pending', 'delivered', 'failed') NOT NULL DEFAULT 'pending',
     attempts        INT UNSIGNED NOT NULL DEFAULT 0,
     next_attempt_at DATETIME(3) NOT NULL,
+    pending_since   DATETIME(3) NOT NULL,  -- recorded, replayed or re-enabled: the retry window counts from it
     lease_until     DATETIME(3) NULL,      -- a sender holds it until then
     lease_owner     CHAR(22) CHARACTER SET ascii COLLATE ascii_bin NULL,  -- which sender
     last_status     INT NULL,              -- the last attempt's HTTP status (NULL: no answer)

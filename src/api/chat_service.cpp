@@ -21,6 +21,7 @@
 #include "store/numbering.hpp"
 #include "store/rate_limit.hpp"
 #include "store/read_state.hpp"
+#include "store/webhook_endpoints.hpp"
 #include "store/webhook_outbox.hpp"
 
 namespace chat::api {
@@ -45,7 +46,9 @@ store::webhook_event member_event(std::uint64_t app_id, std::uint64_t chat, cons
                                   bool added, std::int64_t at_ms) {
     std::string kind = added ? "member.added" : "member.removed";
     auto body = webhook_body(kind, at_ms, {{"chat_number", chat}, {"user", user}});
-    auto key = fmt::format("{}:{}:{}:{}:{}", kind, app_id, chat, at_ms, user);
+    // Unique per change (a random part): two changes within one millisecond are two events, never one
+    // deduplicated away. Nothing in the request path is recorded twice, so no key needs to repeat.
+    auto key = fmt::format("{}:{}:{}:{}:{}:{}", kind, app_id, chat, at_ms, user, core::make_token());
     return {app_id, std::move(kind), chat, std::move(body), at_ms, std::move(key)};
 }
 
@@ -54,8 +57,15 @@ store::webhook_event app_updated_event(const store::app_row& app) {
     auto body = webhook_body(
         "app.updated", app.updated_at_ms,
         {{"name", app.name}, {"access", domain::name_of(app.access)}, {"retention_days", retention}});
-    return {app.id,          "app.updated",     0,
-            std::move(body), app.updated_at_ms, fmt::format("app.updated:{}:{}", app.id, app.updated_at_ms)};
+    // Unique per change, as member_event's: PUT /apps/{token} with a name, retention_days and access makes
+    // up to three changes, often within one millisecond, and the last one's state must reach receivers.
+    auto key = fmt::format("app.updated:{}:{}:{}", app.id, app.updated_at_ms, core::make_token());
+    return {app.id, "app.updated", 0, std::move(body), app.updated_at_ms, std::move(key)};
+}
+
+// What app.updated shows of an application (never its token or secrets).
+bool same_app_view(const store::app_row& a, const store::app_row& b) {
+    return a.name == b.name && a.access == b.access && a.retention_days == b.retention_days;
 }
 
 // Runs `change` (returning whether it changed anything) and records `event` with it, in one transaction.
@@ -71,18 +81,27 @@ result<void> changed_with_event(connections& c, F change, const store::webhook_e
 }
 
 // Runs `change` (returning whether it found the application) and reads the application back; records
-// app.updated with it, in one transaction.
+// app.updated with it, in one transaction, when what the event shows changed. The application's row is
+// locked first, so the state before the change is the one the change replaces.
 template <class F>
 result<store::app_row> app_change_with_event(connections& c, const std::string& token, F change) {
     store::transaction tx(c.mysql);
     if (auto ok = tx.begin(); !ok) return ok.error();
+    auto locked = store::lock_application(c.mysql, token);
+    if (!locked) return locked.error();
+    if (!*locked) return make_error(errc::not_found, "application not found");
+    auto before = store::find_app(c.mysql, token);
+    if (!before) return before.error();
+    if (!*before) return make_error(errc::not_found, "application not found");
     auto found = change();
     if (!found) return found.error();
     if (!*found) return make_error(errc::not_found, "application not found");
     auto app = store::find_app(c.mysql, token);
     if (!app) return app.error();
     if (!*app) return make_error(errc::not_found, "application not found");
-    if (auto ok = store::record_webhook_events(c.mysql, {app_updated_event(**app)}); !ok) return ok.error();
+    if (!same_app_view(**before, **app))
+        if (auto ok = store::record_webhook_events(c.mysql, {app_updated_event(**app)}); !ok)
+            return ok.error();
     if (auto ok = tx.commit(); !ok) return ok.error();
     return **app;
 }

@@ -1,6 +1,7 @@
 // chat_worker: consumes the creation queue into MariaDB and Elasticsearch and runs the scheduled
 // jobs. Wiring only: configuration, logging, metrics endpoint, index setup, four threads, a clean stop
 // on SIGINT/SIGTERM (the current batch is finished and acknowledged, see consumer.hpp).
+#include <curl/curl.h>
 #include <fmt/format.h>
 #include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
@@ -26,6 +27,8 @@ void on_signal(int) {
 }  // namespace
 
 int main() {
+    // Once, before any thread: libcurl (Elasticsearch, webhooks) is then safe to use from every thread.
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     const auto cfg = chat::core::load_config_or_exit("chat_worker");
     chat::core::init_logging("chat_worker", cfg.log_level);
     std::signal(SIGINT, on_signal);

@@ -42,7 +42,21 @@ core::result<std::optional<std::uint64_t>> internal_id(mysql_connection& db, std
 
 }  // namespace
 
+core::result<bool> lock_application(mysql_connection& db, const std::string& token) {
+    auto t = db.quote(token);
+    if (!t) return t.error();
+    auto rows = db.query(fmt::format("SELECT id FROM applications WHERE token = {} FOR UPDATE", *t));
+    if (!rows) return rows.error();
+    return !rows->empty();
+}
+
 core::result<void> insert_webhook(mysql_connection& db, std::uint64_t app_id, const webhook_endpoint& w) {
+    // The application's row, locked, serializes its creations: two at once never make 21.
+    transaction tx(db);
+    if (auto ok = tx.begin(); !ok) return ok.error();
+    if (auto locked = db.query(fmt::format("SELECT id FROM applications WHERE id = {} FOR UPDATE", app_id));
+        !locked)
+        return locked.error();
     auto count = db.query(fmt::format("SELECT COUNT(*) FROM webhooks WHERE application_id = {}", app_id));
     if (!count) return count.error();
     if (!count->empty() && to_u64(count->front()[0]) >= max_webhooks_per_app)
@@ -60,7 +74,7 @@ core::result<void> insert_webhook(mysql_connection& db, std::uint64_t app_id, co
         "updated_at) VALUES ({}, {}, {}, {}, {}, 1, '{}', '{}')",
         app_id, *id, *url, *events, *secret, at, at));
     if (!ok) return ok.error();
-    return {};
+    return tx.commit();
 }
 
 core::result<std::vector<webhook_endpoint>> list_webhooks(mysql_connection& db, std::uint64_t app_id) {
@@ -85,9 +99,8 @@ core::result<std::optional<webhook_endpoint>> find_webhook(mysql_connection& db,
 
 core::result<bool> update_webhook(mysql_connection& db, std::uint64_t app_id, const std::string& id,
                                   const webhook_change& change, std::int64_t now_ms) {
-    auto internal = internal_id(db, app_id, id);
-    if (!internal) return internal.error();
-    if (!*internal) return false;
+    auto public_id = db.quote(id);
+    if (!public_id) return public_id.error();
     std::string set = fmt::format("updated_at = '{}'", core::sql_datetime(now_ms));
     if (change.url) {
         auto q = db.quote(*change.url);
@@ -105,15 +118,25 @@ core::result<bool> update_webhook(mysql_connection& db, std::uint64_t app_id, co
     }
     transaction tx(db);
     if (auto ok = tx.begin(); !ok) return ok.error();
+    // Locked: whether it was disabled is the state this change replaces.
+    auto found = db.query(fmt::format(
+        "SELECT id, enabled FROM webhooks WHERE application_id = {} AND public_id = {} FOR UPDATE", app_id,
+        *public_id));
+    if (!found) return found.error();
+    if (found->empty()) return false;
+    const auto internal = to_u64(found->front()[0]);
+    const bool was_enabled = found->front()[1].value_or("0") == "1";
     auto ok = db.execute(
-        fmt::format("UPDATE webhooks SET {} WHERE application_id = {} AND id = {}", set, app_id, **internal));
+        fmt::format("UPDATE webhooks SET {} WHERE application_id = {} AND id = {}", set, app_id, internal));
     if (!ok) return ok.error();
-    if (change.enabled && *change.enabled) {
-        // What waited while it was disabled goes now.
+    if (change.enabled && *change.enabled && !was_enabled) {
+        // What waited while it was disabled goes now. Only then: on an enabled endpoint this would take
+        // the leases of attempts in flight, and another sender would send them again at once.
         ok = db.execute(fmt::format(
-            "UPDATE webhook_deliveries SET next_attempt_at = NOW(3), lease_until = NULL, lease_owner = NULL "
-            "WHERE application_id = {} AND webhook_id = {} AND status = 'pending'",
-            app_id, **internal));
+            "UPDATE webhook_deliveries SET next_attempt_at = NOW(3), pending_since = NOW(3), lease_until = "
+            "NULL, "
+            "lease_owner = NULL WHERE application_id = {} AND webhook_id = {} AND status = 'pending'",
+            app_id, internal));
         if (!ok) return ok.error();
     }
     if (auto c = tx.commit(); !c) return c.error();
@@ -204,13 +227,25 @@ core::result<std::optional<std::uint64_t>> replay_webhook(mysql_connection& db, 
     auto internal = internal_id(db, app_id, id);
     if (!internal) return internal.error();
     if (!*internal) return std::optional<std::uint64_t>{};
+    const auto since = core::sql_datetime(since_ms);
+    transaction tx(db);
+    if (auto ok = tx.begin(); !ok) return ok.error();
+    // The replayed deliveries' attempts start again at 1 (fast retries), so their earlier attempts go:
+    // (seq, attempt) is the attempts' key, and the new ones would be ignored as duplicates of the old.
     auto ok = db.execute(fmt::format(
-        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = NOW(3), "
-        "lease_until = "
-        "NULL, lease_owner = NULL, delivered_at = NULL WHERE application_id = {} AND webhook_id = {} AND "
-        "created_at >= '{}'",
-        app_id, **internal, core::sql_datetime(since_ms)));
+        "DELETE a FROM webhook_attempts a JOIN webhook_deliveries d ON d.application_id = a.application_id "
+        "AND d.webhook_id = a.webhook_id AND d.seq = a.seq WHERE d.application_id = {} AND d.webhook_id = {} "
+        "AND d.created_at >= '{}'",
+        app_id, **internal, since));
     if (!ok) return ok.error();
+    ok = db.execute(fmt::format(
+        "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = NOW(3), "
+        "pending_since = NOW(3), lease_until = NULL, lease_owner = NULL, delivered_at = NULL, last_status = "
+        "NULL, last_error = NULL "
+        "WHERE application_id = {} AND webhook_id = {} AND created_at >= '{}'",
+        app_id, **internal, since));
+    if (!ok) return ok.error();
+    if (auto c = tx.commit(); !c) return c.error();
     return std::optional<std::uint64_t>{*ok};
 }
 

@@ -27,6 +27,11 @@ struct webhook_endpoint {
 
 inline constexpr int max_webhooks_per_app = 20;
 
+// Locks the application's row (SELECT … FOR UPDATE) in the caller's transaction, so a change of its
+// settings reads the state it replaces (app.updated is recorded only when that changed). false: no such
+// application.
+core::result<bool> lock_application(mysql_connection& db, const std::string& token);
+
 // errc::conflict when the application has max_webhooks_per_app already.
 core::result<void> insert_webhook(mysql_connection& db, std::uint64_t app_id, const webhook_endpoint& w);
 core::result<std::vector<webhook_endpoint>> list_webhooks(mysql_connection& db, std::uint64_t app_id);
@@ -69,7 +74,8 @@ struct webhook_attempt_page {
 core::result<std::optional<webhook_attempt_page>> list_webhook_attempts(
     mysql_connection& db, std::uint64_t app_id, const std::string& id,
     std::optional<std::pair<std::uint64_t, int>> before, int limit);
-// Every delivery of events at or after since_ms becomes pending again, due now. nullopt: no endpoint.
+// Every delivery of events at or after since_ms becomes pending again, due now, its attempts counted
+// from 0 again and its earlier attempt rows gone (the page shows the replay's). nullopt: no endpoint.
 core::result<std::optional<std::uint64_t>> replay_webhook(mysql_connection& db, std::uint64_t app_id,
                                                           const std::string& id, std::int64_t since_ms);
 

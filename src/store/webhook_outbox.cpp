@@ -64,9 +64,9 @@ core::result<std::size_t> record_webhook_events(mysql_connection& db,
                 if (!q) return q.error();
                 payload = std::move(*q);
             }
-            values += fmt::format("{}({}, {}, '{}', '{}', {}, {}, '{}', '{}')", values.empty() ? "" : ",",
-                                  e.app_id, ep.id, message_id(e.key, ep.id), e.kind, e.chat_number, *payload,
-                                  core::sql_datetime(e.at_ms), due);
+            values += fmt::format("{}({}, {}, '{}', '{}', {}, {}, '{}', '{}', NOW(3))",
+                                  values.empty() ? "" : ",", e.app_id, ep.id, message_id(e.key, ep.id),
+                                  e.kind, e.chat_number, *payload, core::sql_datetime(e.at_ms), due);
             ++count;
         }
     }
@@ -74,7 +74,7 @@ core::result<std::size_t> record_webhook_events(mysql_connection& db,
     // One statement: its rows get increasing seq in this order. IGNORE: a copy already recorded.
     auto ok = db.execute(
         "INSERT IGNORE INTO webhook_deliveries (application_id, webhook_id, message_id, event, chat_number, "
-        "payload, created_at, next_attempt_at) VALUES " +
+        "payload, created_at, next_attempt_at, pending_since) VALUES " +
         values);
     if (!ok) return ok.error();
     return count;
@@ -110,7 +110,7 @@ core::result<std::vector<due_delivery>> claim_due_deliveries(mysql_connection& d
     if (*leased == 0) return out;
     rows = db.query(fmt::format(
         "SELECT d.seq, d.application_id, d.webhook_id, d.message_id, d.event, d.chat_number, d.payload, "
-        "d.created_at, d.attempts, w.url, w.signing_secret, "
+        "GREATEST(d.created_at, d.pending_since), d.attempts, w.url, w.signing_secret, "
         "IF(w.previous_until > NOW(3), w.previous_secret, NULL) "
         "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
         "WHERE d.seq IN ({}) AND d.lease_owner = '{}' ORDER BY d.next_attempt_at, d.seq",
@@ -160,9 +160,6 @@ core::result<void> settle_attempts(mysql_connection& db, const std::vector<attem
             error = *q;
         }
         const std::string status = a.status_code ? std::to_string(*a.status_code) : "NULL";
-        values += fmt::format("{}({}, {}, {}, {}, '{}', {}, {}, {})", values.empty() ? "" : ",", a.app_id,
-                              a.webhook_id, a.seq, a.attempt, core::sql_datetime(a.at_ms),
-                              std::max<std::int64_t>(a.duration_ms, 0), status, error);
         std::string next;
         switch (a.next) {
             case attempt_record::then::delivered:
@@ -175,19 +172,26 @@ core::result<void> settle_attempts(mysql_connection& db, const std::vector<attem
                 next = fmt::format("next_attempt_at = '{}'", core::sql_datetime(a.next_attempt_at_ms));
                 break;
         }
-        // Only the delivery as this attempt found it: a replay or a deletion meanwhile wins.
-        auto ok = db.execute(
+        // Only the delivery as this attempt found it: a replay or a deletion meanwhile wins, and the
+        // attempt is then not recorded either.
+        auto updated = db.execute(
             fmt::format("UPDATE webhook_deliveries SET {}, attempts = {}, last_status = {}, last_error = {}, "
                         "lease_until = NULL, "
                         "lease_owner = NULL WHERE seq = {} AND status = 'pending' AND attempts = {}",
                         next, a.attempt, status, error, a.seq, a.attempt - 1));
+        if (!updated) return updated.error();
+        if (*updated == 0) continue;
+        values += fmt::format("{}({}, {}, {}, {}, '{}', {}, {}, {})", values.empty() ? "" : ",", a.app_id,
+                              a.webhook_id, a.seq, a.attempt, core::sql_datetime(a.at_ms),
+                              std::max<std::int64_t>(a.duration_ms, 0), status, error);
+    }
+    if (!values.empty()) {
+        auto ok = db.execute(
+            "INSERT IGNORE INTO webhook_attempts (application_id, webhook_id, seq, attempt, at, duration_ms, "
+            "status_code, error) VALUES " +
+            values);
         if (!ok) return ok.error();
     }
-    auto ok = db.execute(
-        "INSERT IGNORE INTO webhook_attempts (application_id, webhook_id, seq, attempt, at, duration_ms, "
-        "status_code, error) VALUES " +
-        values);
-    if (!ok) return ok.error();
     return tx.commit();
 }
 

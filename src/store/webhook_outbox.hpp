@@ -39,6 +39,8 @@ struct due_delivery {
     std::string kind;
     std::uint64_t chat_number = 0;
     std::string payload;
+    // The event's time, or when it became pending again (a replay, a re-enabled endpoint): the retry
+    // window counts from it.
     std::int64_t event_at_ms = 0;
     int attempts = 0;  // before this one
     std::string url;

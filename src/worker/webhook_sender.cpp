@@ -120,6 +120,7 @@ void webhook_sender::run() {
         int running = 0;
         curl_multi_perform(multi, &running);
         int left = 0;
+        bool finished_any = false;
         while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
             if (m->msg != CURLMSG_DONE) continue;
             auto it = in_flight_.find(m->easy_handle);
@@ -130,8 +131,12 @@ void webhook_sender::run() {
             curl_multi_remove_handle(multi, m->easy_handle);
             if (--per_endpoint_[it->second->d.webhook_id] <= 0) per_endpoint_.erase(it->second->d.webhook_id);
             in_flight_.erase(it);
+            finished_any = true;
         }
         settle();
+        // A finished attempt frees its chat's next event (and a slot): claim again at once rather than
+        // after the poll interval, so a chat's events follow each other at the receiver's pace.
+        if (finished_any && next_claim > now) next_claim = now;
         const int wait = static_cast<int>(std::clamp<std::int64_t>(next_claim - steady_ms(), 1, 100));
         curl_multi_poll(multi, nullptr, 0, wait, nullptr);
     }
