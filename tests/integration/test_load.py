@@ -7,6 +7,7 @@ import tempfile
 import unittest
 
 from harness import LOG_DIR, ROOT, app_id, env, sql, start_api, start_worker
+from webhook_receiver import Receiver
 
 LOAD_BIN = os.environ.get("CHAT_LOAD_BIN", os.path.join(ROOT, "build", "debug", "bench", "load", "chat_load"))
 
@@ -50,15 +51,23 @@ class Load(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="chat_load-")
         cls.report = os.path.join(cls.dir, "report.json")
         cls.record = os.path.join(cls.dir, "record.tsv")
+        # Every application the run creates gets a webhook on "*" to a loopback receiver: --verify counts
+        # the deliveries against the acknowledged creations.
+        cls.receiver = Receiver()
         targets = ",".join(f"http://127.0.0.1:{a.port}" for a in apis)
         # Open loop at a small rate: enough to touch every operation, short enough for the suite.
         cls.result = chat_load("verified", "--targets", targets, "--rate", "80", "--connections", "8", "--duration",
                             "5s", "--apps", "2", "--chats", "4", "--replay", "0.05", "--lag-sample", "0.2",
-                            "--delete-percent", "20", "--delete-delay", "1s", "--verify", "--json", cls.report, "--record", cls.record)
+                            "--delete-percent", "20", "--delete-delay", "1s", "--webhook",
+                            cls.receiver.url(), "--verify", "--json", cls.report, "--record", cls.record)
         with open(cls.record) as f:
             cls.lines = f.read().splitlines()
         # Before any test alters the stored data.
         cls.clean = verify_only(cls.dir, "clean", cls.lines)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.receiver.close()
 
     def test_a_verified_run_exits_0_with_a_sane_report(self):
         self.assertEqual(self.result.returncode, 0, self.result.stdout + self.result.stderr)
@@ -90,6 +99,13 @@ class Load(unittest.TestCase):
         self.assertGreater(v["lag_ms"]["stored"]["count"], 0)
         self.assertGreater(v["lag_ms"]["searchable"]["count"], 0)
         self.assertEqual(v["lag_ms"]["unresolved"], 0)
+        # Every acknowledged creation recorded once for its application's endpoint and delivered.
+        hooks = v["webhooks"]
+        self.assertGreater(hooks["endpoints"], 0)
+        self.assertEqual((hooks["missing"], hooks["duplicated"], hooks["failed"], hooks["pending"]), (0, 0, 0, 0))
+        self.assertEqual(hooks["recorded"] + hooks["deleted_unrecorded"], hooks["acknowledged"])
+        self.assertEqual(hooks["delivered"], hooks["recorded"])
+        self.assertGreaterEqual(len({r.id for r in self.receiver.requests()}), hooks["delivered"])
         # A fifth of the run's messages deleted through the API, some before they were stored: every
         # acknowledged deletion erased, nothing else.
         d = v["deletions"]
