@@ -358,20 +358,25 @@ run_summary driver::summary() const {
 
 // --- creations -------------------------------------------------------------------------------------
 
+// The target of a retried request's `attempt` (0, 1, …): the slot's home target first, then the others
+// in turn; once every target was tried, a growing pause before going round again.
+asio::awaitable<std::size_t> driver::target_for(lane& l, const slot& s, int attempt) {
+    const auto targets = targets_.size();
+    if (static_cast<std::size_t>(attempt) >= targets) {
+        asio::steady_timer pause(l.ioc,
+                                 std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    co_return (s.home + static_cast<std::size_t>(attempt)) % targets;
+}
+
 asio::awaitable<driver::creation> driver::create(lane& l, slot& s, op_kind op, const std::string& path,
                                                  const std::string& body, const std::string& key,
                                                  const std::string& credential) {
     creation c;
     std::string last_error;
-    const auto targets = targets_.size();
     for (int attempt = 0; attempt <= o_.retries; ++attempt) {
-        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
-        // Every target was tried once: back off a little before going round again.
-        if (static_cast<std::size_t>(attempt) >= targets) {
-            asio::steady_timer pause(
-                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
-            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
+        auto target = co_await target_for(l, s, attempt);
         ++c.attempts;
         auto rid = fmt::format("{}.{}", key, attempt);
         auto headers = creation_headers(key, rid, credential);
@@ -440,17 +445,11 @@ asio::awaitable<void> driver::delete_message(lane& l, slot& s, const pending_del
     const auto op = op_kind::delete_message;
     const auto path = fmt::format("/api/v1/apps/{}/chats/{}/messages/{}", d.token, d.chat, d.number);
     const auto id = fmt::format("{}-d{}-{}", run_id_, l.index, ++l.seq);
-    const auto targets = targets_.size();
     bool ok = false;
     int attempts = 0;
     std::string last_error;
     for (int attempt = 0; attempt <= o_.retries; ++attempt) {
-        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
-        if (static_cast<std::size_t>(attempt) >= targets) {
-            asio::steady_timer pause(
-                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
-            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
+        auto target = co_await target_for(l, s, attempt);
         ++attempts;
         auto rid = fmt::format("{}.{}", id, attempt);
         auto headers = read_headers(rid, d.credential);
@@ -600,15 +599,9 @@ asio::awaitable<std::string> driver::register_webhook(lane& l, slot& s, const st
     const auto path = fmt::format("/api/v1/apps/{}/webhooks", token);
     const auto body = webhook_registration(o_.webhook_url);
     const auto id = fmt::format("{}-w{}-{}", run_id_, l.index, ++l.seq);
-    const auto targets = targets_.size();
     std::string why;
     for (int attempt = 0; attempt <= o_.retries; ++attempt) {
-        auto target = (s.home + static_cast<std::size_t>(attempt)) % targets;
-        if (static_cast<std::size_t>(attempt) >= targets) {
-            asio::steady_timer pause(
-                l.ioc, std::chrono::milliseconds(100 * (attempt - static_cast<int>(targets) + 1)));
-            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-        }
+        auto target = co_await target_for(l, s, attempt);
         auto rid = fmt::format("{}.{}", id, attempt);
         auto headers = read_headers(rid, "Bearer " + secret);
         auto r = co_await s.conns.send(target, http::verb::post, path, body, std::move(headers), o_.timeout);

@@ -51,6 +51,8 @@ class driver {
     // One operation, from its start (closed loop) or scheduled time (open loop).
     asio::awaitable<void> execute(lane& l, slot& s, op_kind op, std::chrono::steady_clock::time_point start,
                                   bool measured, std::size_t subject = npos);
+    // The target of a retried request's attempt, after a pause once every target was tried.
+    asio::awaitable<std::size_t> target_for(lane& l, const slot& s, int attempt);
     asio::awaitable<creation> create(lane& l, slot& s, op_kind op, const std::string& path,
                                      const std::string& body, const std::string& key,
                                      const std::string& credential = {});

@@ -37,10 +37,7 @@ namespace {
 
 // Webhook events of changes made in the request path (membership, the application's settings): recorded
 // in the same transaction as the change, so neither exists without the other.
-std::string webhook_body(std::string_view kind, std::int64_t at_ms, json::object data) {
-    return json::serialize(
-        json::object{{"type", kind}, {"timestamp", core::iso8601(at_ms)}, {"data", std::move(data)}});
-}
+using domain::webhook_body;
 
 store::webhook_event member_event(std::uint64_t app_id, std::uint64_t chat, const std::string& user,
                                   bool added, std::int64_t at_ms) {

@@ -1,10 +1,12 @@
 #include "domain/webhook.hpp"
 
 #include <algorithm>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 #include <cmath>
 
 #include "core/crypto.hpp"
+#include "core/time.hpp"
 
 namespace chat::domain {
 
@@ -81,6 +83,11 @@ std::vector<std::string> split_webhook_events(std::string_view stored) {
 
 bool webhook_subscribes(const std::vector<std::string>& events, std::string_view kind) {
     return std::any_of(events.begin(), events.end(), [&](const auto& e) { return e == "*" || e == kind; });
+}
+
+std::string webhook_body(std::string_view kind, std::int64_t at_ms, boost::json::object data) {
+    return boost::json::serialize(
+        boost::json::object{{"type", kind}, {"timestamp", core::iso8601(at_ms)}, {"data", std::move(data)}});
 }
 
 core::result<webhook_url> parse_webhook_url(std::string_view url, const webhook_policy& policy) {

@@ -5,6 +5,7 @@
 // and the Standard Webhooks signature (https://www.standardwebhooks.com).
 #include <array>
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/object.hpp>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ core::result<std::vector<std::string>> parse_webhook_events(const std::vector<st
 std::string join_webhook_events(const std::vector<std::string>& events);
 std::vector<std::string> split_webhook_events(std::string_view stored);
 bool webhook_subscribes(const std::vector<std::string>& events, std::string_view kind);
+// The body every delivery carries: {"type": kind, "timestamp": RFC 3339 of at_ms, "data": data}.
+std::string webhook_body(std::string_view kind, std::int64_t at_ms, boost::json::object data);
 
 // A webhook URL, checked: http(s) only, a host, no user info, no fragment, at most 2048 characters.
 struct webhook_url {

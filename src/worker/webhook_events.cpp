@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/time.hpp"
+#include "domain/webhook.hpp"
 
 namespace chat::worker {
 
@@ -14,8 +15,8 @@ namespace {
 
 store::webhook_event make(std::uint64_t app_id, std::string kind, std::uint64_t chat, std::int64_t at_ms,
                           json::object data, std::string key) {
-    json::object body{{"type", kind}, {"timestamp", core::iso8601(at_ms)}, {"data", std::move(data)}};
-    return {app_id, std::move(kind), chat, json::serialize(body), at_ms, std::move(key)};
+    auto body = domain::webhook_body(kind, at_ms, std::move(data));
+    return {app_id, std::move(kind), chat, std::move(body), at_ms, std::move(key)};
 }
 
 json::value user_or_null(const std::optional<std::string>& u) {
